@@ -1,0 +1,763 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// converter turns a kind's rows into rows of its table.
+type converter interface {
+	table() string
+	setup(ctx context.Context, j *job) error
+	// convert appends the row's table rows, or says why the row is refused; err is for the
+	// database failing, which fails the file.
+	convert(ctx context.Context, j *job, rc *rowCtx) (*rowReject, error)
+}
+
+func newConverter(j *job) (converter, error) {
+	switch j.o.h.kind {
+	case KindSchools:
+		return &schoolsConv{}, nil
+	case KindTeachers:
+		return &teachersConv{}, nil
+	case KindHours:
+		if j.o.h.shape == ShapeSummary {
+			return &hoursSummaryConv{}, nil
+		}
+		return &hoursDetailConv{}, nil
+	case KindProgress:
+		return &progressConv{}, nil
+	case KindAssessments:
+		return &assessmentsConv{}, nil
+	case KindCatalogue:
+		return &catalogueConv{}, nil
+	}
+	return nil, fmt.Errorf("ingest: no converter for %s", j.o.h.kind)
+}
+
+func mustFloat(s string) float64 {
+	f, _ := strconv.ParseFloat(s, 64)
+	return f
+}
+
+// --- lookups -------------------------------------------------------------------------------
+
+// schoolIndex resolves the school a row names against every school list loaded.
+type schoolIndex struct {
+	codes  map[string]bool
+	byName map[string][]string
+}
+
+func loadSchools(ctx context.Context, j *job) (*schoolIndex, error) {
+	rows, err := j.conn.QueryContext(ctx, `SELECT DISTINCT school_code, school_name FROM raw_schools`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	s := &schoolIndex{codes: map[string]bool{}, byName: map[string][]string{}}
+	for rows.Next() {
+		var code, name string
+		if err := rows.Scan(&code, &name); err != nil {
+			return nil, err
+		}
+		if !s.codes[code] {
+			s.codes[code] = true
+		}
+		if !contains(s.byName[name], code) {
+			s.byName[name] = append(s.byName[name], code)
+		}
+	}
+	return s, rows.Err()
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+// rosterEntry is a teacher on a loaded roster, for matching masked IDs.
+type rosterEntry struct{ key, masked string }
+
+type rosterIndex map[string][]rosterEntry
+
+func loadRoster(ctx context.Context, j *job) (rosterIndex, error) {
+	rows, err := j.conn.QueryContext(ctx, `SELECT DISTINCT school_code, name, teacher_key, id_masked FROM raw_teachers`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	idx := rosterIndex{}
+	for rows.Next() {
+		var school, name string
+		var e rosterEntry
+		if err := rows.Scan(&school, &name, &e.key, &e.masked); err != nil {
+			return nil, err
+		}
+		k := school + "\x00" + name
+		idx[k] = append(idx[k], e)
+	}
+	return idx, rows.Err()
+}
+
+// catalogueIndex is the effective version (latest batch) of one catalogue.
+type catalogueIndex struct {
+	name   string
+	byCode map[string]string // code -> point name
+	byName map[string][]string
+}
+
+func loadCatalogue(ctx context.Context, j *job, name string) (*catalogueIndex, error) {
+	rows, err := j.conn.QueryContext(ctx, `SELECT code, name FROM abilities
+		WHERE catalogue = ? AND batch_id = (SELECT max(batch_id) FROM abilities WHERE catalogue = ?)`, name, name)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	c := &catalogueIndex{name: name, byCode: map[string]string{}, byName: map[string][]string{}}
+	for rows.Next() {
+		var code, pname string
+		if err := rows.Scan(&code, &pname); err != nil {
+			return nil, err
+		}
+		c.byCode[code] = pname
+		n := normPointName(pname)
+		c.byName[n] = append(c.byName[n], code)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(c.byCode) == 0 {
+		return nil, &fileError{Msg: fmt.Sprintf("能力点目录「%s」尚未导入", name)}
+	}
+	return c, nil
+}
+
+// fold turns full-width ASCII (Ａ１) into ASCII.
+func fold(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 0xFF01 && r <= 0xFF5E {
+			return r - 0xFEE0
+		}
+		if r == '\u3000' {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+func normPointName(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case ' ', '\t', '\u3000', '“', '”', '"', '「', '」':
+			return -1
+		}
+		return r
+	}, fold(s))
+}
+
+var rePoint = regexp.MustCompile(`^([A-Za-z]{1,2}\d{1,2})\s*[.、:：\-_]?\s*(.*)$`)
+
+// resolve reads `A1`, `A1 技术支持的学情分析`, `A1技术支持的学情分析` or the name alone.
+func (c *catalogueIndex) resolve(s string) (string, error) {
+	s = clean(fold(s))
+	if m := rePoint.FindStringSubmatch(s); m != nil {
+		code := strings.ToUpper(m[1])
+		if name, ok := c.byCode[code]; ok {
+			if rest := normPointName(m[2]); rest != "" && rest != normPointName(name) {
+				return "", fmt.Errorf("能力点「%s」编号与名称不符：%s 是「%s」", s, code, name)
+			}
+			return code, nil
+		}
+		if normPointName(m[2]) != "" {
+			return "", fmt.Errorf("能力点「%s」不在「%s」目录中", s, c.name)
+		}
+	}
+	switch codes := c.byName[normPointName(s)]; len(codes) {
+	case 1:
+		return codes[0], nil
+	case 0:
+		return "", fmt.Errorf("能力点「%s」不在「%s」目录中", s, c.name)
+	default:
+		return "", fmt.Errorf("能力点「%s」在目录中对应多个编号（%s），请写明编号", s, strings.Join(codes, "、"))
+	}
+}
+
+// --- people --------------------------------------------------------------------------------
+
+type person struct {
+	key, masked, name, school string
+}
+
+// needSchools loads the school index and checks the file's school, for kinds naming people.
+func (j *job) needSchools(ctx context.Context) error {
+	s, err := loadSchools(ctx, j)
+	if err != nil {
+		return err
+	}
+	j.schools = s
+	if j.opts.School != "" {
+		if !s.codes[j.opts.School] {
+			return &fileError{Msg: fmt.Sprintf("--school 指定的学校代码 %s 不在已导入的学校信息中", j.opts.School)}
+		}
+		j.school = j.opts.School
+	}
+	if j.school == "" && !j.o.h.has("school_code") && !j.o.h.has("school_name") {
+		if j.o.h.kind == KindProgress {
+			return &fileError{Msg: "研修考核导出没有学校列：请用 --school 指定学校代码"}
+		}
+		return &fileError{Msg: "文件没有学校列：请用 --school 指定学校代码"}
+	}
+	return nil
+}
+
+func (h *header) has(key string) bool { _, ok := h.col[key]; return ok }
+
+// person resolves a row's teacher: the school it names (or the file's), and its ID, full or
+// masked; a masked ID is matched by (school, name) against the loaded rosters.
+func (j *job) person(ctx context.Context, rc *rowCtx) (person, *rowReject, error) {
+	var p person
+	p.name = rc.str("name")
+	if p.name == "" {
+		return p, rejectf("name", "姓名为空"), nil
+	}
+	code, name := rc.str("school_code"), rc.str("school_name")
+	switch {
+	case code != "":
+		if !j.schools.codes[code] {
+			return p, rejectf("school_code", "学校代码%s不在已导入的学校信息中", code), nil
+		}
+		p.school = code
+	case name != "":
+		switch codes := j.schools.byName[name]; {
+		case len(codes) == 1:
+			p.school = codes[0]
+		case len(codes) > 1:
+			return p, rejectf("school_name", "学校名称「%s」对应多个学校代码（%s）", name, strings.Join(codes, "、")), nil
+		case j.schools.codes[name]:
+			p.school = name
+		default:
+			return p, rejectf("school_name", "学校「%s」不在已导入的学校信息中", name), nil
+		}
+	case j.school != "":
+		p.school = j.school
+	default:
+		return p, rejectf("school_name", "学校为空"), nil
+	}
+	if j.school != "" && p.school != j.school {
+		return p, rejectf("school_name", "该行学校与 --school %s 不符", j.school), nil
+	}
+	raw := strings.ReplaceAll(rc.str("id"), " ", "")
+	if raw == "" {
+		return p, rejectf("id", "身份证号为空"), nil
+	}
+	if m, ok := parseMaskedID(raw); ok {
+		if j.roster == nil {
+			r, err := loadRoster(ctx, j)
+			if err != nil {
+				return p, nil, err
+			}
+			j.roster = r
+		}
+		var hits []rosterEntry
+		for _, e := range j.roster[p.school+"\x00"+p.name] {
+			if m.fits(e.masked) {
+				hits = append(hits, e)
+			}
+		}
+		switch len(hits) {
+		case 0:
+			return p, rejectf("id", "脱敏身份证号无法匹配：花名册中本校没有与之相符的「%s」", p.name), nil
+		case 1:
+			p.key, p.masked = hits[0].key, hits[0].masked
+			return p, nil, nil
+		default:
+			return p, rejectf("id", "脱敏身份证号无法匹配：花名册中本校有%d位相符的「%s」", len(hits), p.name), nil
+		}
+	}
+	full, err := ValidateID(raw)
+	if err != nil {
+		return p, &rowReject{key: "id", reason: err.Error()}, nil
+	}
+	p.key, p.masked = j.l.ids.Key(full), MaskID(full)
+	return p, nil, nil
+}
+
+// duplicate reports a repeat of an earlier row of the same file.
+func (j *job) duplicate(key string, rc *rowCtx, what string) *rowReject {
+	if first, ok := j.seen[key]; ok {
+		return rejectf("", "与第%d行重复（同一%s）", first, what)
+	}
+	j.seen[key] = rc.no
+	return nil
+}
+
+func (j *job) base(w *tableWriter, rc *rowCtx) []val {
+	r := j.row
+	for i := range r {
+		r[i] = val{}
+	}
+	r[0] = iv(j.batch)
+	r[1] = iv(int64(rc.no))
+	return r
+}
+
+// --- schools -------------------------------------------------------------------------------
+
+type schoolsConv struct{}
+
+func (schoolsConv) table() string                           { return "raw_schools" }
+func (schoolsConv) setup(ctx context.Context, j *job) error { return nil }
+
+var (
+	environments = map[string]string{
+		"多媒体教学环境": "多媒体教学环境", "多媒体": "多媒体教学环境", "多媒体环境": "多媒体教学环境",
+		"混合学习环境": "混合学习环境", "混合": "混合学习环境", "混合环境": "混合学习环境",
+		"智慧学习环境": "智慧学习环境", "智慧": "智慧学习环境", "智慧环境": "智慧学习环境",
+	}
+	urbanRural   = map[string]bool{"城区": true, "镇区": true, "乡村": true}
+	schoolCounts = []string{"classes", "students", "staff", "multimedia_rooms", "smart_classrooms", "computer_rooms", "teacher_terminals"}
+)
+
+func (schoolsConv) convert(ctx context.Context, j *job, rc *rowCtx) (*rowReject, error) {
+	w := j.data
+	code, name, district := rc.str("school_code"), rc.str("school_name"), rc.str("district")
+	switch {
+	case code == "":
+		return rejectf("school_code", "学校代码为空"), nil
+	case name == "":
+		return rejectf("school_name", "学校名称为空"), nil
+	case district == "":
+		return rejectf("district", "所属区县为空"), nil
+	}
+	if rej := j.duplicate(code, rc, "学校代码"); rej != nil {
+		return rej, nil
+	}
+	r := j.base(w, rc)
+	r[w.col("school_code")] = sv(code)
+	r[w.col("school_name")] = sv(name)
+	r[w.col("district")] = sv(district)
+	r[w.col("stage")] = svOpt(rc.str("stage"))
+	if u := rc.str("urban_rural"); u != "" {
+		if !urbanRural[u] {
+			return rejectf("urban_rural", "城乡类型「%s」应为城区、镇区或乡村", u), nil
+		}
+		r[w.col("urban_rural")] = sv(u)
+	}
+	if c, ok := rc.cell("pilot"); ok && clean(c.V) != "" {
+		b, err := parseYesNo(c, yesWords, noWords)
+		if err != nil {
+			return rejectf("pilot", "是否试点校：%v", err), nil
+		}
+		r[w.col("is_pilot")] = bv(b)
+	}
+	if e := rc.str("environment"); e != "" {
+		norm, ok := environments[e]
+		if !ok {
+			return rejectf("environment", "教学环境「%s」应为多媒体教学环境、混合学习环境或智慧学习环境", e), nil
+		}
+		r[w.col("environment")] = sv(norm)
+	}
+	for _, k := range schoolCounts {
+		if c, ok := rc.cell(k); ok && clean(c.V) != "" {
+			n, err := parseCount(c)
+			if err != nil {
+				return rejectf(k, "%v", err), nil
+			}
+			r[w.col(k)] = iv(n)
+		}
+	}
+	return nil, w.append(ctx, r)
+}
+
+// --- teachers ------------------------------------------------------------------------------
+
+type teachersConv struct{}
+
+func (teachersConv) table() string { return "raw_teachers" }
+func (teachersConv) setup(ctx context.Context, j *job) error {
+	return j.needSchools(ctx)
+}
+
+var teacherTypes = map[string]bool{"专任": true, "专任教师": true, "兼任": false, "兼任教师": false, "兼职": false, "行政": false, "行政人员": false, "代课": false, "代课教师": false, "教辅": false, "教辅人员": false}
+
+func (teachersConv) convert(ctx context.Context, j *job, rc *rowCtx) (*rowReject, error) {
+	p, rej, err := j.person(ctx, rc)
+	if rej != nil || err != nil {
+		return rej, err
+	}
+	if rej := j.duplicate(p.school+"\x00"+p.key, rc, "教师"); rej != nil {
+		return rej, nil
+	}
+	w := j.data
+	r := j.base(w, rc)
+	r[w.col("teacher_key")] = sv(p.key)
+	r[w.col("id_masked")] = sv(p.masked)
+	r[w.col("name")] = sv(p.name)
+	r[w.col("school_code")] = sv(p.school)
+	r[w.col("subject")] = svOpt(rc.str("subject"))
+	r[w.col("stage")] = svOpt(rc.str("stage"))
+	r[w.col("title")] = svOpt(rc.str("title"))
+	r[w.col("research_group")] = svOpt(rc.str("group"))
+	if g := rc.str("gender"); g != "" {
+		if g != "男" && g != "女" {
+			return rejectf("gender", "性别「%s」应为男或女", g), nil
+		}
+		r[w.col("gender")] = sv(g)
+	}
+	d, rej := rc.date("birth", true)
+	if rej != nil {
+		return rej, nil
+	}
+	r[w.col("birth_date")] = d
+	if c, ok := rc.cell("age"); ok && clean(c.V) != "" {
+		n, err := parseCount(c)
+		if err != nil || n < 16 || n > 80 {
+			return rejectf("age", "年龄「%s」不合理", c.V), nil
+		}
+		r[w.col("age")] = iv(n)
+	}
+	if c, ok := rc.cell("full_time"); ok {
+		if clean(c.V) == "" {
+			return rejectf("full_time", "是否专任教师为空"), nil
+		}
+		b, err := parseYesNo(c, yesWords, noWords)
+		if err != nil {
+			return rejectf("full_time", "是否专任教师：%v", err), nil
+		}
+		r[w.col("is_full_time")] = bv(b)
+	}
+	if t := rc.str("type"); t != "" {
+		ft, ok := teacherTypes[t]
+		if !ok {
+			return rejectf("type", "教师类型「%s」无法识别（专任/兼任/行政/代课）", t), nil
+		}
+		r[w.col("teacher_type")] = sv(t)
+		if !r[w.col("is_full_time")].ok {
+			r[w.col("is_full_time")] = bv(ft)
+		} else if (r[w.col("is_full_time")].i != 0) != ft {
+			return rejectf("type", "教师类型「%s」与是否专任教师不一致", t), nil
+		}
+	} else if rc.has("type") && !rc.has("full_time") {
+		return rejectf("type", "教师类型为空"), nil
+	}
+	return nil, w.append(ctx, r)
+}
+
+// --- hours ---------------------------------------------------------------------------------
+
+type hoursDetailConv struct{}
+
+func (hoursDetailConv) table() string { return "raw_hours" }
+func (hoursDetailConv) setup(ctx context.Context, j *job) error {
+	if err := checkHoursColumns(j.data); err != nil {
+		return err
+	}
+	return j.needSchools(ctx)
+}
+
+// hoursColumns are raw_hours' columns from the third on, which the hours converters set by
+// position: they run once per hour row, millions of times in a province's export.
+var hoursColumns = []string{"teacher_key", "id_masked", "name", "school_code", "category", "label", "activity", "hours", "completed_on"}
+
+func checkHoursColumns(w *tableWriter) error {
+	for i, name := range hoursColumns {
+		if w.schema.Field(i+2).Name != name {
+			return fmt.Errorf("ingest: raw_hours column %d is %s, not %s", i+2, w.schema.Field(i+2).Name, name)
+		}
+	}
+	return nil
+}
+
+func (hoursDetailConv) convert(ctx context.Context, j *job, rc *rowCtx) (*rowReject, error) {
+	p, rej, err := j.person(ctx, rc)
+	if rej != nil || err != nil {
+		return rej, err
+	}
+	label := rc.str("category")
+	if label == "" {
+		return rejectf("category", "研修类型为空"), nil
+	}
+	cat, ok := hourLabels[strings.TrimSuffix(label, "学时")]
+	if !ok {
+		return rejectf("category", "未知的学时类型「%s」", label), nil
+	}
+	c, _ := rc.cell("hours")
+	h, err := parseHours(c)
+	if err != nil {
+		return &rowReject{key: "hours", reason: err.Error()}, nil
+	}
+	d, rej := rc.date("date", false)
+	if rej != nil {
+		return rej, nil
+	}
+	w := j.data
+	r := j.base(w, rc)
+	r[2] = sv(p.key)
+	r[3] = sv(p.masked)
+	r[4] = sv(p.name)
+	r[5] = sv(p.school)
+	r[6] = sv(cat)
+	r[7] = sv(label)
+	r[8] = svOpt(rc.str("activity"))
+	r[9] = iv(h)
+	r[10] = d
+	return nil, w.append(ctx, r)
+}
+
+type hoursSummaryConv struct{ hs []int64 }
+
+func (hoursSummaryConv) table() string { return "raw_hours" }
+func (c *hoursSummaryConv) setup(ctx context.Context, j *job) error {
+	c.hs = make([]int64, len(j.o.h.cats))
+	if err := checkHoursColumns(j.data); err != nil {
+		return err
+	}
+	return j.needSchools(ctx)
+}
+
+func (c *hoursSummaryConv) convert(ctx context.Context, j *job, rc *rowCtx) (*rowReject, error) {
+	p, rej, err := j.person(ctx, rc)
+	if rej != nil || err != nil {
+		return rej, err
+	}
+	var sum int64
+	for i, cc := range rc.h.cats {
+		cell := Cell{}
+		if cc.col < len(rc.cells) {
+			cell = rc.cells[cc.col]
+		}
+		h, err := parseHours(cell)
+		if err != nil {
+			return &rowReject{key: "cat:" + cc.label, reason: cc.label + "：" + err.Error()}, nil
+		}
+		c.hs[i] = h
+		sum += h
+	}
+	if tc, ok := rc.cell("total"); ok {
+		t, err := parseHours(tc)
+		if err != nil {
+			return &rowReject{key: "total", reason: "总学时：" + err.Error()}, nil
+		}
+		if t != sum {
+			return rejectf("total", "总学时%s不等于各项之和%s", fmtHundredths(t), fmtHundredths(sum)), nil
+		}
+	}
+	if rej := j.duplicate(p.school+"\x00"+p.key, rc, "教师"); rej != nil {
+		return rej, nil
+	}
+	w := j.data
+	for i, cc := range rc.h.cats {
+		r := j.base(w, rc)
+		r[2] = sv(p.key)
+		r[3] = sv(p.masked)
+		r[4] = sv(p.name)
+		r[5] = sv(p.school)
+		r[6] = sv(cc.category)
+		r[7] = sv(cc.label)
+		r[9] = iv(c.hs[i])
+		if err := w.append(ctx, r); err != nil {
+			return nil, err
+		}
+	}
+	return nil, nil
+}
+
+func fmtHundredths(v int64) string {
+	s := strconv.FormatInt(v/100, 10)
+	if f := v % 100; f != 0 {
+		s += strings.TrimRight(fmt.Sprintf(".%02d", f), "0")
+	}
+	return s
+}
+
+// --- 研修考核 progress ------------------------------------------------------------------------
+
+type progressConv struct{}
+
+func (progressConv) table() string { return "raw_progress" }
+func (progressConv) setup(ctx context.Context, j *job) error {
+	return j.needSchools(ctx)
+}
+
+var progressResults = map[string]bool{"待考核": true, "通过": true, "不通过": true}
+
+func (progressConv) convert(ctx context.Context, j *job, rc *rowCtx) (*rowReject, error) {
+	p, rej, err := j.person(ctx, rc)
+	if rej != nil || err != nil {
+		return rej, err
+	}
+	if rej := j.duplicate(p.key, rc, "教师"); rej != nil {
+		return rej, nil
+	}
+	w := j.data
+	r := j.base(w, rc)
+	if c, ok := rc.cell("seq"); ok && clean(c.V) != "" {
+		n, err := parseCount(c)
+		if err != nil {
+			return rejectf("seq", "序号：%v", err), nil
+		}
+		r[w.col("seq")] = iv(n)
+	}
+	r[w.col("teacher_key")] = sv(p.key)
+	r[w.col("id_masked")] = sv(p.masked)
+	r[w.col("name")] = sv(p.name)
+	r[w.col("school_code")] = sv(p.school)
+	r[w.col("research_group")] = svOpt(rc.str("group"))
+	c, _ := rc.cell("plan")
+	plan, err := parseYesNo(c, uploadedWords, notUploaded)
+	if err != nil {
+		return rejectf("plan", "个人提升计划：%v", err), nil
+	}
+	r[w.col("plan_uploaded")] = bv(plan)
+	c, _ = rc.cell("practice")
+	num, den, hasDen, err := parseFraction(c)
+	if err != nil {
+		return rejectf("practice", "校本研修学时：%v", err), nil
+	}
+	r[w.col("practice_hours")] = iv(num)
+	r[w.col("practice_hours_required")] = ivOpt(den, hasDen)
+	c, _ = rc.cell("summaries")
+	num, den, hasDen, err = parseFraction(c)
+	if err != nil || num%100 != 0 || den%100 != 0 {
+		return rejectf("summaries", "个人提升总结「%s」应为「已交/应交」篇数", c.V), nil
+	}
+	r[w.col("summaries")] = iv(num / 100)
+	r[w.col("summaries_required")] = ivOpt(den/100, hasDen)
+	if c, ok := rc.cell("completion"); ok && clean(c.V) != "" {
+		b, err := parseYesNo(c, doneWords, notDoneWords)
+		if err != nil {
+			return rejectf("completion", "完成情况：%v", err), nil
+		}
+		r[w.col("completed")] = bv(b)
+	}
+	if res := rc.str("result"); res != "" {
+		if !progressResults[res] {
+			return rejectf("result", "考核结果「%s」应为待考核、通过或不通过", res), nil
+		}
+		r[w.col("result")] = sv(res)
+	}
+	return nil, w.append(ctx, r)
+}
+
+// --- assessments ---------------------------------------------------------------------------
+
+type assessmentsConv struct{}
+
+func (assessmentsConv) table() string { return "raw_assessments" }
+func (assessmentsConv) setup(ctx context.Context, j *job) error {
+	cat, err := loadCatalogue(ctx, j, j.catalogueName())
+	if err != nil {
+		return err
+	}
+	j.cat = cat
+	return j.needSchools(ctx)
+}
+
+var (
+	assessmentResults = map[string]bool{"优秀": true, "合格": true, "不合格": false, "待审核": false, "未提交": false, "待考核": false}
+	reviewLevels      = map[string]int64{
+		"校级初评": 1, "校级": 1, "学校初评": 1,
+		"县级复核": 2, "县级": 2, "区级复核": 2, "区县复核": 2, "区级": 2, "县区级": 2,
+		"市级认定": 3, "市级": 3,
+	}
+)
+
+func (assessmentsConv) convert(ctx context.Context, j *job, rc *rowCtx) (*rowReject, error) {
+	p, rej, err := j.person(ctx, rc)
+	if rej != nil || err != nil {
+		return rej, err
+	}
+	point := rc.str("ability")
+	if point == "" {
+		return rejectf("ability", "能力点为空"), nil
+	}
+	code, err := j.cat.resolve(point)
+	if err != nil {
+		return &rowReject{key: "ability", reason: err.Error()}, nil
+	}
+	res := rc.str("result")
+	passed, ok := assessmentResults[res]
+	if !ok {
+		return rejectf("result", "测评结果「%s」应为优秀、合格、不合格、待审核、未提交或待考核", res), nil
+	}
+	d, rej := rc.date("date", false)
+	if rej != nil {
+		return rej, nil
+	}
+	w := j.data
+	r := j.base(w, rc)
+	if lv := rc.str("level"); lv != "" {
+		rank, ok := reviewLevels[lv]
+		if !ok {
+			return rejectf("level", "审核层级「%s」应为校级初评、县级复核或市级认定", lv), nil
+		}
+		r[w.col("review_level")] = sv(lv)
+		r[w.col("review_rank")] = iv(rank)
+	}
+	if rej := j.duplicate(fmt.Sprint(p.key, code, d, r[w.col("review_rank")]), rc, "教师、能力点、日期与层级"); rej != nil {
+		return rej, nil
+	}
+	r[w.col("teacher_key")] = sv(p.key)
+	r[w.col("id_masked")] = sv(p.masked)
+	r[w.col("name")] = sv(p.name)
+	r[w.col("school_code")] = sv(p.school)
+	r[w.col("catalogue")] = sv(j.cat.name)
+	r[w.col("ability_code")] = sv(code)
+	r[w.col("result")] = sv(res)
+	r[w.col("passed")] = bv(passed)
+	r[w.col("assessed_on")] = d
+	return nil, w.append(ctx, r)
+}
+
+// --- catalogue -----------------------------------------------------------------------------
+
+type catalogueConv struct{}
+
+func (catalogueConv) table() string                           { return "abilities" }
+func (catalogueConv) setup(ctx context.Context, j *job) error { return nil }
+
+var reCode = regexp.MustCompile(`^[A-Z]{1,2}\d{1,2}$`)
+
+func (catalogueConv) convert(ctx context.Context, j *job, rc *rowCtx) (*rowReject, error) {
+	code := strings.ToUpper(clean(fold(rc.str("code"))))
+	if !reCode.MatchString(code) {
+		return rejectf("code", "能力点编号「%s」应为字母加数字（如 A1）", rc.str("code")), nil
+	}
+	name, dim, env := rc.str("name"), rc.str("dimension"), rc.str("environment")
+	switch {
+	case name == "":
+		return rejectf("name", "能力点名称为空"), nil
+	case dim == "":
+		return rejectf("dimension", "维度为空"), nil
+	case env == "":
+		return rejectf("environment", "环境为空"), nil
+	}
+	if rej := j.duplicate(code, rc, "能力点编号"); rej != nil {
+		return rej, nil
+	}
+	w := j.data
+	r := j.base(w, rc)
+	r[w.col("catalogue")] = sv(j.catalogueName())
+	r[w.col("code")] = sv(code)
+	r[w.col("dimension")] = sv(dim)
+	r[w.col("name")] = sv(name)
+	if e, ok := environments[env]; ok {
+		env = e
+	}
+	r[w.col("environment")] = sv(env)
+	if c, ok := rc.cell("credits"); ok && clean(c.V) != "" {
+		n, err := parseCount(c)
+		if err != nil {
+			return rejectf("credits", "学分：%v", err), nil
+		}
+		r[w.col("credits")] = iv(n)
+	}
+	return nil, w.append(ctx, r)
+}

@@ -1,0 +1,506 @@
+// Package ingest reads platform exports (CSV in UTF-8/GBK/GB18030, XLSX) into the
+// warehouse: one file, one transaction, one batch; bad rows become rejects with their file,
+// row, column and reason; bad files fail whole and write nothing.
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	_ "embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"tisheng/internal/warehouse"
+)
+
+//go:embed catalogue/national.csv
+var nationalCatalogue []byte
+
+// NationalCatalogue is the catalogue every warehouse starts with.
+const NationalCatalogue = "national"
+
+// Options steer one load; zero values mean "detect".
+type Options struct {
+	AsOf      time.Time // --as-of
+	School    string    // --school: the school of a 研修考核 file, or of any file with no school column
+	Kind      Kind      // --kind
+	Shape     string    // hours shape, with Kind
+	Catalogue string    // catalogue file: its name; assessments: the catalogue to resolve against
+	Name      string    // the file name to record (uploads); default the path's base name
+}
+
+// Reject is one refused row.
+type Reject struct {
+	Row    int    `json:"row"`
+	Column string `json:"column"`
+	Reason string `json:"reason"`
+}
+
+// Result is what happened to one file.
+type Result struct {
+	File       string   `json:"file"`
+	Kind       string   `json:"kind"`
+	Shape      string   `json:"shape,omitempty"`
+	AsOf       string   `json:"as_of"`
+	AsOfSource string   `json:"as_of_source,omitempty"`
+	Format     string   `json:"format,omitempty"`
+	Encoding   string   `json:"encoding,omitempty"`
+	Sheet      string   `json:"sheet,omitempty"`
+	Rows       int      `json:"rows"`
+	Accepted   int      `json:"accepted"`
+	Rejected   int      `json:"rejected"`
+	Batch      int64    `json:"batch"`
+	Status     string   `json:"status"`
+	Error      string   `json:"error"`
+	Rejects    []Reject `json:"rejects,omitempty"` // the first few, for the summary
+}
+
+// Statuses of a Result.
+const (
+	StatusLoaded        = "loaded"
+	StatusAlreadyLoaded = "already_loaded"
+	StatusFailed        = "failed"
+)
+
+// maxShownRejects bounds Result.Rejects; all of them are in the rejects table.
+const maxShownRejects = 20
+
+// Loader loads files into one warehouse.
+type Loader struct {
+	wh        *warehouse.Warehouse
+	ids       *Identity
+	log       *slog.Logger
+	batchRows int
+	now       func() time.Time
+}
+
+// NewLoader checks the key against the warehouse and makes sure the national catalogue is
+// loaded.
+func NewLoader(ctx context.Context, wh *warehouse.Warehouse, key []byte, log *slog.Logger) (*Loader, error) {
+	ids, err := NewIdentity(key)
+	if err != nil {
+		return nil, err
+	}
+	if err := ids.checkFingerprint(ctx, wh.DB); err != nil {
+		return nil, err
+	}
+	l := &Loader{wh: wh, ids: ids, log: log, batchRows: 1 << 15, now: time.Now}
+	var n int
+	if err := wh.DB.QueryRowContext(ctx, `SELECT count(*) FROM abilities WHERE catalogue = ?`, NationalCatalogue).Scan(&n); err != nil {
+		return nil, fmt.Errorf("ingest: %w", err)
+	}
+	if n == 0 {
+		res := l.LoadReader(ctx, bytes.NewReader(nationalCatalogue), int64(len(nationalCatalogue)),
+			Options{Kind: KindCatalogue, Catalogue: NationalCatalogue, Name: "national.csv（全国30个微能力点，内置）"})
+		if res.Status == StatusFailed {
+			return nil, fmt.Errorf("ingest: national catalogue: %s", res.Error)
+		}
+	}
+	return l, nil
+}
+
+// loadOrder puts the files that others are checked against first.
+var loadOrder = map[Kind]int{KindCatalogue: 0, KindSchools: 1, KindTeachers: 2, KindHours: 3, KindProgress: 4, KindAssessments: 5}
+
+// LoadFiles loads several files, schools before rosters before the rest, so that one
+// command can take a whole month's exports; emit is called after each file.
+func (l *Loader) LoadFiles(ctx context.Context, paths []string, opts Options, emit func(Result)) []Result {
+	type item struct {
+		path  string
+		order int
+		pos   int
+	}
+	items := make([]item, len(paths))
+	for i, p := range paths {
+		items[i] = item{path: p, order: 99, pos: i}
+		if k, err := peekKind(p, opts); err == nil {
+			items[i].order = loadOrder[k]
+		}
+	}
+	sort.SliceStable(items, func(a, b int) bool { return items[a].order < items[b].order })
+	var out []Result
+	for _, it := range items {
+		res := l.LoadFile(ctx, it.path, opts)
+		if emit != nil {
+			emit(res)
+		}
+		out = append(out, res)
+	}
+	return out
+}
+
+func peekKind(path string, opts Options) (Kind, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	o, err := openTable(f, st.Size(), opts.Kind, opts.Shape)
+	if err != nil {
+		return "", err
+	}
+	o.src.close()
+	return o.h.kind, nil
+}
+
+// LoadFile loads one file from disk.
+func (l *Loader) LoadFile(ctx context.Context, path string, opts Options) Result {
+	if opts.Name == "" {
+		opts.Name = filepath.Base(path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return Result{File: opts.Name, Status: StatusFailed, Error: "无法打开文件：" + err.Error()}
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return Result{File: opts.Name, Status: StatusFailed, Error: "无法读取文件：" + err.Error()}
+	}
+	if st.IsDir() {
+		return Result{File: opts.Name, Status: StatusFailed, Error: "这是一个目录，不是文件"}
+	}
+	return l.LoadReader(ctx, f, st.Size(), opts)
+}
+
+// LoadReader loads one file held by r.
+func (l *Loader) LoadReader(ctx context.Context, r io.ReaderAt, size int64, opts Options) Result {
+	start := time.Now()
+	res := Result{File: opts.Name}
+	err := l.load(ctx, r, size, opts, &res)
+	if err != nil {
+		res.Status = StatusFailed
+		res.Batch, res.Accepted, res.Rejected, res.Rows, res.Rejects = 0, 0, 0, 0, nil
+		var fe *fileError
+		if errors.As(err, &fe) {
+			res.Error = opts.Name + "：" + fe.Error()
+		} else {
+			res.Error = opts.Name + "：" + err.Error()
+		}
+	}
+	l.log.Info("ingest", "file", res.File, "kind", res.Kind, "status", res.Status, "accepted", res.Accepted,
+		"rejected", res.Rejected, "batch", res.Batch, "ms", time.Since(start).Milliseconds(), "error", res.Error)
+	return res
+}
+
+func (l *Loader) load(ctx context.Context, r io.ReaderAt, size int64, opts Options, res *Result) error {
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(r, 0, size)); err != nil {
+		return &fileError{Msg: "读取失败：" + err.Error()}
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+
+	var (
+		prevID             int64
+		prevKind, prevAsOf sql.NullString
+		prevAcc, prevRej   int
+	)
+	err := l.wh.DB.QueryRowContext(ctx, `SELECT batch_id, kind, strftime(as_of, '%Y-%m-%d'), accepted, rejected
+		FROM batches WHERE sha256 = ?`, sum).Scan(&prevID, &prevKind, &prevAsOf, &prevAcc, &prevRej)
+	if err == nil {
+		res.Status, res.Batch, res.Kind, res.AsOf = StatusAlreadyLoaded, prevID, prevKind.String, prevAsOf.String
+		res.Accepted, res.Rejected, res.Rows = prevAcc, prevRej, prevAcc+prevRej
+		return nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("ingest: %w", err)
+	}
+
+	o, err := openTable(r, size, opts.Kind, opts.Shape)
+	if err != nil {
+		return err
+	}
+	defer o.src.close()
+	res.Kind, res.Shape = string(o.h.kind), o.h.shape
+	res.Format, res.Encoding, res.Sheet = o.src.info()
+
+	j := &job{l: l, o: o, opts: opts, res: res, sha: sum}
+	if xs, ok := o.src.(*xlsxSource); ok {
+		j.date1904 = xs.wb.Date1904
+	}
+	if err := j.resolveAsOf(); err != nil {
+		return err
+	}
+	return l.wh.Tx(ctx, func(conn *sql.Conn) error { return j.run(ctx, conn) })
+}
+
+// job is one file's load.
+type job struct {
+	l        *Loader
+	o        *opened
+	opts     Options
+	res      *Result
+	sha      string
+	date1904 bool
+
+	asOf       time.Time
+	asOfSource string
+	batch      int64
+	school     string // the school given for the whole file
+
+	conn    *sql.Conn
+	data    *tableWriter
+	rejects *tableWriter
+	conv    converter
+	schools *schoolIndex
+	roster  rosterIndex
+	cat     *catalogueIndex
+	seen    map[string]int
+	row     []val
+	rejRow  []val
+}
+
+func (j *job) resolveAsOf() error {
+	switch {
+	case j.o.h.kind == KindCatalogue:
+		j.asOfSource = "none"
+		return nil
+	case !j.opts.AsOf.IsZero():
+		j.asOf, j.asOfSource = j.opts.AsOf, "flag"
+	default:
+		if t, ok := asOfFromTitle(j.o.above); ok {
+			j.asOf, j.asOfSource = t, "title"
+		} else if t, ok := asOfFromName(j.opts.Name); ok {
+			j.asOf, j.asOfSource = t, "file_name"
+		} else {
+			return &fileError{Msg: "无法确定数据截止日期：请用 --as-of 指定，或在标题行写明「数据截止：2025年6月30日」，或在文件名中写明日期（如 2025-06-30）"}
+		}
+	}
+	j.res.AsOf, j.res.AsOfSource = j.asOf.Format("2006-01-02"), j.asOfSource
+	return nil
+}
+
+func (j *job) run(ctx context.Context, conn *sql.Conn) error {
+	j.conn = conn
+	ar, err := arrowFor(conn)
+	if err != nil {
+		return err
+	}
+	if err := conn.QueryRowContext(ctx, `SELECT nextval('batch_seq')`).Scan(&j.batch); err != nil {
+		return err
+	}
+	j.conv, err = newConverter(j)
+	if err != nil {
+		return err
+	}
+	if j.data, err = newTableWriter(ctx, conn, ar, j.conv.table(), j.l.batchRows); err != nil {
+		return err
+	}
+	defer j.data.release()
+	if j.rejects, err = newTableWriter(ctx, conn, ar, "rejects", j.l.batchRows); err != nil {
+		return err
+	}
+	defer j.rejects.release()
+	if err := j.conv.setup(ctx, j); err != nil {
+		return err
+	}
+	j.row = make([]val, j.data.width())
+	j.rejRow = make([]val, j.rejects.width())
+	j.seen = map[string]int{}
+
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		cells, no, err := j.o.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if isTotalRow(cells) {
+			continue
+		}
+		j.res.Rows++
+		rc := rowCtx{h: j.o.h, cells: cells, no: no, date1904: j.date1904}
+		rej, err := j.conv.convert(ctx, j, &rc)
+		if err != nil {
+			return err
+		}
+		if rej != nil {
+			if err := j.reject(ctx, &rc, rej); err != nil {
+				return err
+			}
+			continue
+		}
+		j.res.Accepted++
+	}
+	if j.res.Rows == 0 {
+		return &fileError{Msg: "表头下没有数据行"}
+	}
+	if err := j.data.flush(ctx); err != nil {
+		return err
+	}
+	if err := j.rejects.flush(ctx); err != nil {
+		return err
+	}
+	format, enc, sheet := j.o.src.info()
+	var asOf any
+	if !j.asOf.IsZero() {
+		asOf = j.asOf.Format("2006-01-02")
+	}
+	_, err = conn.ExecContext(ctx, `INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?::DATE, ?, ?, ?, ?, ?, ?, ?::TIMESTAMP, ?)`,
+		j.batch, j.opts.Name, j.sha, string(j.o.h.kind), nullStr(j.o.h.shape), format, nullStr(enc), nullStr(sheet),
+		asOf, j.asOfSource, nullStr(j.school), nullStr(j.catalogueName()), j.res.Rows, j.res.Accepted, j.res.Rejected,
+		j.l.now().Format("2006-01-02 15:04:05"), StatusLoaded)
+	if err != nil {
+		return fmt.Errorf("batch: %w", err)
+	}
+	j.res.Batch = j.batch
+	j.res.Status = StatusLoaded
+	return nil
+}
+
+func (j *job) catalogueName() string {
+	switch j.o.h.kind {
+	case KindCatalogue, KindAssessments:
+		if j.opts.Catalogue != "" {
+			return j.opts.Catalogue
+		}
+		if j.o.h.kind == KindCatalogue {
+			return catalogueNameFromFile(j.opts.Name)
+		}
+		return NationalCatalogue
+	}
+	return ""
+}
+
+func catalogueNameFromFile(name string) string {
+	base := strings.TrimSuffix(filepath.Base(name), filepath.Ext(name))
+	if base == "" {
+		return "regional"
+	}
+	return base
+}
+
+func nullStr(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// isTotalRow is a trailing 合计/总计 line: a sum, not a teacher.
+func isTotalRow(cells []Cell) bool {
+	for _, c := range cells {
+		v := clean(c.V)
+		if v == "" {
+			continue
+		}
+		v = strings.ReplaceAll(v, " ", "")
+		return v == "合计" || v == "总计" || v == "合计：" || v == "总计："
+	}
+	return false
+}
+
+// rowReject says why a row was refused and in which column.
+type rowReject struct {
+	key    string // column key, "" for the row as a whole
+	reason string
+}
+
+func rejectf(key, format string, a ...any) *rowReject {
+	return &rowReject{key: key, reason: fmt.Sprintf(format, a...)}
+}
+
+func (j *job) reject(ctx context.Context, rc *rowCtx, rej *rowReject) error {
+	j.res.Rejected++
+	col := ""
+	if i, ok := rc.h.col[rej.key]; ok {
+		col = rc.h.names[i]
+	} else if strings.HasPrefix(rej.key, "cat:") {
+		col = strings.TrimPrefix(rej.key, "cat:")
+	}
+	if len(j.res.Rejects) < maxShownRejects {
+		j.res.Rejects = append(j.res.Rejects, Reject{Row: rc.no, Column: col, Reason: rej.reason})
+	}
+	idCol, hasID := rc.h.col["id"]
+	var b strings.Builder
+	b.WriteByte('{')
+	for n, c := range rc.h.keys() {
+		if n > 0 {
+			b.WriteByte(',')
+		}
+		quoteJSON(&b, rc.h.names[c])
+		b.WriteByte(':')
+		v := ""
+		if c < len(rc.cells) {
+			v = rc.cells[c].V
+		}
+		if hasID && c == idCol {
+			v = maskAny(clean(v))
+		}
+		quoteJSON(&b, v)
+	}
+	b.WriteByte('}')
+	w := j.rejects
+	r := j.rejRow
+	r[w.col("batch_id")] = iv(j.batch)
+	r[w.col("row_no")] = iv(int64(rc.no))
+	r[w.col("column_name")] = svOpt(col)
+	r[w.col("reason")] = sv(rej.reason)
+	r[w.col("row_values")] = sv(b.String())
+	return w.append(ctx, r)
+}
+
+// rowCtx is one data row being converted.
+type rowCtx struct {
+	h        *header
+	cells    []Cell
+	no       int
+	date1904 bool
+}
+
+// cell returns the row's cell for a column key, and whether the file has that column.
+func (r *rowCtx) cell(key string) (Cell, bool) {
+	i, ok := r.h.col[key]
+	if !ok {
+		return Cell{}, false
+	}
+	if i >= len(r.cells) {
+		return Cell{}, true
+	}
+	return r.cells[i], true
+}
+
+func (r *rowCtx) str(key string) string {
+	c, _ := r.cell(key)
+	return clean(c.V)
+}
+
+func (r *rowCtx) has(key string) bool {
+	_, ok := r.h.col[key]
+	return ok
+}
+
+// date reads an optional date column; an unreadable date is a reject.
+func (r *rowCtx) date(key string, monthOK bool) (val, *rowReject) {
+	c, ok := r.cell(key)
+	if !ok || clean(c.V) == "" {
+		return val{}, nil
+	}
+	if c.Num && r.date1904 {
+		// The 1904 date system counts from 1904-01-01: shift to the 1900 system's serials.
+		c = Cell{V: fmt.Sprint(mustFloat(c.V) + 1462), Num: true}
+	}
+	t, err := parseDate(c, monthOK)
+	if err != nil {
+		return val{}, &rowReject{key: key, reason: err.Error()}
+	}
+	return iv(int64(dayNumber(t))), nil
+}

@@ -1,0 +1,206 @@
+package ingest
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"fmt"
+	"strings"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/decimal128"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/marcboeker/go-duckdb"
+
+	"tisheng/internal/warehouse"
+)
+
+// val is one column value of a row being built; ok=false is NULL.
+type val struct {
+	s  string
+	i  int64
+	ok bool
+}
+
+func sv(s string) val            { return val{s: s, ok: true} }
+func svOpt(s string) val         { return val{s: s, ok: s != ""} }
+func iv(i int64) val             { return val{i: i, ok: true} }
+func ivOpt(i int64, ok bool) val { return val{i: i, ok: ok} }
+func bv(b bool) val              { return val{i: b2i(b), ok: true} }
+func bvOpt(b bool, ok bool) val  { return val{i: b2i(b), ok: ok} }
+func b2i(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// tableWriter builds Arrow record batches for one table and moves them into DuckDB. Its
+// schema is read from the table itself, so the batch's columns are the table's, in order:
+// DuckDB 1.1's Arrow scan must be read whole (`INSERT … SELECT *`), never projected
+// (STACK.md), and this keeps that statement right by construction.
+type tableWriter struct {
+	table   string
+	schema  *arrow.Schema
+	cols    map[string]int
+	b       *array.RecordBuilder
+	rows    int
+	maxRows int
+	conn    *sql.Conn
+	ar      *duckdb.Arrow
+	view    string
+}
+
+func newTableWriter(ctx context.Context, conn *sql.Conn, ar *duckdb.Arrow, table string, maxRows int) (*tableWriter, error) {
+	rows, err := conn.QueryContext(ctx, `SELECT column_name, data_type, is_nullable FROM information_schema.columns
+		WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position`, table)
+	if err != nil {
+		return nil, fmt.Errorf("table %s: %w", table, err)
+	}
+	defer rows.Close()
+	var fields []arrow.Field
+	cols := map[string]int{}
+	for rows.Next() {
+		var name, typ, nullable string
+		if err := rows.Scan(&name, &typ, &nullable); err != nil {
+			return nil, err
+		}
+		var t arrow.DataType
+		switch {
+		case typ == "BIGINT":
+			t = arrow.PrimitiveTypes.Int64
+		case typ == "INTEGER":
+			t = arrow.PrimitiveTypes.Int32
+		case typ == "VARCHAR":
+			t = arrow.BinaryTypes.String
+		case typ == "BOOLEAN":
+			t = arrow.FixedWidthTypes.Boolean
+		case typ == "DATE":
+			t = arrow.FixedWidthTypes.Date32
+		case typ == "DECIMAL(9,2)":
+			t = &arrow.Decimal128Type{Precision: 9, Scale: 2}
+		default:
+			return nil, fmt.Errorf("table %s: column %s has type %s, which ingest does not write", table, name, typ)
+		}
+		cols[name] = len(fields)
+		fields = append(fields, arrow.Field{Name: name, Type: t, Nullable: nullable == "YES"})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(fields) == 0 {
+		return nil, fmt.Errorf("table %s: not found", table)
+	}
+	sc := arrow.NewSchema(fields, nil)
+	return &tableWriter{
+		table: table, schema: sc, cols: cols, maxRows: maxRows, conn: conn, ar: ar,
+		b:    array.NewRecordBuilder(memory.DefaultAllocator, sc),
+		view: "ingest_" + table,
+	}, nil
+}
+
+// col is the index of a column; a missing one is a programming error caught by every test.
+func (w *tableWriter) col(name string) int {
+	i, ok := w.cols[name]
+	if !ok {
+		panic(fmt.Sprintf("table %s has no column %s", w.table, name))
+	}
+	return i
+}
+
+func (w *tableWriter) width() int { return len(w.schema.Fields()) }
+
+// append adds one row (one val per column) and flushes a full batch.
+func (w *tableWriter) append(ctx context.Context, row []val) error {
+	for i, v := range row {
+		fb := w.b.Field(i)
+		if !v.ok {
+			fb.AppendNull()
+			continue
+		}
+		switch b := fb.(type) {
+		case *array.Int64Builder:
+			b.Append(v.i)
+		case *array.Int32Builder:
+			b.Append(int32(v.i))
+		case *array.StringBuilder:
+			b.Append(v.s)
+		case *array.BooleanBuilder:
+			b.Append(v.i != 0)
+		case *array.Date32Builder:
+			b.Append(arrow.Date32(v.i))
+		case *array.Decimal128Builder:
+			b.Append(decimal128.FromI64(v.i))
+		}
+	}
+	w.rows++
+	if w.rows >= w.maxRows {
+		return w.flush(ctx)
+	}
+	return nil
+}
+
+// flush moves the built rows into the table through a one-off Arrow view.
+func (w *tableWriter) flush(ctx context.Context) error {
+	if w.rows == 0 {
+		return nil
+	}
+	rec := w.b.NewRecord()
+	defer rec.Release()
+	w.rows = 0
+	rdr, err := array.NewRecordReader(w.schema, []arrow.Record{rec})
+	if err != nil {
+		return err
+	}
+	defer rdr.Release()
+	release, err := w.ar.RegisterView(rdr, w.view)
+	if err != nil {
+		return fmt.Errorf("arrow view for %s: %w", w.table, err)
+	}
+	defer release()
+	if _, err := w.conn.ExecContext(ctx, "INSERT INTO "+w.table+" SELECT * FROM "+w.view); err != nil {
+		return fmt.Errorf("insert %s: %w", w.table, err)
+	}
+	_, err = w.conn.ExecContext(ctx, "DROP VIEW IF EXISTS "+w.view)
+	return err
+}
+
+func (w *tableWriter) release() { w.b.Release() }
+
+// arrowFor gets the Arrow API of a transaction's connection.
+func arrowFor(conn *sql.Conn) (*duckdb.Arrow, error) {
+	var ar *duckdb.Arrow
+	err := warehouse.Raw(conn, func(dc driver.Conn) error {
+		var err error
+		ar, err = duckdb.NewArrowFromConn(dc)
+		return err
+	})
+	return ar, err
+}
+
+// quoteJSON writes s as a JSON string.
+func quoteJSON(b *strings.Builder, s string) {
+	b.WriteByte('"')
+	for _, r := range s {
+		switch r {
+		case '"':
+			b.WriteString(`\"`)
+		case '\\':
+			b.WriteString(`\\`)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\r':
+			b.WriteString(`\r`)
+		case '\t':
+			b.WriteString(`\t`)
+		default:
+			if r < 0x20 {
+				fmt.Fprintf(b, `\u%04x`, r)
+			} else {
+				b.WriteRune(r)
+			}
+		}
+	}
+	b.WriteByte('"')
+}

@@ -1,0 +1,168 @@
+// Package warehouse owns the DuckDB file: one connector per process (two connectors on one
+// file silently diverge, STACK.md), the numbered migrations, and transactions on a
+// dedicated connection.
+package warehouse
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/marcboeker/go-duckdb"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Warehouse is an open DuckDB warehouse file.
+type Warehouse struct {
+	DB   *sql.DB
+	Path string
+	conn *duckdb.Connector
+}
+
+// Open opens (creating if needed) the warehouse file and applies pending migrations.
+func Open(ctx context.Context, file string) (*Warehouse, error) {
+	if file == "" {
+		return nil, errors.New("warehouse: no database file given")
+	}
+	c, err := duckdb.NewConnector(file, nil)
+	if err != nil {
+		return nil, fmt.Errorf("warehouse: open %s: %w", file, err)
+	}
+	w := &Warehouse{DB: sql.OpenDB(c), Path: file, conn: c}
+	if err := w.migrate(ctx); err != nil {
+		w.Close()
+		return nil, err
+	}
+	return w, nil
+}
+
+// Close closes the database and its connector.
+func (w *Warehouse) Close() error {
+	err := w.DB.Close()
+	if cerr := w.conn.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+func loadMigrations() ([]migration, error) {
+	entries, err := fs.ReadDir(migrationFS, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	var ms []migration
+	for _, e := range entries {
+		num, _, ok := strings.Cut(e.Name(), "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("migration %s: name must start with a number", e.Name())
+		}
+		b, err := migrationFS.ReadFile(path.Join("migrations", e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, migration{version: v, name: e.Name(), sql: string(b)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	return ms, nil
+}
+
+// migrate applies each pending migration in its own transaction, recording it in
+// schema_migrations in the same transaction.
+func (w *Warehouse) migrate(ctx context.Context) error {
+	ms, err := loadMigrations()
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if _, err := w.DB.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	applied := map[int]bool{}
+	rows, err := w.DB.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return fmt.Errorf("migrate: %w", err)
+		}
+		applied[v] = true
+	}
+	rows.Close()
+	for _, m := range ms {
+		if applied[m.version] {
+			continue
+		}
+		err := w.Tx(ctx, func(conn *sql.Conn) error {
+			if _, err := conn.ExecContext(ctx, m.sql); err != nil {
+				return err
+			}
+			_, err := conn.ExecContext(ctx,
+				`INSERT INTO schema_migrations VALUES (?, ?, current_timestamp::TIMESTAMP)`, m.version, m.name)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("migrate %s: %w", m.name, err)
+		}
+	}
+	return nil
+}
+
+// Tx runs fn inside one transaction on a dedicated connection: everything fn writes lands
+// together or not at all. The connection is handed to fn so that Arrow and other raw
+// driver calls share the transaction.
+func (w *Warehouse) Tx(ctx context.Context, fn func(conn *sql.Conn) error) (err error) {
+	conn, err := w.DB.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
+		return err
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			_, _ = conn.ExecContext(context.Background(), "ROLLBACK")
+			panic(p)
+		}
+		if err != nil {
+			// The transaction may already be aborted by DuckDB; a failed rollback adds nothing.
+			_, _ = conn.ExecContext(context.Background(), "ROLLBACK")
+		}
+	}()
+	if err = fn(conn); err != nil {
+		return err
+	}
+	_, err = conn.ExecContext(ctx, "COMMIT")
+	return err
+}
+
+// Raw hands fn the driver connection behind conn, for the Arrow API.
+func Raw(conn *sql.Conn, fn func(driver.Conn) error) error {
+	return conn.Raw(func(dc any) error {
+		c, ok := dc.(driver.Conn)
+		if !ok {
+			return errors.New("warehouse: unexpected driver connection")
+		}
+		return fn(c)
+	})
+}

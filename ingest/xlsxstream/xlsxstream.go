@@ -300,12 +300,7 @@ func (r *Rows) Next() bool {
 		case "inlineStr", "str":
 			c.Kind = String
 		case "b":
-			c.Kind = Bool
-			if v == "1" {
-				c.Value = "TRUE"
-			} else {
-				c.Value = "FALSE"
-			}
+			c.Kind = Bool // stored as 1 or 0, as excelize's raw values have it
 		case "e":
 			c.Kind = Error
 		case "d":

@@ -1,0 +1,35 @@
+# tisheng: `make run` builds, generates a demo city, loads it; `make test` runs every test.
+GO      ?= go
+BIN     := bin/tisheng
+export CGO_ENABLED := 1
+
+.PHONY: build run test bench lint fuzz clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/tisheng
+
+run: build
+	./$(BIN) demo --dir demo
+
+# Fuzz targets' seed corpora run as ordinary tests here; `make fuzz` explores further.
+test:
+	$(GO) test -count=1 ./...
+
+bench: build
+	./$(BIN) bench --dir bench-data
+
+lint:
+	$(GO) vet ./...
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+FUZZTIME ?= 20s
+fuzz:
+	$(GO) test ./ingest -run '^$$' -fuzz FuzzParseHours -fuzztime $(FUZZTIME)
+	$(GO) test ./ingest -run '^$$' -fuzz FuzzParseDate -fuzztime $(FUZZTIME)
+	$(GO) test ./ingest -run '^$$' -fuzz FuzzFindHeader -fuzztime $(FUZZTIME)
+	$(GO) test ./ingest -run '^$$' -fuzz FuzzValidateID -fuzztime $(FUZZTIME)
+	$(GO) test ./ingest -run '^$$' -fuzz FuzzCSVSource -fuzztime $(FUZZTIME)
+	$(GO) test ./ingest/xlsxstream -run '^$$' -fuzz FuzzRows -fuzztime $(FUZZTIME)
+
+clean:
+	rm -rf bin demo bench-data

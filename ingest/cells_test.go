@@ -180,10 +180,10 @@ func TestAsOfDetection(t *testing.T) {
 	}
 	for name, want := range map[string]string{
 		"东湖区_学时明细_2025-06-30.csv": "2025-06-30",
-		"hours_20250630.xlsx":        "2025-06-30",
+		"hours_20250630.xlsx":     "2025-06-30",
 		"东湖区_学时明细_2025-06.csv":    "2025-06-30",
-		"2025年2月学时.csv":             "2025-02-28",
-		"2024-02.csv":                "2024-02-29",
+		"2025年2月学时.csv":           "2025-02-28",
+		"2024-02.csv":             "2024-02-29",
 	} {
 		got, ok := asOfFromName(name)
 		if !ok || got.Format("2006-01-02") != want {

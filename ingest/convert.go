@@ -336,9 +336,6 @@ func (schoolsConv) convert(ctx context.Context, j *job, rc *rowCtx) (*rowReject,
 	case district == "":
 		return rejectf("district", "所属区县为空"), nil
 	}
-	if rej := j.duplicate(code, rc, "学校代码"); rej != nil {
-		return rej, nil
-	}
 	r := j.base(w, rc)
 	r[w.col("school_code")] = sv(code)
 	r[w.col("school_name")] = sv(name)
@@ -373,6 +370,9 @@ func (schoolsConv) convert(ctx context.Context, j *job, rc *rowCtx) (*rowReject,
 			r[w.col(k)] = iv(n)
 		}
 	}
+	if rej := j.duplicate(code, rc, "学校代码"); rej != nil {
+		return rej, nil
+	}
 	return nil, w.append(ctx, r)
 }
 
@@ -391,9 +391,6 @@ func (teachersConv) convert(ctx context.Context, j *job, rc *rowCtx) (*rowReject
 	p, rej, err := j.person(ctx, rc)
 	if rej != nil || err != nil {
 		return rej, err
-	}
-	if rej := j.duplicate(p.school+"\x00"+p.key, rc, "教师"); rej != nil {
-		return rej, nil
 	}
 	w := j.data
 	r := j.base(w, rc)
@@ -446,6 +443,9 @@ func (teachersConv) convert(ctx context.Context, j *job, rc *rowCtx) (*rowReject
 		}
 	} else if rc.has("type") && !rc.has("full_time") {
 		return rejectf("type", "教师类型为空"), nil
+	}
+	if rej := j.duplicate(p.school+"\x00"+p.key, rc, "教师"); rej != nil {
+		return rej, nil
 	}
 	return nil, w.append(ctx, r)
 }
@@ -593,9 +593,6 @@ func (progressConv) convert(ctx context.Context, j *job, rc *rowCtx) (*rowReject
 	if rej != nil || err != nil {
 		return rej, err
 	}
-	if rej := j.duplicate(p.key, rc, "教师"); rej != nil {
-		return rej, nil
-	}
 	w := j.data
 	r := j.base(w, rc)
 	if c, ok := rc.cell("seq"); ok && clean(c.V) != "" {
@@ -642,6 +639,9 @@ func (progressConv) convert(ctx context.Context, j *job, rc *rowCtx) (*rowReject
 			return rejectf("result", "考核结果「%s」应为待考核、通过或不通过", res), nil
 		}
 		r[w.col("result")] = sv(res)
+	}
+	if rej := j.duplicate(p.key, rc, "教师"); rej != nil {
+		return rej, nil
 	}
 	return nil, w.append(ctx, r)
 }

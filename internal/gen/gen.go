@@ -163,9 +163,12 @@ func (c *city) build() {
 		c.sum.Teachers += c.cfg.Teachers / c.cfg.Districts
 	}
 	c.sum.Teachers = c.cfg.Teachers
-	// One teacher moves to the district's second school in June.
-	if ss := c.districts[0]; len(ss) > 1 && len(ss[0].teachers) > 1 {
-		ss[0].teachers[0].movedTo = ss[1]
+	// One teacher moves to the district's second school in June (the first district that has two).
+	for _, ss := range c.districts {
+		if len(ss) > 1 && len(ss[0].teachers) > 1 {
+			ss[0].teachers[0].movedTo = ss[1]
+			break
+		}
 	}
 }
 

@@ -1,11 +1,317 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"database/sql"
+	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/marcboeker/go-duckdb"
+	"github.com/xuri/excelize/v2"
+	"golang.org/x/text/encoding/simplifiedchinese"
+	"golang.org/x/text/transform"
+
+	"tisheng/ingest"
+	"tisheng/ingest/xlsxstream"
+	"tisheng/internal/warehouse"
 )
 
+// benchStepCmd runs one measured step in a child process, so each step's peak RSS is its own.
 const benchStepCmd = "bench-step"
 
-func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error { return nil }
-func runBenchStep(ctx context.Context, args []string, stdout io.Writer) error     { return nil }
+const benchKey = "0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b"
+
+type benchFiles struct {
+	dir, schools, csv, gbk, xlsx string
+}
+
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("dir", "bench-data", "where the generated files and warehouses go")
+	rows := fs.Int("rows", 1_000_000, "rows in the hours CSV")
+	xrows := fs.Int("xlsx-rows", 200_000, "rows in the hours XLSX")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	bf, err := makeBenchFiles(*dir, *rows, *xrows)
+	if err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	type step struct {
+		name, what string
+		rows       int
+		args       []string
+	}
+	steps := []step{
+		{"duckdb read_csv", "CREATE TABLE … AS SELECT * FROM read_csv(UTF-8 CSV)", *rows, []string{"readcsv", bf.csv}},
+		{"ingest CSV UTF-8", "tisheng ingest, full checks, Arrow batches", *rows, []string{"ingest", bf.csv}},
+		{"ingest CSV GBK", "tisheng ingest of the same rows in GBK", *rows, []string{"ingest", bf.gbk}},
+		{"excelize Rows()", "plain excelize row pass over the XLSX", *xrows, []string{"excelize", bf.xlsx}},
+		{"xlsxstream pass", "tisheng's sheet reader alone", *xrows, []string{"xlsxstream", bf.xlsx}},
+		{"ingest XLSX", "tisheng ingest of the XLSX", *xrows, []string{"ingest", bf.xlsx}},
+	}
+	fmt.Fprintf(stdout, "ingest benchmark: %d-row hours CSV, %d-row hours XLSX (%s)\n\n", *rows, *xrows, *dir)
+	fmt.Fprintf(stdout, "%-18s %10s %9s %12s %10s  %s\n", "step", "rows", "seconds", "rows/s", "peak RSS", "what")
+	secs := map[string]float64{}
+	for _, s := range steps {
+		cmd := exec.CommandContext(ctx, self, append([]string{benchStepCmd, s.args[0], bf.dir}, s.args[1:]...)...)
+		cmd.Env = append(os.Environ(), ingest.KeyEnv+"="+benchKey)
+		cmd.Stderr = stderr
+		start := time.Now()
+		out, err := cmd.Output()
+		el := time.Since(start).Seconds()
+		if err != nil {
+			return fmt.Errorf("%s: %w\n%s", s.name, err, out)
+		}
+		rss := float64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) / 1024
+		secs[s.name] = el
+		fmt.Fprintf(stdout, "%-18s %10d %9.2f %12.0f %8.0fMB  %s\n", s.name, s.rows, el, float64(s.rows)/el, rss, s.what)
+	}
+	fmt.Fprintf(stdout, "\nratios (target):\n")
+	fmt.Fprintf(stdout, "  ingest CSV UTF-8 / read_csv  %.2fx  (≤ 2x)\n", secs["ingest CSV UTF-8"]/secs["duckdb read_csv"])
+	fmt.Fprintf(stdout, "  ingest CSV GBK   / read_csv  %.2fx\n", secs["ingest CSV GBK"]/secs["duckdb read_csv"])
+	fmt.Fprintf(stdout, "  excelize Rows()  / ingest XLSX  %.1fx  (ingest XLSX ≥ 100,000 rows/s)\n", secs["excelize Rows()"]/secs["ingest XLSX"])
+	return nil
+}
+
+// runBenchStep is the child side of a measured step.
+func runBenchStep(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) < 3 {
+		return errors.New("bench-step: STEP DIR FILE")
+	}
+	step, dir, file := args[0], args[1], args[2]
+	switch step {
+	case "readcsv":
+		db := filepath.Join(dir, "readcsv.duckdb")
+		os.Remove(db)
+		os.Remove(db + ".wal")
+		c, err := duckdb.NewConnector(db, nil)
+		if err != nil {
+			return err
+		}
+		d := sql.OpenDB(c)
+		defer d.Close()
+		_, err = d.ExecContext(ctx, "CREATE TABLE t AS SELECT * FROM read_csv('"+file+"')")
+		return err
+	case "ingest":
+		db := filepath.Join(dir, "ingest.duckdb")
+		if err := copyFile(filepath.Join(dir, "template.duckdb"), db); err != nil {
+			return err
+		}
+		os.Remove(db + ".wal")
+		wh, err := warehouse.Open(ctx, db)
+		if err != nil {
+			return err
+		}
+		defer wh.Close()
+		key, err := ingest.LoadKey(db)
+		if err != nil {
+			return err
+		}
+		l, err := ingest.NewLoader(ctx, wh, key, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			return err
+		}
+		r := l.LoadFile(ctx, file, ingest.Options{})
+		if r.Status != ingest.StatusLoaded || r.Rejected != 0 {
+			return fmt.Errorf("bench ingest: %s, %d rejected: %s", r.Status, r.Rejected, r.Error)
+		}
+		return nil
+	case "excelize":
+		f, err := excelize.OpenFile(file)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		rows, err := f.Rows(f.GetSheetName(0))
+		if err != nil {
+			return err
+		}
+		n := 0
+		for rows.Next() {
+			if _, err := rows.Columns(); err != nil {
+				return err
+			}
+			n++
+		}
+		return rows.Close()
+	case "xlsxstream":
+		wb, err := xlsxstream.Open(file)
+		if err != nil {
+			return err
+		}
+		defer wb.Close()
+		rows, err := wb.Rows(0)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+		}
+		return rows.Err()
+	}
+	return fmt.Errorf("bench-step: unknown step %s", step)
+}
+
+func copyFile(src, dst string) error {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, b, 0o600)
+}
+
+// makeBenchFiles writes the hours files (once per size) and a template warehouse holding the
+// schools they name.
+func makeBenchFiles(dir string, rows, xrows int) (benchFiles, error) {
+	bf := benchFiles{dir: dir,
+		schools: filepath.Join(dir, "schools_2025-06-30.csv"),
+		csv:     filepath.Join(dir, fmt.Sprintf("hours_%d_2025-06-30.csv", rows)),
+		gbk:     filepath.Join(dir, fmt.Sprintf("hours_%d_gbk_2025-06-30.csv", rows)),
+		xlsx:    filepath.Join(dir, fmt.Sprintf("hours_%d_2025-06-30.xlsx", xrows)),
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return bf, err
+	}
+	const schools = 200
+	if err := writeIfMissing(bf.schools, func(w io.Writer) error {
+		fmt.Fprintln(w, "学校代码,学校名称,所属区县")
+		for i := 0; i < schools; i++ {
+			fmt.Fprintf(w, "36%08d,第%d学校,第%d区\n", i, i, i%10)
+		}
+		return nil
+	}); err != nil {
+		return bf, err
+	}
+	row := func(i int) []string {
+		t := i / 30 // 30 activities a teacher
+		id := ingest.CompleteID(fmt.Sprintf("360102%s%03d", time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, t/1000).Format("20060102"), t%1000))
+		labels := []string{"网络研修", "校本研修", "研课磨课", "展示分享"}
+		return []string{fmt.Sprintf("教师%d", t), id, fmt.Sprintf("第%d学校", t%schools), labels[i%4],
+			"活动" + strconv.Itoa(i%30), []string{"2", "2.5", "1.5学时", "3"}[i%4], fmt.Sprintf("2025-%02d-%02d", 3+i%4, 1+i%28)}
+	}
+	header := []string{"姓名", "身份证号", "学校名称", "研修类型", "活动名称", "获得学时", "完成日期"}
+	csvBody := func(w io.Writer) error {
+		bw := bufio.NewWriterSize(w, 1<<20)
+		fmt.Fprintln(bw, joinCSV(header))
+		for i := 0; i < rows; i++ {
+			fmt.Fprintln(bw, joinCSV(row(i)))
+		}
+		return bw.Flush()
+	}
+	if err := writeIfMissing(bf.csv, csvBody); err != nil {
+		return bf, err
+	}
+	if err := writeIfMissing(bf.gbk, func(w io.Writer) error {
+		tw := transform.NewWriter(w, simplifiedchinese.GBK.NewEncoder())
+		if err := csvBody(tw); err != nil {
+			return err
+		}
+		return tw.Close()
+	}); err != nil {
+		return bf, err
+	}
+	if _, err := os.Stat(bf.xlsx); err != nil {
+		f := excelize.NewFile()
+		sw, err := f.NewStreamWriter("Sheet1")
+		if err != nil {
+			return bf, err
+		}
+		sw.SetRow("A1", toAnyRow(header))
+		for i := 0; i < xrows; i++ {
+			cell, _ := excelize.CoordinatesToCellName(1, i+2)
+			r := toAnyRow(row(i))
+			if h, err := strconv.ParseFloat(r[5].(string), 64); err == nil {
+				r[5] = h // numbers as numbers, as platforms write them
+			}
+			if err := sw.SetRow(cell, r); err != nil {
+				return bf, err
+			}
+		}
+		if err := sw.Flush(); err != nil {
+			return bf, err
+		}
+		if err := f.SaveAs(bf.xlsx); err != nil {
+			return bf, err
+		}
+	}
+	tmpl := filepath.Join(dir, "template.duckdb")
+	os.Remove(tmpl)
+	os.Remove(tmpl + ".wal")
+	os.Setenv(ingest.KeyEnv, benchKey)
+	ctx := context.Background()
+	wh, err := warehouse.Open(ctx, tmpl)
+	if err != nil {
+		return bf, err
+	}
+	defer wh.Close()
+	l, err := ingest.NewLoader(ctx, wh, mustHex(benchKey), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		return bf, err
+	}
+	if r := l.LoadFile(ctx, bf.schools, ingest.Options{}); r.Status != ingest.StatusLoaded {
+		return bf, errors.New(r.Error)
+	}
+	_, err = wh.DB.Exec("CHECKPOINT")
+	return bf, err
+}
+
+func mustHex(s string) []byte {
+	b := make([]byte, len(s)/2)
+	for i := range b {
+		v, _ := strconv.ParseUint(s[2*i:2*i+2], 16, 8)
+		b[i] = byte(v)
+	}
+	return b
+}
+
+func writeIfMissing(path string, fill func(io.Writer) error) error {
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	f, err := os.Create(path + ".tmp")
+	if err != nil {
+		return err
+	}
+	if err := fill(f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(path+".tmp", path)
+}
+
+func joinCSV(fields []string) string {
+	s := ""
+	for i, f := range fields {
+		if i > 0 {
+			s += ","
+		}
+		s += f
+	}
+	return s
+}
+
+func toAnyRow(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"tisheng/ingest"
+	"tisheng/internal/gen"
+	"tisheng/internal/warehouse"
+)
+
+// TestMain lets the test binary stand in for the tisheng binary in subprocess tests.
+func TestMain(m *testing.M) {
+	if os.Getenv("TISHENG_AS_MAIN") == "1" {
+		os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+func tisheng(args ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "TISHENG_AS_MAIN=1", ingest.KeyEnv+"=0707070707070707070707070707070707070707070707070707070707070707")
+	return cmd
+}
+
+func TestIngestCommandJSONAndExitStatus(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "w.duckdb")
+	demo, _ := filepath.Glob("../../testdata/demo/学校信息_*")
+	rosters, _ := filepath.Glob("../../testdata/demo/*教师名单_2025-06-30*")
+	bad := filepath.Join(dir, "bad.csv")
+	os.WriteFile(bad, []byte("列一,列二\n1,2\n"), 0o644)
+	args := append([]string{"ingest", "--db", db, "--json"}, append(append(demo, rosters...), bad)...)
+	cmd := tisheng(args...)
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("exit: %v (a failed file must make the status non-zero)\n%s", err, stdout.String())
+	}
+	var statuses []string
+	sc := bufio.NewScanner(&stdout)
+	for sc.Scan() {
+		var r map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("not JSON: %s", sc.Text())
+		}
+		for _, k := range []string{"file", "kind", "as_of", "accepted", "rejected", "batch", "status", "error"} {
+			if _, ok := r[k]; !ok {
+				t.Fatalf("missing %s in %s", k, sc.Text())
+			}
+		}
+		statuses = append(statuses, fmt.Sprint(r["file"], ":", r["status"]))
+	}
+	got := strings.Join(statuses, " ")
+	if !strings.Contains(got, "学校信息_2025-06.xlsx:loaded") || !strings.Contains(got, "bad.csv:failed") || len(statuses) != 6 {
+		t.Fatalf("statuses: %s", got)
+	}
+	// Loading the good files again: every one already_loaded, exit 0.
+	cmd = tisheng(append([]string{"ingest", "--db", db}, append(demo, rosters...)...)...)
+	out, err := cmd.Output()
+	if err != nil || strings.Count(string(out), "already_loaded") != 5 {
+		t.Fatalf("%v\n%s", err, out)
+	}
+}
+
+// TestKilledMidLoadLeavesWarehouseAsBefore kills the process while a big file loads: the
+// warehouse must open afterwards with none of that file in it.
+func TestKilledMidLoadLeavesWarehouseAsBefore(t *testing.T) {
+	if testing.Short() {
+		t.Skip("generates a 40,000-teacher export")
+	}
+	dir := t.TempDir()
+	sum, err := gen.Generate(gen.Config{Out: filepath.Join(dir, "x"), Districts: 1, Teachers: 40000, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var schools, hours string
+	for _, f := range sum.Files {
+		if f.Kind == "schools" && schools == "" {
+			schools = f.Path
+		}
+		if f.Kind == "hours" {
+			hours = f.Path // the June file, ~1M rows
+		}
+	}
+	db := filepath.Join(dir, "w.duckdb")
+	if out, err := tisheng("ingest", "--db", db, schools).CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	cmd := tisheng("ingest", "--db", db, "-v", hours)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the load is under way (its batch transaction is open), then kill it.
+	time.Sleep(600 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGKILL)
+	err = cmd.Wait()
+	if err == nil {
+		t.Skip("the load finished before it could be killed; nothing to check")
+	}
+	wh, err := warehouse.Open(context.Background(), db)
+	if err != nil {
+		t.Fatalf("warehouse unusable after a kill: %v", err)
+	}
+	defer wh.Close()
+	var batches, hoursRows, rejects int
+	q := func(s string, v *int) {
+		if err := wh.DB.QueryRow(s).Scan(v); err != nil && err != sql.ErrNoRows {
+			t.Fatal(err)
+		}
+	}
+	q(`SELECT count(*) FROM batches WHERE kind = 'hours'`, &batches)
+	q(`SELECT count(*) FROM raw_hours`, &hoursRows)
+	q(`SELECT count(*) FROM rejects`, &rejects)
+	if batches != 0 || hoursRows != 0 || rejects != 0 {
+		t.Fatalf("after the kill: %d hours batches, %d hours rows, %d rejects", batches, hoursRows, rejects)
+	}
+}

@@ -94,7 +94,7 @@ func mustRound15(f float64) float64 {
 	return g
 }
 
-var hoursSuffix = regexp.MustCompile(`^(.*?)\s*(学时|课时|小时|h|H)$`)
+var hourUnits = []string{"学时", "课时", "小时", "h", "H"}
 
 // parseHours reads `2`, `2.5`, `2学时`; missing or negative hours are errors.
 func parseHours(c Cell) (int64, error) {
@@ -102,8 +102,11 @@ func parseHours(c Cell) (int64, error) {
 	if s == "" {
 		return 0, errors.New("学时为空")
 	}
-	if m := hoursSuffix.FindStringSubmatch(s); m != nil {
-		s = m[1]
+	for _, unit := range hourUnits {
+		if t, ok := strings.CutSuffix(s, unit); ok {
+			s = clean(t)
+			break
+		}
 	}
 	v, err := parseHundredths(s)
 	if err != nil {

@@ -259,7 +259,9 @@ func (j *job) person(ctx context.Context, rc *rowCtx) (person, *rowReject, error
 	}
 	if m, ok := parseMaskedID(raw); ok {
 		if j.roster == nil {
+			j.connMu.Lock()
 			r, err := loadRoster(ctx, j)
+			j.connMu.Unlock()
 			if err != nil {
 				return p, nil, err
 			}

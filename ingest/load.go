@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"tisheng/internal/warehouse"
@@ -253,6 +254,8 @@ type job struct {
 	school     string // the school given for the whole file
 
 	conn    *sql.Conn
+	connMu  sync.Mutex // guards conn while the inserter runs
+	ins     *inserter
 	data    *tableWriter
 	rejects *tableWriter
 	conv    converter
@@ -297,15 +300,20 @@ func (j *job) run(ctx context.Context, conn *sql.Conn) error {
 	if err != nil {
 		return err
 	}
-	if j.data, err = newTableWriter(ctx, conn, ar, j.conv.table(), j.l.batchRows); err != nil {
+	j.ins = newInserter(ctx, conn, &j.connMu)
+	defer j.ins.wait()
+	if j.data, err = newTableWriter(ctx, conn, ar, j.ins, j.conv.table(), j.l.batchRows); err != nil {
 		return err
 	}
 	defer j.data.release()
-	if j.rejects, err = newTableWriter(ctx, conn, ar, "rejects", j.l.batchRows); err != nil {
+	if j.rejects, err = newTableWriter(ctx, conn, ar, j.ins, "rejects", j.l.batchRows); err != nil {
 		return err
 	}
 	defer j.rejects.release()
-	if err := j.conv.setup(ctx, j); err != nil {
+	j.connMu.Lock()
+	err = j.conv.setup(ctx, j)
+	j.connMu.Unlock()
+	if err != nil {
 		return err
 	}
 	j.row = make([]val, j.data.width())
@@ -347,6 +355,9 @@ func (j *job) run(ctx context.Context, conn *sql.Conn) error {
 		return err
 	}
 	if err := j.rejects.flush(ctx); err != nil {
+		return err
+	}
+	if err := j.ins.wait(); err != nil {
 		return err
 	}
 	format, enc, sheet := j.o.src.info()

@@ -4,8 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -47,12 +50,71 @@ type tableWriter struct {
 	b       *array.RecordBuilder
 	rows    int
 	maxRows int
-	conn    *sql.Conn
+	ins     *inserter
 	ar      *duckdb.Arrow
 	view    string
 }
 
-func newTableWriter(ctx context.Context, conn *sql.Conn, ar *duckdb.Arrow, table string, maxRows int) (*tableWriter, error) {
+// inserter moves finished record batches into DuckDB on its own goroutine, so that parsing
+// the next batch overlaps inserting this one. Its queue is short: at most a few batches are
+// in memory at once, whatever the file's size.
+type inserter struct {
+	conn *sql.Conn
+	mu   *sync.Mutex // held for every use of conn while the inserter runs
+	ch   chan insertJob
+	done chan struct{}
+	once sync.Once
+	err  error
+	ferr atomic.Bool
+}
+
+type insertJob struct {
+	w   *tableWriter
+	rec arrow.Record
+}
+
+func newInserter(ctx context.Context, conn *sql.Conn, mu *sync.Mutex) *inserter {
+	ins := &inserter{conn: conn, mu: mu, ch: make(chan insertJob, 1), done: make(chan struct{})}
+	go func() {
+		defer close(ins.done)
+		for job := range ins.ch {
+			if !ins.ferr.Load() {
+				ins.mu.Lock()
+				err := job.w.insert(ctx, ins.conn, job.rec)
+				ins.mu.Unlock()
+				if err != nil {
+					ins.err = err
+					ins.ferr.Store(true)
+				}
+			}
+			job.rec.Release()
+		}
+	}()
+	return ins
+}
+
+func (ins *inserter) submit(ctx context.Context, w *tableWriter, rec arrow.Record) error {
+	if ins.ferr.Load() {
+		rec.Release()
+		return errors.New("insert failed")
+	}
+	select {
+	case ins.ch <- insertJob{w: w, rec: rec}:
+		return nil
+	case <-ctx.Done():
+		rec.Release()
+		return ctx.Err()
+	}
+}
+
+// wait stops the inserter after the queued batches and returns the first error.
+func (ins *inserter) wait() error {
+	ins.once.Do(func() { close(ins.ch) })
+	<-ins.done
+	return ins.err
+}
+
+func newTableWriter(ctx context.Context, conn *sql.Conn, ar *duckdb.Arrow, ins *inserter, table string, maxRows int) (*tableWriter, error) {
 	rows, err := conn.QueryContext(ctx, `SELECT column_name, data_type, is_nullable FROM information_schema.columns
 		WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position`, table)
 	if err != nil {
@@ -94,7 +156,7 @@ func newTableWriter(ctx context.Context, conn *sql.Conn, ar *duckdb.Arrow, table
 	}
 	sc := arrow.NewSchema(fields, nil)
 	return &tableWriter{
-		table: table, schema: sc, cols: cols, maxRows: maxRows, conn: conn, ar: ar,
+		table: table, schema: sc, cols: cols, maxRows: maxRows, ins: ins, ar: ar,
 		b:    array.NewRecordBuilder(memory.DefaultAllocator, sc),
 		view: "ingest_" + table,
 	}, nil
@@ -141,14 +203,18 @@ func (w *tableWriter) append(ctx context.Context, row []val) error {
 	return nil
 }
 
-// flush moves the built rows into the table through a one-off Arrow view.
+// flush hands the built rows to the inserter.
 func (w *tableWriter) flush(ctx context.Context) error {
 	if w.rows == 0 {
 		return nil
 	}
 	rec := w.b.NewRecord()
-	defer rec.Release()
 	w.rows = 0
+	return w.ins.submit(ctx, w, rec)
+}
+
+// insert moves one record batch into the table through a one-off Arrow view.
+func (w *tableWriter) insert(ctx context.Context, conn *sql.Conn, rec arrow.Record) error {
 	rdr, err := array.NewRecordReader(w.schema, []arrow.Record{rec})
 	if err != nil {
 		return err
@@ -159,10 +225,10 @@ func (w *tableWriter) flush(ctx context.Context) error {
 		return fmt.Errorf("arrow view for %s: %w", w.table, err)
 	}
 	defer release()
-	if _, err := w.conn.ExecContext(ctx, "INSERT INTO "+w.table+" SELECT * FROM "+w.view); err != nil {
+	if _, err := conn.ExecContext(ctx, "INSERT INTO "+w.table+" SELECT * FROM "+w.view); err != nil {
 		return fmt.Errorf("insert %s: %w", w.table, err)
 	}
-	_, err = w.conn.ExecContext(ctx, "DROP VIEW IF EXISTS "+w.view)
+	_, err = conn.ExecContext(ctx, "DROP VIEW IF EXISTS "+w.view)
 	return err
 }
 

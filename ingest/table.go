@@ -78,16 +78,17 @@ func newInserter(ctx context.Context, conn *sql.Conn, mu *sync.Mutex) *inserter 
 	go func() {
 		defer close(ins.done)
 		for job := range ins.ch {
-			if !ins.ferr.Load() {
-				ins.mu.Lock()
-				err := job.w.insert(ctx, ins.conn, job.rec)
-				ins.mu.Unlock()
-				if err != nil {
-					ins.err = err
-					ins.ferr.Store(true)
-				}
+			if ins.ferr.Load() {
+				job.rec.Release()
+				continue
 			}
-			job.rec.Release()
+			ins.mu.Lock()
+			err := job.w.insert(ctx, ins.conn, job.rec)
+			ins.mu.Unlock()
+			if err != nil {
+				ins.err = err
+				ins.ferr.Store(true)
+			}
 		}
 	}()
 	return ins
@@ -213,13 +214,45 @@ func (w *tableWriter) flush(ctx context.Context) error {
 	return w.ins.submit(ctx, w, rec)
 }
 
-// insert moves one record batch into the table through a one-off Arrow view.
-func (w *tableWriter) insert(ctx context.Context, conn *sql.Conn, rec arrow.Record) error {
-	rdr, err := array.NewRecordReader(w.schema, []arrow.Record{rec})
-	if err != nil {
-		return err
+// onceReader hands DuckDB one record and lets go of it as soon as DuckDB has read past it.
+// go-duckdb's RegisterView release frees only the C stream struct and never calls the
+// stream's release callback, so the exported reader stays referenced for good: a reader
+// that kept its record would keep every batch of a file in memory (measured: ~200 MB of
+// Go heap for a 1M-row export).
+type onceReader struct {
+	schema *arrow.Schema
+	rec    arrow.Record
+	state  int
+}
+
+func (r *onceReader) Schema() *arrow.Schema { return r.schema }
+func (r *onceReader) Record() arrow.Record  { return r.rec }
+func (r *onceReader) Err() error            { return nil }
+func (r *onceReader) Retain()               {}
+func (r *onceReader) Release()              {}
+
+func (r *onceReader) Next() bool {
+	if r.state == 0 {
+		r.state = 1
+		return true
 	}
-	defer rdr.Release()
+	r.finish()
+	return false
+}
+
+// finish drops the record; the arrays DuckDB imported hold their own references.
+func (r *onceReader) finish() {
+	if r.rec != nil {
+		r.rec.Release()
+		r.rec = nil
+	}
+	r.state = 2
+}
+
+// insert moves one record batch into the table through a one-off Arrow view; it owns rec.
+func (w *tableWriter) insert(ctx context.Context, conn *sql.Conn, rec arrow.Record) error {
+	rdr := &onceReader{schema: w.schema, rec: rec}
+	defer rdr.finish()
 	release, err := w.ar.RegisterView(rdr, w.view)
 	if err != nil {
 		return fmt.Errorf("arrow view for %s: %w", w.table, err)

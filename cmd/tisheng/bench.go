@@ -114,19 +114,11 @@ func runBenchStep(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 		os.Remove(db + ".wal")
-		wh, err := warehouse.Open(ctx, db)
+		wh, l, err := openLoader(ctx, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		if err != nil {
 			return err
 		}
 		defer wh.Close()
-		key, err := ingest.LoadKey(db)
-		if err != nil {
-			return err
-		}
-		l, err := ingest.NewLoader(ctx, wh, key, slog.New(slog.NewTextHandler(io.Discard, nil)))
-		if err != nil {
-			return err
-		}
 		r := l.LoadFile(ctx, file, ingest.Options{})
 		if r.Status != ingest.StatusLoaded || r.Rejected != 0 {
 			return fmt.Errorf("bench ingest: %s, %d rejected: %s", r.Status, r.Rejected, r.Error)

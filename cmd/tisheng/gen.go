@@ -11,7 +11,6 @@ import (
 
 	"tisheng/ingest"
 	"tisheng/internal/gen"
-	"tisheng/internal/warehouse"
 )
 
 func runGen(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -59,19 +58,11 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	db := filepath.Join(*dir, "warehouse.duckdb")
-	wh, err := warehouse.Open(ctx, db)
+	wh, loader, err := openLoader(ctx, db, newLogger(stderr, false))
 	if err != nil {
 		return err
 	}
 	defer wh.Close()
-	key, err := ingest.LoadKey(db)
-	if err != nil {
-		return err
-	}
-	loader, err := ingest.NewLoader(ctx, wh, key, newLogger(stderr, false))
-	if err != nil {
-		return err
-	}
 	fmt.Fprintf(stdout, "demo: %d schools, %d teachers, %d export files in %s\n", sum.Schools, sum.Teachers, len(sum.Files), exports)
 	failed := 0
 	// Files are written month by month in dependency order; load them in that order.

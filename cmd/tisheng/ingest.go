@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"tisheng/ingest"
-	"tisheng/internal/warehouse"
 )
 
 type ingestConfig struct {
@@ -70,22 +69,12 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	opts.School, opts.Catalogue = cfg.school, cfg.catalogue
 
-	wh, err := warehouse.Open(ctx, cfg.db)
+	wh, loader, err := openLoader(ctx, cfg.db, newLogger(stderr, cfg.verbose))
 	if err != nil {
 		fmt.Fprintf(stderr, "tisheng ingest: %v\n", err)
 		return 1
 	}
 	defer wh.Close()
-	key, err := ingest.LoadKey(cfg.db)
-	if err != nil {
-		fmt.Fprintf(stderr, "tisheng ingest: %v\n", err)
-		return 1
-	}
-	loader, err := ingest.NewLoader(ctx, wh, key, newLogger(stderr, cfg.verbose))
-	if err != nil {
-		fmt.Fprintf(stderr, "tisheng ingest: %v\n", err)
-		return 1
-	}
 	enc := json.NewEncoder(stdout)
 	enc.SetEscapeHTML(false)
 	status := 0

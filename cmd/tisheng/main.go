@@ -10,6 +10,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"tisheng/ingest"
+	"tisheng/internal/warehouse"
 )
 
 const usage = `tisheng: 中小学教师信息技术应用能力提升工程2.0 数据仓库
@@ -58,6 +61,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// openLoader opens the warehouse file and a loader with the file's ID key.
+func openLoader(ctx context.Context, db string, log *slog.Logger) (*warehouse.Warehouse, *ingest.Loader, error) {
+	wh, err := warehouse.Open(ctx, db)
+	if err != nil {
+		return nil, nil, err
+	}
+	key, err := ingest.LoadKey(db)
+	if err != nil {
+		wh.Close()
+		return nil, nil, err
+	}
+	l, err := ingest.NewLoader(ctx, wh, key, log)
+	if err != nil {
+		wh.Close()
+		return nil, nil, err
+	}
+	return wh, l, nil
 }
 
 // newLogger logs to stderr: warnings only unless verbose, so that stdout stays the result.

@@ -252,7 +252,7 @@ func matchHeader(spec kindSpec, row []string) (*header, error) {
 				}
 				if known {
 					if j, dup := seenCat[cat]; dup {
-						return nil, fmt.Errorf("「%s」与「%s」是同一学时类别", h.names[row2col(h.cats, j)], n)
+						return nil, fmt.Errorf("「%s」与「%s」是同一学时类别", h.names[h.cats[j].col], n)
 					}
 					seenCat[cat] = len(h.cats)
 					h.cats = append(h.cats, catCol{col: i, category: cat, label: n})
@@ -284,8 +284,6 @@ func matchHeader(spec kindSpec, row []string) (*header, error) {
 	}
 	return h, nil
 }
-
-func row2col(cats []catCol, j int) int { return cats[j].col }
 
 var errNoMatch = fmt.Errorf("no match")
 

@@ -494,10 +494,7 @@ func (r *rowCtx) str(key string) string {
 	return clean(c.V)
 }
 
-func (r *rowCtx) has(key string) bool {
-	_, ok := r.h.col[key]
-	return ok
-}
+func (r *rowCtx) has(key string) bool { return r.h.has(key) }
 
 // date reads an optional date column; an unreadable date is a reject.
 func (r *rowCtx) date(key string, monthOK bool) (val, *rowReject) {

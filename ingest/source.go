@@ -289,7 +289,6 @@ func openTable(r io.ReaderAt, size int64, want Kind, shape string) (*opened, err
 	if err != nil {
 		return nil, &fileError{Msg: "XLSX 文件已损坏或不是 XLSX：" + err.Error()}
 	}
-	var firstErr error
 	for i, sh := range wb.Sheets {
 		if skipSheet(sh.Name) {
 			continue
@@ -307,9 +306,6 @@ func openTable(r io.ReaderAt, size int64, want Kind, shape string) (*opened, err
 		var fe *fileError
 		if errors.As(err, &fe) && fe.Msg != errNoHeader.Error() && fe.Msg != "文件中没有数据" {
 			return nil, &fileError{Line: fe.Line, Msg: fmt.Sprintf("工作表「%s」%s", sh.Name, fe.Msg)}
-		}
-		if firstErr == nil {
-			firstErr = err
 		}
 	}
 	return nil, &fileError{Msg: "没有一个工作表的表头可识别（应为学校信息、教师名单、学时明细/汇总、研修考核、能力点测评结果或能力点目录之一）"}

@@ -370,3 +370,22 @@ func asOfFromName(name string) (time.Time, bool) {
 	}
 	return time.Time{}, false
 }
+
+// HourCategories lists the canonical hour categories, online first.
+func HourCategories() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, c := range hourLabels {
+		if !seen[c] {
+			seen[c] = true
+			out = append(out, c)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if (out[i] == "online") != (out[j] == "online") {
+			return out[i] == "online"
+		}
+		return out[i] < out[j]
+	})
+	return out
+}

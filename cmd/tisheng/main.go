@@ -19,6 +19,7 @@ const usage = `tisheng: 中小学教师信息技术应用能力提升工程2.0 �
 
 usage:
   tisheng ingest --db FILE [--as-of YYYY-MM-DD] [--school CODE] [--kind KIND] [--catalogue NAME] [--json] FILE...
+  tisheng refresh --db FILE [--profile national|xiamen|baoji|guangdong|PATH.json]
   tisheng gen    --out DIR [--districts N] [--teachers N] [--seed N]
   tisheng demo   [--dir DIR] [--teachers N] [--districts N]
   tisheng bench  [--rows N] [--xlsx-rows N] [--dir DIR]
@@ -41,6 +42,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "ingest":
 		return runIngest(ctx, args[1:], stdout, stderr)
+	case "refresh":
+		err = runRefresh(ctx, args[1:], stdout, stderr)
 	case "gen":
 		err = runGen(ctx, args[1:], stdout, stderr)
 	case "demo":

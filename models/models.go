@@ -1,0 +1,308 @@
+// Package models turns the loaded exports into the figures the programme is judged on:
+// SQL models (one table per file under sql/), built in dependency order inside one
+// transaction under a rule profile, then checked by SQL data tests (tests/); a failing test
+// rolls the whole refresh back, so readers only ever see a complete, checked state.
+package models
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"tisheng/internal/warehouse"
+)
+
+//go:embed sql/*.sql tests/*.sql
+var sqlFS embed.FS
+
+// Model is one table built from one SQL file.
+type Model struct {
+	Name string
+	SQL  string
+	Deps []string
+}
+
+// profileTables are written by Refresh before the models; models may read them.
+var profileTables = []string{"profile", "profile_category_min", "profile_activity_cap"}
+
+// Models returns the models in an order where every model comes after those it reads.
+func Models() ([]Model, error) {
+	entries, err := fs.ReadDir(sqlFS, "sql")
+	if err != nil {
+		return nil, err
+	}
+	byName := map[string]*Model{}
+	var names []string
+	for _, e := range entries {
+		b, err := sqlFS.ReadFile(path.Join("sql", e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		n := strings.TrimSuffix(e.Name(), ".sql")
+		byName[n] = &Model{Name: n, SQL: string(b)}
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		m := byName[n]
+		code := stripComments(m.SQL)
+		for _, other := range names {
+			if other != n && regexp.MustCompile(`\b`+other+`\b`).MatchString(code) {
+				m.Deps = append(m.Deps, other)
+			}
+		}
+	}
+	var order []Model
+	state := map[string]int{} // 1 visiting, 2 done
+	var visit func(n string, trail []string) error
+	visit = func(n string, trail []string) error {
+		switch state[n] {
+		case 1:
+			return fmt.Errorf("models: dependency cycle %s", strings.Join(append(trail, n), " -> "))
+		case 2:
+			return nil
+		}
+		state[n] = 1
+		for _, d := range byName[n].Deps {
+			if err := visit(d, append(trail, n)); err != nil {
+				return err
+			}
+		}
+		state[n] = 2
+		order = append(order, *byName[n])
+		return nil
+	}
+	for _, n := range names {
+		if err := visit(n, nil); err != nil {
+			return nil, err
+		}
+	}
+	return order, nil
+}
+
+var reComment = regexp.MustCompile(`--[^\n]*`)
+
+func stripComments(s string) string { return reComment.ReplaceAllString(s, "") }
+
+// DataTest is a query that returns the rows breaking a rule; none means it passes.
+type DataTest struct {
+	Name string
+	SQL  string
+}
+
+// DataTests returns the data tests in name order.
+func DataTests() ([]DataTest, error) {
+	entries, err := fs.ReadDir(sqlFS, "tests")
+	if err != nil {
+		return nil, err
+	}
+	var ts []DataTest
+	for _, e := range entries {
+		b, err := sqlFS.ReadFile(path.Join("tests", e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		ts = append(ts, DataTest{Name: strings.TrimSuffix(e.Name(), ".sql"), SQL: string(b)})
+	}
+	return ts, nil
+}
+
+// Built is one model table built by a refresh.
+type Built struct {
+	Table  string `json:"table"`
+	Rows   int64  `json:"rows"`
+	Millis int64  `json:"ms"`
+}
+
+// Report says what a refresh did.
+type Report struct {
+	Profile Profile `json:"profile"`
+	Built   []Built `json:"built"`
+	Tests   int     `json:"tests"`
+	Millis  int64   `json:"ms"`
+}
+
+// TestFailure is a data test that found rows breaking its rule.
+type TestFailure struct {
+	Test  string
+	Count int
+	Rows  []string // the first few, as "col=value" lists
+}
+
+// TestError fails a refresh: nothing it built was kept.
+type TestError struct{ Failures []TestFailure }
+
+func (e *TestError) Error() string {
+	var b strings.Builder
+	b.WriteString("refresh: data tests failed, nothing changed:")
+	for _, f := range e.Failures {
+		fmt.Fprintf(&b, "\n  %s: %d rows", f.Test, f.Count)
+		for _, r := range f.Rows {
+			fmt.Fprintf(&b, "\n    %s", r)
+		}
+	}
+	return b.String()
+}
+
+// ErrNoProfile means the warehouse has never been refreshed.
+var ErrNoProfile = errors.New("no profile recorded")
+
+// CurrentProfile is the profile of the last refresh.
+func CurrentProfile(ctx context.Context, db *sql.DB) (Profile, error) {
+	var params string
+	err := db.QueryRowContext(ctx, `SELECT params FROM profile`).Scan(&params)
+	if err != nil {
+		var n int
+		if db.QueryRowContext(ctx, `SELECT count(*) FROM information_schema.tables WHERE table_name = 'profile'`).Scan(&n) == nil && n == 0 {
+			return Profile{}, ErrNoProfile
+		}
+		return Profile{}, fmt.Errorf("profile: %w", err)
+	}
+	return ParseProfile([]byte(params), "recorded in the warehouse")
+}
+
+// Refresh rebuilds every model under profile p, runs the data tests, and commits only if
+// all pass.
+func Refresh(ctx context.Context, wh *warehouse.Warehouse, p Profile) (Report, error) {
+	start := time.Now()
+	rep := Report{Profile: p}
+	ms, err := Models()
+	if err != nil {
+		return rep, err
+	}
+	tests, err := DataTests()
+	if err != nil {
+		return rep, err
+	}
+	var n int
+	if err := wh.DB.QueryRowContext(ctx, `SELECT count(*) FROM abilities WHERE catalogue = ?`, p.Catalogue).Scan(&n); err != nil {
+		return rep, fmt.Errorf("refresh: %w", err)
+	}
+	if n == 0 {
+		return rep, fmt.Errorf("refresh: profile %s uses the catalogue %q, which is not loaded (tisheng ingest --kind catalogue --catalogue %s FILE)", p.Name, p.Catalogue, p.Catalogue)
+	}
+	err = wh.Tx(ctx, func(conn *sql.Conn) error {
+		if err := writeProfile(ctx, conn, p); err != nil {
+			return fmt.Errorf("refresh: profile: %w", err)
+		}
+		for _, m := range ms {
+			t0 := time.Now()
+			if _, err := conn.ExecContext(ctx, "CREATE OR REPLACE TABLE "+m.Name+" AS\n"+m.SQL); err != nil {
+				return fmt.Errorf("refresh: model %s: %w", m.Name, err)
+			}
+			var rows int64
+			if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM "+m.Name).Scan(&rows); err != nil {
+				return fmt.Errorf("refresh: model %s: %w", m.Name, err)
+			}
+			rep.Built = append(rep.Built, Built{Table: m.Name, Rows: rows, Millis: time.Since(t0).Milliseconds()})
+		}
+		var te TestError
+		for _, t := range tests {
+			f, err := runTest(ctx, conn, t)
+			if err != nil {
+				return fmt.Errorf("refresh: data test %s: %w", t.Name, err)
+			}
+			if f != nil {
+				te.Failures = append(te.Failures, *f)
+			}
+		}
+		rep.Tests = len(tests)
+		if len(te.Failures) > 0 {
+			return &te
+		}
+		return nil
+	})
+	rep.Millis = time.Since(start).Milliseconds()
+	return rep, err
+}
+
+func runTest(ctx context.Context, conn *sql.Conn, t DataTest) (*TestFailure, error) {
+	rows, err := conn.QueryContext(ctx, t.SQL)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	var f *TestFailure
+	for rows.Next() {
+		if f == nil {
+			f = &TestFailure{Test: t.Name}
+		}
+		f.Count++
+		if len(f.Rows) >= 5 {
+			continue
+		}
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		parts := make([]string, len(cols))
+		for i, c := range cols {
+			parts[i] = fmt.Sprintf("%s=%v", c, vals[i])
+		}
+		f.Rows = append(f.Rows, strings.Join(parts, " "))
+	}
+	return f, rows.Err()
+}
+
+// writeProfile records the profile as three small tables the models read.
+func writeProfile(ctx context.Context, conn *sql.Conn, p Profile) error {
+	params, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	var cap any
+	if p.PracticeHoursCap != nil {
+		cap = p.PracticeHoursCap.SQL()
+	}
+	stmts := []struct {
+		q    string
+		args []any
+	}{
+		{`CREATE OR REPLACE TABLE profile (
+			name VARCHAR, label VARCHAR, catalogue VARCHAR,
+			total_hours_min DECIMAL(9,2), online_hours_min DECIMAL(9,2), practice_hours_min DECIMAL(9,2),
+			practice_hours_cap DECIMAL(9,2), abilities_min INTEGER, dimensions_min INTEGER,
+			require_plan_and_summaries BOOLEAN, gate_percent INTEGER, gate_counts VARCHAR,
+			params VARCHAR, refreshed_at TIMESTAMP)`, nil},
+		{`INSERT INTO profile VALUES (?, ?, ?, ?::DECIMAL(9,2), ?::DECIMAL(9,2), ?::DECIMAL(9,2), ?::DECIMAL(9,2), ?, ?, ?, ?, ?, ?, current_timestamp::TIMESTAMP)`,
+			[]any{p.Name, p.Label, p.Catalogue, p.TotalHoursMin.SQL(), p.OnlineHoursMin.SQL(), p.PracticeHoursMin.SQL(), cap,
+				p.AbilitiesMin, p.DimensionsMin, p.RequirePlan, p.GatePercent, p.GateCounts, string(params)}},
+		{`CREATE OR REPLACE TABLE profile_category_min (category VARCHAR, min_hours DECIMAL(9,2))`, nil},
+		{`CREATE OR REPLACE TABLE profile_activity_cap (category VARCHAR, cap DECIMAL(9,2))`, nil},
+	}
+	for c, h := range p.CategoryHoursMin {
+		stmts = append(stmts, struct {
+			q    string
+			args []any
+		}{`INSERT INTO profile_category_min VALUES (?, ?::DECIMAL(9,2))`, []any{c, h.SQL()}})
+	}
+	for c, h := range p.ActivityHoursCap {
+		stmts = append(stmts, struct {
+			q    string
+			args []any
+		}{`INSERT INTO profile_activity_cap VALUES (?, ?::DECIMAL(9,2))`, []any{c, h.SQL()}})
+	}
+	for _, s := range stmts {
+		if _, err := conn.ExecContext(ctx, s.q, s.args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}

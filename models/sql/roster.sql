@@ -1,0 +1,15 @@
+-- The teachers on the effective rosters of each month, each at one school: the school of the
+-- newest roster that lists them (a tie going to the later load).
+SELECT e.month, t.teacher_key, t.name, t.id_masked, t.school_code,
+       si.school_name, si.district,
+       t.subject, t.stage, t.gender, t.birth_date,
+       coalesce(date_part('year', age(m.month_end::TIMESTAMP, t.birth_date::TIMESTAMP))::INTEGER, t.age) AS age,
+       coalesce(t.is_full_time, false) AS is_full_time,
+       t.is_full_time IS NULL AS full_time_unknown,
+       t.teacher_type, t.title, t.research_group,
+       t.batch_id AS roster_batch_id
+FROM raw_teachers t
+JOIN effective_batches e ON e.kind = 'teachers' AND e.school_code = t.school_code AND e.batch_id = t.batch_id
+JOIN months m ON m.month = e.month
+LEFT JOIN school_info si ON si.month = e.month AND si.school_code = t.school_code
+QUALIFY row_number() OVER (PARTITION BY e.month, t.teacher_key ORDER BY e.as_of DESC, t.batch_id DESC, t.row_no DESC) = 1

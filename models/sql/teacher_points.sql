@@ -1,0 +1,13 @@
+-- Each teacher's result per ability point and month, in the profile's catalogue: the latest
+-- assessment wins; on the same day the higher review level (市级认定 > 县级复核 > 校级初评)
+-- wins; a result with no date counts as of its file's date.
+SELECT e.month, x.teacher_key, x.school_code, x.ability_code, c.name AS ability_name,
+       c.dimension, c.environment, c.credits,
+       x.result, x.passed, x.result = '优秀' AS excellent,
+       coalesce(x.assessed_on, e.as_of) AS assessed_on, x.review_level
+FROM raw_assessments x
+JOIN effective_batches e ON e.kind = 'assessments' AND e.school_code = x.school_code AND e.batch_id = x.batch_id
+LEFT JOIN profile_catalogue c ON c.code = x.ability_code
+WHERE x.catalogue = (SELECT catalogue FROM profile)
+QUALIFY row_number() OVER (PARTITION BY e.month, x.teacher_key, x.ability_code
+    ORDER BY coalesce(x.assessed_on, e.as_of) DESC, coalesce(x.review_rank, 0) DESC, x.batch_id DESC, x.row_no DESC) = 1

@@ -38,8 +38,8 @@ func runGen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return nil
 }
 
-// runDemo generates a demo city into DIR and loads it into DIR/warehouse.duckdb: what
-// `make run` does.
+// runDemo generates a demo city into DIR, loads it into DIR/warehouse.duckdb and refreshes
+// the models: what `make run` does.
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -73,9 +73,12 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			failed++
 		}
 	}
-	fmt.Fprintf(stdout, "warehouse: %s\n", db)
 	if failed > 0 {
 		return fmt.Errorf("%d files failed to load", failed)
 	}
+	if err := refresh(ctx, wh, "national", stdout); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "warehouse: %s\n", db)
 	return nil
 }

@@ -128,7 +128,7 @@ func (c *city) build() {
 		may = append(may, c.person(n, "东湖小学")+",是")
 		june = append(june, c.person(n, "东湖小学")+",是")
 	}
-	may = append(may, c.person("T11", "东湖小学")+",是")  // moves to 西山中学 in June
+	may = append(may, c.person("T11", "东湖小学")+",是")   // moves to 西山中学 in June
 	june = append(june, c.person("T11", "西山中学")+",是") // the newest roster wins
 	for _, n := range []string{"T10"} {
 		may = append(may, c.person(n, "西山中学")+",是")
@@ -173,7 +173,7 @@ func (c *city) build() {
 		h("T7", "东湖小学", "网络研修", "25"), h("T7", "东湖小学", "线下活动", "12"), h("T7", "东湖小学", "教学研讨", "2.5"), h("T7", "东湖小学", "校本研修", "12"),
 		h("T8", "东湖小学", "网络研修", "20"), h("T8", "东湖小学", "校本研修", "30"),
 		h("T11", "东湖小学", "网络研修", "20"), h("T11", "东湖小学", "校本研修", "30"),
-		"路人,"+c.id("路人")+",东湖小学,网络研修,活动,2",
+		"路人," + c.id("路人") + ",东湖小学,网络研修,活动,2",
 	}, ingest.Options{})
 	// 研修考核 (东湖小学): T9 has no hours rows, so its 18 hours count; T1's 10 do not.
 	m := func(n string) string { id := c.id(n); return id[:6] + "********" + id[14:] }
@@ -220,16 +220,16 @@ func TestNationalRules(t *testing.T) {
 	}
 	cols := "hours_total, hours_online, hours_practice, hours_met, abilities_passed, dimensions_passed, assessment_passed, complete"
 	cases := []struct{ name, want string }{
-		{"T1", "50.00|25.00|25.00|true|3|3|true|true"},    // exactly 50, practice exactly 25
-		{"T2", "49.50|24.50|25.00|false|2|2|false|false"}, // 49.5: not met; 2 points
-		{"T3", "55.00|30.00|25.00|true|3|2|false|false"},  // 3 points in 2 dimensions
+		{"T1", "50.00|25.00|25.00|true|3|3|true|true"},     // exactly 50, practice exactly 25
+		{"T2", "49.50|24.50|25.00|false|2|2|false|false"},  // 49.5: not met; 2 points
+		{"T3", "55.00|30.00|25.00|true|3|2|false|false"},   // 3 points in 2 dimensions
 		{"T3b", "54.50|30.00|24.50|false|0|0|false|false"}, // practice 24.5 < 25
-		{"T4", "50.00|25.00|25.00|true|3|3|true|true"},    // re-assessed A1 counts
-		{"T5", "50.50|25.00|25.50|true|2|2|false|false"},  // same-day tie: 县级 不合格 wins
-		{"T8", "50.00|20.00|30.00|true|0|0|false|false"},  // no online minimum nationally
-		{"T9", "18.00|0.00|18.00|false|0|0|false|false"},  // 研修考核 fallback: 18 hours
-		{"T10", "50.00|25.00|25.00|true|0|0|false|false"}, // 西山中学 still on May's file
-		{"T11", "50.00|20.00|30.00|true|0|0|false|false"}, // moved: hours follow the teacher
+		{"T4", "50.00|25.00|25.00|true|3|3|true|true"},     // re-assessed A1 counts
+		{"T5", "50.50|25.00|25.50|true|2|2|false|false"},   // same-day tie: 县级 不合格 wins
+		{"T8", "50.00|20.00|30.00|true|0|0|false|false"},   // no online minimum nationally
+		{"T9", "18.00|0.00|18.00|false|0|0|false|false"},   // 研修考核 fallback: 18 hours
+		{"T10", "50.00|25.00|25.00|true|0|0|false|false"},  // 西山中学 still on May's file
+		{"T11", "50.00|20.00|30.00|true|0|0|false|false"},  // moved: hours follow the teacher
 	}
 	for _, tc := range cases {
 		if got := c.teacher(tc.name, cols); got != tc.want {

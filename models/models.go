@@ -128,6 +128,7 @@ type Report struct {
 	Profile Profile `json:"profile"`
 	Built   []Built `json:"built"`
 	Tests   int     `json:"tests"`
+	Checked []Built `json:"checked"` // the data tests: name, offending rows, ms
 	Millis  int64   `json:"ms"`
 }
 
@@ -207,13 +208,17 @@ func Refresh(ctx context.Context, wh *warehouse.Warehouse, p Profile) (Report, e
 		}
 		var te TestError
 		for _, t := range tests {
+			t0 := time.Now()
 			f, err := runTest(ctx, conn, t)
 			if err != nil {
 				return fmt.Errorf("refresh: data test %s: %w", t.Name, err)
 			}
+			run := Built{Table: t.Name, Millis: time.Since(t0).Milliseconds()}
 			if f != nil {
 				te.Failures = append(te.Failures, *f)
+				run.Rows = int64(f.Count)
 			}
+			rep.Checked = append(rep.Checked, run)
 		}
 		rep.Tests = len(tests)
 		if len(te.Failures) > 0 {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,7 +13,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -23,7 +26,9 @@ import (
 
 	"tisheng/ingest"
 	"tisheng/ingest/xlsxstream"
+	"tisheng/internal/gen"
 	"tisheng/internal/warehouse"
+	"tisheng/models"
 )
 
 // benchStepCmd runs one measured step in a child process, so each step's peak RSS is its own.
@@ -41,14 +46,33 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	dir := fs.String("dir", "bench-data", "where the generated files and warehouses go")
 	rows := fs.Int("rows", 1_000_000, "rows in the hours CSV")
 	xrows := fs.Int("xlsx-rows", 200_000, "rows in the hours XLSX")
+	scales := fs.String("scales", "city,province", "refresh benchmarks to run: city (50,000 teachers), province (1,000,000), or none")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	bf, err := makeBenchFiles(*dir, *rows, *xrows)
-	if err != nil {
+	if err := benchIngest(ctx, *dir, *rows, *xrows, stdout, stderr); err != nil {
 		return err
 	}
-	self, err := os.Executable()
+	for _, sc := range strings.Split(*scales, ",") {
+		var err error
+		switch sc {
+		case "none", "":
+		case "city":
+			err = benchRefresh(ctx, *dir, "city", 50_000, 10, stdout, stderr)
+		case "province":
+			err = benchRefresh(ctx, *dir, "province", 1_000_000, 100, stdout, stderr)
+		default:
+			err = fmt.Errorf("unknown scale %q", sc)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func benchIngest(ctx context.Context, dir string, rows, xrows int, stdout, stderr io.Writer) error {
+	bf, err := makeBenchFiles(dir, rows, xrows)
 	if err != nil {
 		return err
 	}
@@ -58,27 +82,21 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		args       []string
 	}
 	steps := []step{
-		{"duckdb read_csv", "CREATE TABLE … AS SELECT * FROM read_csv(UTF-8 CSV)", *rows, []string{"readcsv", bf.csv}},
-		{"ingest CSV UTF-8", "tisheng ingest, full checks, Arrow batches", *rows, []string{"ingest", bf.csv}},
-		{"ingest CSV GBK", "tisheng ingest of the same rows in GBK", *rows, []string{"ingest", bf.gbk}},
-		{"excelize Rows()", "plain excelize row pass over the XLSX", *xrows, []string{"excelize", bf.xlsx}},
-		{"xlsxstream pass", "tisheng's sheet reader alone", *xrows, []string{"xlsxstream", bf.xlsx}},
-		{"ingest XLSX", "tisheng ingest of the XLSX", *xrows, []string{"ingest", bf.xlsx}},
+		{"duckdb read_csv", "CREATE TABLE … AS SELECT * FROM read_csv(UTF-8 CSV)", rows, []string{"readcsv", bf.csv}},
+		{"ingest CSV UTF-8", "tisheng ingest, full checks, Arrow batches", rows, []string{"ingest", bf.csv}},
+		{"ingest CSV GBK", "tisheng ingest of the same rows in GBK", rows, []string{"ingest", bf.gbk}},
+		{"excelize Rows()", "plain excelize row pass over the XLSX", xrows, []string{"excelize", bf.xlsx}},
+		{"xlsxstream pass", "tisheng's sheet reader alone", xrows, []string{"xlsxstream", bf.xlsx}},
+		{"ingest XLSX", "tisheng ingest of the XLSX", xrows, []string{"ingest", bf.xlsx}},
 	}
-	fmt.Fprintf(stdout, "ingest benchmark: %d-row hours CSV, %d-row hours XLSX (%s)\n\n", *rows, *xrows, *dir)
+	fmt.Fprintf(stdout, "ingest benchmark: %d-row hours CSV, %d-row hours XLSX (%s)\n\n", rows, xrows, dir)
 	fmt.Fprintf(stdout, "%-18s %10s %9s %12s %10s  %s\n", "step", "rows", "seconds", "rows/s", "peak RSS", "what")
 	secs := map[string]float64{}
 	for _, s := range steps {
-		cmd := exec.CommandContext(ctx, self, append([]string{benchStepCmd, s.args[0], bf.dir}, s.args[1:]...)...)
-		cmd.Env = append(os.Environ(), ingest.KeyEnv+"="+benchKey)
-		cmd.Stderr = stderr
-		start := time.Now()
-		out, err := cmd.Output()
-		el := time.Since(start).Seconds()
+		el, rss, _, err := benchChild(ctx, stderr, append([]string{s.args[0], bf.dir}, s.args[1:]...)...)
 		if err != nil {
-			return fmt.Errorf("%s: %w\n%s", s.name, err, out)
+			return fmt.Errorf("%s: %w", s.name, err)
 		}
-		rss := float64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) / 1024
 		secs[s.name] = el
 		fmt.Fprintf(stdout, "%-18s %10d %9.2f %12.0f %8.0fMB  %s\n", s.name, s.rows, el, float64(s.rows)/el, rss, s.what)
 	}
@@ -87,6 +105,99 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintf(stdout, "  ingest CSV GBK   / read_csv  %.2fx\n", secs["ingest CSV GBK"]/secs["duckdb read_csv"])
 	fmt.Fprintf(stdout, "  excelize Rows()  / ingest XLSX  %.1fx  (ingest XLSX ≥ 100,000 rows/s)\n", secs["excelize Rows()"]/secs["ingest XLSX"])
 	return nil
+}
+
+// benchChild runs one bench step in a child process: seconds, peak RSS in MB, and stdout.
+func benchChild(ctx context.Context, stderr io.Writer, args ...string) (float64, float64, []byte, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	cmd := exec.CommandContext(ctx, self, append([]string{benchStepCmd}, args...)...)
+	cmd.Env = append(os.Environ(), ingest.KeyEnv+"="+benchKey)
+	cmd.Stderr = stderr
+	start := time.Now()
+	out, err := cmd.Output()
+	el := time.Since(start).Seconds()
+	if err != nil {
+		return 0, 0, out, fmt.Errorf("%w\n%s", err, out)
+	}
+	return el, float64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) / 1024, out, nil
+}
+
+// benchRefresh builds (once) a warehouse of a generated city or province and times a
+// refresh of it, then the two heaviest models run bare by DuckDB on the same data.
+func benchRefresh(ctx context.Context, dir, scale string, teachers, districts int, stdout, stderr io.Writer) error {
+	db := filepath.Join(dir, scale+".duckdb")
+	if _, err := os.Stat(db + ".ready"); err != nil {
+		fmt.Fprintf(stdout, "\nbuilding the %s warehouse (%d teachers; once, kept in %s) …\n", scale, teachers, dir)
+		os.Remove(db)
+		os.Remove(db + ".wal")
+		exports := filepath.Join(dir, scale+"-exports")
+		os.RemoveAll(exports)
+		sum, err := gen.Generate(gen.Config{Out: exports, Districts: districts, Teachers: teachers, Seed: 1})
+		if err != nil {
+			return err
+		}
+		os.Setenv(ingest.KeyEnv, benchKey)
+		wh, l, err := openLoader(ctx, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			return err
+		}
+		for _, f := range sum.Files {
+			if r := l.LoadFile(ctx, f.Path, ingest.Options{School: f.School}); r.Status == ingest.StatusFailed {
+				wh.Close()
+				return fmt.Errorf("%s: %s", f.Path, r.Error)
+			}
+		}
+		wh.Close()
+		os.RemoveAll(exports)
+		if err := os.WriteFile(db+".ready", nil, 0o644); err != nil {
+			return err
+		}
+	}
+	el, rss, out, err := benchChild(ctx, stderr, "refresh", dir, db)
+	if err != nil {
+		return fmt.Errorf("refresh %s: %w", scale, err)
+	}
+	var rep models.Report
+	if err := json.Unmarshal(out, &rep); err != nil {
+		return fmt.Errorf("refresh %s: %w", scale, err)
+	}
+	sort.Slice(rep.Built, func(i, j int) bool { return rep.Built[i].Millis > rep.Built[j].Millis })
+	var rows int64
+	for _, b := range rep.Built {
+		if b.Table == "teacher_progress" {
+			rows = b.Rows
+		}
+	}
+	fmt.Fprintf(stdout, "\nrefresh at %s scale (%d roster teachers, %d hours rows): %.2f s, peak RSS %.0f MB (targets: city < 3 s, province < 60 s, RSS < 4 GB)\n",
+		scale, rows, countRows(ctx, db, "raw_hours"), el, rss)
+	heavy := rep.Built[:2]
+	bareTotal := 0.0
+	for _, h := range heavy {
+		bel, _, _, err := benchChild(ctx, stderr, "bare", dir, db, h.Table)
+		if err != nil {
+			return err
+		}
+		bareTotal += bel
+		fmt.Fprintf(stdout, "  %-26s in refresh %6d ms; bare DuckDB (own process, incl. open) %6.0f ms\n", h.Table, h.Millis, bel*1000)
+	}
+	fmt.Fprintf(stdout, "  whole refresh (%d models + %d data tests, one transaction) / the two heaviest bare: %.1fx\n", len(rep.Built), rep.Tests, el/bareTotal)
+	return nil
+}
+
+func countRows(ctx context.Context, db, table string) int64 {
+	c, err := duckdb.NewConnector(db+"?access_mode=READ_ONLY", nil)
+	if err != nil {
+		return -1
+	}
+	defer c.Close()
+	d := sql.OpenDB(c)
+	defer d.Close()
+	var n int64
+	d.QueryRowContext(ctx, "SELECT count(*) FROM "+table).Scan(&n)
+	return n
 }
 
 // runBenchStep is the child side of a measured step.
@@ -124,6 +235,40 @@ func runBenchStep(ctx context.Context, args []string, stdout io.Writer) error {
 			return fmt.Errorf("bench ingest: %s, %d rejected: %s", r.Status, r.Rejected, r.Error)
 		}
 		return nil
+	case "refresh":
+		wh, err := warehouse.Open(ctx, file)
+		if err != nil {
+			return err
+		}
+		defer wh.Close()
+		p, err := models.LoadProfile("national")
+		if err != nil {
+			return err
+		}
+		rep, err := models.Refresh(ctx, wh, p)
+		if err != nil {
+			return err
+		}
+		return json.NewEncoder(stdout).Encode(rep)
+	case "bare":
+		// One model's SELECT, run by DuckDB alone over the tables the refresh left.
+		ms, err := models.Models()
+		if err != nil {
+			return err
+		}
+		c, err := duckdb.NewConnector(file+"?access_mode=READ_ONLY", nil)
+		if err != nil {
+			return err
+		}
+		d := sql.OpenDB(c)
+		defer d.Close()
+		for _, m := range ms {
+			if m.Name == args[3] {
+				var n int64
+				return d.QueryRowContext(ctx, "SELECT count(*) FROM ("+m.SQL+")").Scan(&n)
+			}
+		}
+		return fmt.Errorf("no model %s", args[3])
 	case "excelize":
 		f, err := excelize.OpenFile(file)
 		if err != nil {

@@ -55,6 +55,9 @@ func refresh(ctx context.Context, wh *warehouse.Warehouse, name string, stdout i
 	for _, b := range rep.Built {
 		fmt.Fprintf(stdout, "  %-26s %10d rows %7d ms\n", b.Table, b.Rows, b.Millis)
 	}
+	for _, c := range rep.Checked {
+		fmt.Fprintf(stdout, "  test %-21s %10s      %7d ms\n", c.Table, "passed", c.Millis)
+	}
 	fmt.Fprintf(stdout, "data tests: %d passed; refresh took %d ms\n", rep.Tests, rep.Millis)
 	return nil
 }

@@ -1,30 +1,44 @@
 -- Which points teachers chose (have any result for) and passed, for the latest month, by
--- point, by dimension and by environment; for all and per district.
+-- point, by dimension and by environment; per district and for all. Each teacher is in one
+-- district, so the figures for all are the districts' sums.
 WITH r AS (
     SELECT t.district, p.teacher_key, p.ability_code, p.ability_name, p.dimension, p.environment, p.passed, p.excellent
     FROM teacher_points p
     JOIN teacher_progress t ON t.month = p.month AND t.teacher_key = p.teacher_key
 ),
-scoped AS (
-    SELECT 'all' AS scope, '全部' AS scope_code, * EXCLUDE (district) FROM r
-    UNION ALL SELECT 'district', district, * EXCLUDE (district) FROM r
+-- one row per teacher and point already: counting rows counts teachers
+by_code AS (
+    SELECT district, 'code' AS by, ability_code AS code, ability_name, dimension, environment,
+           count(*) AS teachers_chose,
+           count(*) FILTER (WHERE passed) AS teachers_passed,
+           count(*) FILTER (WHERE excellent) AS teachers_excellent
+    FROM r GROUP BY ALL
 ),
-agg AS (
-    SELECT scope, scope_code, 'code' AS by, ability_code AS code, ability_name, dimension, environment,
-           count(DISTINCT teacher_key) AS teachers_chose,
-           count(DISTINCT teacher_key) FILTER (WHERE passed) AS teachers_passed,
-           count(DISTINCT teacher_key) FILTER (WHERE excellent) AS teachers_excellent
-    FROM scoped GROUP BY ALL
+teacher_dim AS (
+    SELECT district, teacher_key, dimension, bool_or(passed) AS passed, bool_or(excellent) AS excellent
+    FROM r GROUP BY ALL
+),
+teacher_env AS (
+    SELECT district, teacher_key, environment, bool_or(passed) AS passed, bool_or(excellent) AS excellent
+    FROM r GROUP BY ALL
+),
+per_district AS (
+    SELECT * FROM by_code
     UNION ALL
-    SELECT scope, scope_code, 'dimension', NULL, NULL, dimension, NULL,
-           count(DISTINCT teacher_key), count(DISTINCT teacher_key) FILTER (WHERE passed),
-           count(DISTINCT teacher_key) FILTER (WHERE excellent)
-    FROM scoped GROUP BY ALL
+    SELECT district, 'dimension', NULL, NULL, dimension, NULL,
+           count(*), count(*) FILTER (WHERE passed), count(*) FILTER (WHERE excellent)
+    FROM teacher_dim GROUP BY ALL
     UNION ALL
-    SELECT scope, scope_code, 'environment', NULL, NULL, NULL, environment,
-           count(DISTINCT teacher_key), count(DISTINCT teacher_key) FILTER (WHERE passed),
-           count(DISTINCT teacher_key) FILTER (WHERE excellent)
-    FROM scoped GROUP BY ALL
+    SELECT district, 'environment', NULL, NULL, NULL, environment,
+           count(*), count(*) FILTER (WHERE passed), count(*) FILTER (WHERE excellent)
+    FROM teacher_env GROUP BY ALL
+),
+scoped AS (
+    SELECT 'district' AS scope, district AS scope_code, * EXCLUDE (district) FROM per_district
+    UNION ALL
+    SELECT 'all', '全部', by, code, ability_name, dimension, environment,
+           sum(teachers_chose)::BIGINT, sum(teachers_passed)::BIGINT, sum(teachers_excellent)::BIGINT
+    FROM per_district GROUP BY by, code, ability_name, dimension, environment
 )
 SELECT *, teachers_passed / teachers_chose AS pass_rate
-FROM agg
+FROM scoped

@@ -68,6 +68,10 @@ var docOrder = []string{
 	"raw_schools", "raw_teachers", "raw_hours", "raw_progress", "raw_assessments",
 }
 
+// AnalystTables are the tables analysts may read with ad-hoc SQL: the documented schema.
+// meta (which holds the ID key's fingerprint) and schema_migrations are not among them.
+func AnalystTables() []string { return append([]string(nil), docOrder...) }
+
 var tableNotes = map[string]string{
 	"profile":              "The rule profile of the last refresh, one row; every report shows it.",
 	"profile_category_min": "The profile's per-category hour minimums (Xiamen: school_practice 15, lesson_study 5, showcase 5).",

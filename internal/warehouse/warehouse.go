@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path"
 	"sort"
 	"strconv"
@@ -31,17 +32,54 @@ type Warehouse struct {
 
 // Open opens (creating if needed) the warehouse file and applies pending migrations.
 func Open(ctx context.Context, file string) (*Warehouse, error) {
+	return OpenWith(ctx, file, Options{})
+}
+
+// Options for opening a warehouse.
+type Options struct {
+	// ReadOnly opens the file read-only (other processes may read it too).
+	ReadOnly bool
+	// Locked turns external access off and locks the configuration: no read_csv of server
+	// files, COPY, ATTACH, INSTALL, LOAD or SET, whatever SQL reaches the database.
+	Locked bool
+}
+
+// OpenReadOnly opens an existing warehouse read-only and locked, for queries.
+func OpenReadOnly(ctx context.Context, file string) (*Warehouse, error) {
+	return OpenWith(ctx, file, Options{ReadOnly: true, Locked: true})
+}
+
+// OpenWith opens the warehouse with options; a read-only open applies no migrations.
+func OpenWith(ctx context.Context, file string, o Options) (*Warehouse, error) {
 	if file == "" {
 		return nil, errors.New("warehouse: no database file given")
 	}
-	c, err := duckdb.NewConnector(file, nil)
+	if o.ReadOnly {
+		if _, err := os.Stat(file); err != nil {
+			return nil, fmt.Errorf("warehouse: %w", err)
+		}
+	}
+	var opts []string
+	if o.ReadOnly {
+		opts = append(opts, "access_mode=READ_ONLY")
+	}
+	if o.Locked {
+		opts = append(opts, "enable_external_access=false", "lock_configuration=true")
+	}
+	dsn := file
+	if len(opts) > 0 {
+		dsn += "?" + strings.Join(opts, "&")
+	}
+	c, err := duckdb.NewConnector(dsn, nil)
 	if err != nil {
 		return nil, fmt.Errorf("warehouse: open %s: %w", file, err)
 	}
 	w := &Warehouse{DB: sql.OpenDB(c), Path: file, conn: c}
-	if err := w.migrate(ctx); err != nil {
-		w.Close()
-		return nil, err
+	if !o.ReadOnly {
+		if err := w.migrate(ctx); err != nil {
+			w.Close()
+			return nil, err
+		}
 	}
 	return w, nil
 }

@@ -1,0 +1,233 @@
+package queries
+
+import (
+	"context"
+	"database/sql/driver"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/apache/arrow/go/v17/arrow/ipc"
+	"github.com/marcboeker/go-duckdb"
+
+	"tisheng/internal/xlsxw"
+)
+
+// WriteJSON writes the result as {"columns": […], "rows": […], "truncated": …}.
+func WriteJSON(w io.Writer, res *Result) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(res)
+}
+
+// WriteCSV writes UTF-8 with a BOM (so Excel shows Chinese) and Chinese headers; text that
+// a spreadsheet would run as a formula (= + - @ first) is prefixed with an apostrophe.
+func WriteCSV(w io.Writer, res *Result) error {
+	if _, err := io.WriteString(w, "\ufeff"); err != nil {
+		return err
+	}
+	cw := csv.NewWriter(w)
+	hdr := make([]string, len(res.Columns))
+	for i, c := range res.Columns {
+		hdr[i] = c.Label
+	}
+	if err := cw.Write(hdr); err != nil {
+		return err
+	}
+	rec := make([]string, len(res.Columns))
+	for _, row := range res.Rows {
+		for i, v := range row {
+			rec[i] = csvText(v)
+		}
+		if err := cw.Write(rec); err != nil {
+			return err
+		}
+	}
+	if res.Truncated {
+		if err := cw.Write([]string{fmt.Sprintf("（结果已截断：只显示前 %d 行）", res.Limit)}); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+func csvText(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		if x != "" && strings.ContainsRune("=+-@\t\r", rune(x[0])) {
+			return "'" + x
+		}
+		return x
+	case bool:
+		if x {
+			return "是"
+		}
+		return "否"
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case Dec:
+		return x.Text
+	default:
+		b, _ := json.Marshal(x)
+		return string(b)
+	}
+}
+
+// ColumnKind chooses how a result column is written to a workbook.
+func ColumnKind(c Column) xlsxw.Kind {
+	t := c.Type
+	switch {
+	case t == "BOOLEAN":
+		return xlsxw.Bool
+	case t == "DATE":
+		return xlsxw.Date
+	case strings.HasPrefix(t, "DECIMAL"):
+		return xlsxw.Number
+	case t == "DOUBLE" || t == "FLOAT":
+		if isRate(c.Name) {
+			return xlsxw.Percent
+		}
+		return xlsxw.Number
+	case strings.Contains(t, "INT"):
+		return xlsxw.Int
+	}
+	return xlsxw.Text
+}
+
+func isRate(name string) bool {
+	for _, s := range []string{"_rate", "_share", "completion"} {
+		if strings.HasSuffix(name, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// AddSheet streams a result into a new sheet of b.
+func AddSheet(b *xlsxw.Book, name, title string, res *Result, colorScale ...int) (*xlsxw.Table, error) {
+	cols := make([]xlsxw.Col, len(res.Columns))
+	for i, c := range res.Columns {
+		cols[i] = xlsxw.Col{Header: c.Label, Kind: ColumnKind(c)}
+	}
+	t, err := b.AddTable(name, title, cols)
+	if err != nil {
+		return nil, err
+	}
+	for _, row := range res.Rows {
+		vals := make([]any, len(row))
+		for i, v := range row {
+			vals[i] = xlsxValue(v, cols[i].Kind)
+		}
+		if err := t.Row(vals...); err != nil {
+			return nil, err
+		}
+	}
+	if res.Truncated {
+		if err := t.Row(fmt.Sprintf("（结果已截断：只显示前 %d 行）", res.Limit)); err != nil {
+			return nil, err
+		}
+	}
+	return t, t.Close(colorScale...)
+}
+
+func xlsxValue(v any, k xlsxw.Kind) any {
+	switch x := v.(type) {
+	case Dec:
+		return x.Float
+	case string:
+		if k == xlsxw.Date && len(x) == 10 {
+			return dateSerialOrText(x)
+		}
+		return x
+	}
+	return v
+}
+
+// dateSerialOrText turns 2025-06-30 into an Excel date serial, so the cell is a typed date.
+func dateSerialOrText(s string) any {
+	y, e1 := strconv.Atoi(s[:4])
+	m, e2 := strconv.Atoi(s[5:7])
+	d, e3 := strconv.Atoi(s[8:10])
+	if e1 != nil || e2 != nil || e3 != nil {
+		return s
+	}
+	// days from 1899-12-30 (Excel's day 0 once its 1900 leap-year bug is accounted for)
+	a := (14 - m) / 12
+	yy, mm := y+4800-a, m+12*a-3
+	jdn := d + (153*mm+2)/5 + 365*yy + yy/4 - yy/100 + yy/400 - 32045
+	return float64(jdn - 2415019)
+}
+
+// WriteXLSX writes a one-sheet workbook of the result.
+func WriteXLSX(w io.Writer, sheet, title string, res *Result) error {
+	b, err := xlsxw.New()
+	if err != nil {
+		return err
+	}
+	if _, err := AddSheet(b, sheet, title, res); err != nil {
+		return err
+	}
+	return b.Write(w)
+}
+
+// WriteArrow checks and runs q and streams its result as an Arrow IPC stream, cut at the
+// row limit; it reports whether it cut.
+func (a *AdHoc) WriteArrow(ctx context.Context, w io.Writer, q string) (bool, error) {
+	if err := a.Check(ctx, q); err != nil {
+		return false, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, a.Timeout)
+	defer cancel()
+	conn, err := a.r.db.Conn(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer conn.Close()
+	truncated := false
+	err = conn.Raw(func(dc any) error {
+		ar, err := duckdb.NewArrowFromConn(dc.(driver.Conn))
+		if err != nil {
+			return err
+		}
+		rdr, err := ar.QueryContext(ctx, q)
+		if err != nil {
+			return &GuardError{Msg: "查询出错：" + err.Error()}
+		}
+		defer rdr.Release()
+		iw := ipc.NewWriter(w, ipc.WithSchema(rdr.Schema()))
+		left := int64(a.RowLimit)
+		for rdr.Next() {
+			rec := rdr.Record()
+			if rec.NumRows() > left {
+				truncated = true
+				rec = rec.NewSlice(0, left)
+				err := iw.Write(rec)
+				rec.Release()
+				if err != nil {
+					return err
+				}
+				break
+			}
+			if err := iw.Write(rec); err != nil {
+				return err
+			}
+			left -= rec.NumRows()
+		}
+		if err := rdr.Err(); err != nil {
+			return err
+		}
+		return iw.Close()
+	})
+	if err != nil && ctx.Err() == context.DeadlineExceeded {
+		return false, fmt.Errorf("%w after %s", ErrTimeout, a.Timeout)
+	}
+	return truncated, err
+}

@@ -1,0 +1,275 @@
+// Package queries holds the named, parameterised queries behind the pages (one .sql file
+// each, parameters bound as $month, $district, $school, $batch, never spliced into the
+// text), the guard for analysts' ad-hoc SQL, and the writers of results as JSON, CSV, XLSX
+// and Arrow.
+package queries
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"io/fs"
+	"math/big"
+	"path"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/marcboeker/go-duckdb"
+
+	"tisheng/models"
+)
+
+//go:embed sql/*.sql
+var sqlFS embed.FS
+
+// Params are the parameters every page answers; empty means "all".
+type Params struct {
+	Month    string
+	District string
+	School   string
+	Batch    string
+}
+
+// Query is one named query.
+type Query struct {
+	Name   string
+	Title  string // its leading comment
+	SQL    string
+	Params []string // the $names it uses
+}
+
+var reParam = regexp.MustCompile(`\$([a-z_]+)`)
+
+// Catalog is the set of named queries.
+type Catalog map[string]Query
+
+// Load reads the embedded queries.
+func Load() (Catalog, error) {
+	entries, err := fs.ReadDir(sqlFS, "sql")
+	if err != nil {
+		return nil, err
+	}
+	c := Catalog{}
+	for _, e := range entries {
+		b, err := sqlFS.ReadFile(path.Join("sql", e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		q := Query{Name: strings.TrimSuffix(e.Name(), ".sql"), SQL: string(b)}
+		seen := map[string]bool{}
+		for _, m := range reParam.FindAllStringSubmatch(q.SQL, -1) {
+			if !seen[m[1]] {
+				seen[m[1]] = true
+				q.Params = append(q.Params, m[1])
+			}
+		}
+		for _, p := range q.Params {
+			switch p {
+			case "month", "district", "school", "batch":
+			default:
+				return nil, fmt.Errorf("query %s: unknown parameter $%s", q.Name, p)
+			}
+		}
+		if line, _, _ := strings.Cut(q.SQL, "\n"); strings.HasPrefix(line, "--") {
+			q.Title = strings.TrimSpace(strings.TrimPrefix(line, "--"))
+		}
+		c[q.Name] = q
+	}
+	return c, nil
+}
+
+// Names lists the queries.
+func (c Catalog) Names() []string {
+	var ns []string
+	for n := range c {
+		ns = append(ns, n)
+	}
+	sort.Strings(ns)
+	return ns
+}
+
+func (q Query) args(p Params) []any {
+	var args []any
+	for _, name := range q.Params {
+		v := map[string]string{"month": p.Month, "district": p.District, "school": p.School, "batch": p.Batch}[name]
+		args = append(args, sql.Named(name, v))
+	}
+	return args
+}
+
+// Column is a result column: its name, DuckDB type and Chinese label.
+type Column struct {
+	Name  string `json:"name"`
+	Type  string `json:"type"`
+	Label string `json:"label"`
+}
+
+// Result is a query's rows, cut at a limit.
+type Result struct {
+	Columns   []Column `json:"columns"`
+	Rows      [][]any  `json:"rows"`
+	Truncated bool     `json:"truncated"`
+	Limit     int      `json:"limit,omitempty"`
+}
+
+// Dec is an exact decimal (DuckDB DECIMAL): written as a JSON number, a typed Excel number.
+type Dec struct {
+	Text  string
+	Float float64
+}
+
+// MarshalJSON writes the decimal exactly.
+func (d Dec) MarshalJSON() ([]byte, error) { return []byte(d.Text), nil }
+
+// Runner runs named queries over the warehouse.
+type Runner struct {
+	db      *sql.DB
+	catalog Catalog
+	dict    map[string]models.Column
+}
+
+// NewRunner returns a runner over db.
+func NewRunner(db *sql.DB) (*Runner, error) {
+	c, err := Load()
+	if err != nil {
+		return nil, err
+	}
+	d, err := models.Dictionary()
+	if err != nil {
+		return nil, err
+	}
+	return &Runner{db: db, catalog: c, dict: d}, nil
+}
+
+// Catalog returns the named queries.
+func (r *Runner) Catalog() Catalog { return r.catalog }
+
+// ErrUnknownQuery is a request for a query that does not exist.
+var ErrUnknownQuery = fmt.Errorf("unknown query")
+
+// Named runs a named query with the page parameters, up to limit rows (0: no limit).
+func (r *Runner) Named(ctx context.Context, name string, p Params, limit int) (*Result, error) {
+	q, ok := r.catalog[name]
+	if !ok {
+		return nil, fmt.Errorf("%w %q", ErrUnknownQuery, name)
+	}
+	return r.run(ctx, r.db, q.SQL, q.args(p), limit)
+}
+
+// Label is a column's Chinese label, or its name.
+func (r *Runner) Label(col string) string {
+	if c, ok := r.dict[col]; ok {
+		return c.Label
+	}
+	return col
+}
+
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func (r *Runner) run(ctx context.Context, db queryer, q string, args []any, limit int) (*Result, error) {
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	cts, err := rows.ColumnTypes()
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Limit: limit}
+	for _, ct := range cts {
+		res.Columns = append(res.Columns, Column{Name: ct.Name(), Type: ct.DatabaseTypeName(), Label: r.Label(ct.Name())})
+	}
+	vals := make([]any, len(cts))
+	ptrs := make([]any, len(cts))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	for rows.Next() {
+		if limit > 0 && len(res.Rows) == limit {
+			res.Truncated = true
+			break
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		row := make([]any, len(vals))
+		for i, v := range vals {
+			row[i] = normalize(v, res.Columns[i].Type)
+		}
+		res.Rows = append(res.Rows, row)
+	}
+	return res, rows.Err()
+}
+
+// normalize turns driver values into plain ones the writers know.
+func normalize(v any, typ string) any {
+	switch x := v.(type) {
+	case nil, string, bool, int64, float64:
+		return x
+	case int8:
+		return int64(x)
+	case int16:
+		return int64(x)
+	case int32:
+		return int64(x)
+	case uint8:
+		return int64(x)
+	case uint16:
+		return int64(x)
+	case uint32:
+		return int64(x)
+	case uint64:
+		return int64(x)
+	case float32:
+		return float64(x)
+	case *big.Int:
+		return Dec{Text: x.String(), Float: mustFloat(x.String())}
+	case duckdb.Decimal:
+		return decimal(x)
+	case time.Time:
+		switch typ {
+		case "DATE":
+			return x.Format("2006-01-02")
+		case "TIME":
+			return x.Format("15:04:05")
+		}
+		return x.Format("2006-01-02 15:04:05")
+	case []byte:
+		return string(x)
+	case duckdb.UUID:
+		return fmt.Sprintf("%x", x[:])
+	default:
+		return fmt.Sprint(x)
+	}
+}
+
+func decimal(d duckdb.Decimal) Dec {
+	s := d.Value.String()
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	if sc := int(d.Scale); sc > 0 {
+		for len(s) <= sc {
+			s = "0" + s
+		}
+		s = s[:len(s)-sc] + "." + s[len(s)-sc:]
+	}
+	if neg {
+		s = "-" + s
+	}
+	return Dec{Text: s, Float: d.Float64()}
+}
+
+func mustFloat(s string) float64 {
+	f, _ := new(big.Float).SetString(s)
+	if f == nil {
+		return 0
+	}
+	v, _ := f.Float64()
+	return v
+}

@@ -1,0 +1,18 @@
+-- 总览: per district in the month: teachers, hours completion, assessment pass, schools at the gate.
+SELECT district,
+       count(*) AS schools,
+       count(*) FILTER (WHERE gate_met) AS schools_gate_met,
+       count(*) FILTER (WHERE full_time_teachers > 0) AS schools_with_full_time,
+       sum(teachers)::BIGINT AS teachers,
+       sum(full_time_teachers)::BIGINT AS full_time_teachers,
+       sum(hours_met)::BIGINT AS hours_met,
+       sum(hours_met) / nullif(sum(teachers), 0) AS hours_completion,
+       sum(assessment_passed)::BIGINT AS assessment_passed,
+       sum(assessment_passed) / nullif(sum(teachers), 0) AS assessment_pass_rate,
+       sum(complete)::BIGINT AS complete,
+       sum(complete) / nullif(sum(teachers), 0) AS completion_rate,
+       sum(shortfall)::BIGINT AS shortfall
+FROM school_gate_monthly
+WHERE month = $month AND ($district = '' OR district = $district)
+GROUP BY district
+ORDER BY district

@@ -1,0 +1,7 @@
+-- 学校详情: the teacher list as the platform's 研修考核 view shows it.
+SELECT name, id_masked, research_group, subject, is_full_time, hours_total, hours_online, hours_practice,
+       hours_met, abilities_passed, abilities_passed_codes, dimensions_passed, assessment_passed,
+       plan_uploaded, summaries, complete
+FROM teacher_progress_monthly
+WHERE month = $month AND school_code = $school
+ORDER BY complete, hours_total, name

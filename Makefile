@@ -8,8 +8,11 @@ export CGO_ENABLED := 1
 build:
 	$(GO) build -o $(BIN) ./cmd/tisheng
 
+ADDR ?= 127.0.0.1:8080
+
 run: build
 	./$(BIN) demo --dir demo
+	./$(BIN) serve --db demo/warehouse.duckdb --addr $(ADDR)
 
 # Fuzz targets' seed corpora run as ordinary tests here; `make fuzz` explores further.
 test:

@@ -140,6 +140,9 @@ func (l *Loader) LoadFiles(ctx context.Context, paths []string, opts Options, em
 	return out
 }
 
+// PeekKind detects a file's kind from its header without loading it.
+func PeekKind(path string) (Kind, error) { return peekKind(path, Options{}) }
+
 func peekKind(path string, opts Options) (Kind, error) {
 	f, err := os.Open(path)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io/fs"
 	"math/big"
+	"net/url"
 	"path"
 	"regexp"
 	"sort"
@@ -31,6 +32,17 @@ type Params struct {
 	District string
 	School   string
 	Batch    string
+}
+
+// Query encodes the parameters for a URL, leaving out the empty ones.
+func (p Params) Query() string {
+	v := url.Values{}
+	for k, x := range map[string]string{"month": p.Month, "district": p.District, "school": p.School, "batch": p.Batch} {
+		if x != "" {
+			v.Set(k, x)
+		}
+	}
+	return v.Encode()
 }
 
 // Query is one named query.
@@ -157,6 +169,11 @@ func (r *Runner) Named(ctx context.Context, name string, p Params, limit int) (*
 		return nil, fmt.Errorf("%w %q", ErrUnknownQuery, name)
 	}
 	return r.run(ctx, r.db, q.SQL, q.args(p), limit)
+}
+
+// SQL runs a fixed query of the program's own (reports), with its arguments bound.
+func (r *Runner) SQL(ctx context.Context, q string, args ...any) (*Result, error) {
+	return r.run(ctx, r.db, q, args, 0)
 }
 
 // Label is a column's Chinese label, or its name.

@@ -146,6 +146,14 @@ func (b *Book) AddTable(name, title string, cols []Col) (*Table, error) {
 			return nil, err
 		}
 	}
+	header := 1
+	if title != "" {
+		header = 2
+	}
+	// Panes must precede every row in the stream.
+	if err := sw.SetPanes(&excelize.Panes{Freeze: true, YSplit: header, TopLeftCell: fmt.Sprintf("A%d", header+1), ActivePane: "bottomLeft"}); err != nil {
+		return nil, err
+	}
 	if title != "" {
 		t.row++
 		cell, _ := excelize.CoordinatesToCellName(1, t.row)
@@ -160,9 +168,6 @@ func (b *Book) AddTable(name, title string, cols []Col) (*Table, error) {
 		hdr[i] = excelize.Cell{StyleID: b.header, Value: c.Header}
 	}
 	cell, _ := excelize.CoordinatesToCellName(1, t.row)
-	if err := sw.SetPanes(&excelize.Panes{Freeze: true, YSplit: t.row, TopLeftCell: fmt.Sprintf("A%d", t.row+1), ActivePane: "bottomLeft"}); err != nil {
-		return nil, err
-	}
 	if err := sw.SetRow(cell, hdr, excelize.RowOpts{Height: 30}); err != nil {
 		return nil, err
 	}
@@ -193,6 +198,17 @@ func cellValue(v any) any {
 		return "否"
 	}
 	return v
+}
+
+// RowKinds appends a row whose cells each have their own kind (a key-value sheet).
+func (t *Table) RowKinds(kinds []Kind, vals ...any) error {
+	t.row++
+	out := make([]any, len(vals))
+	for i, v := range vals {
+		out[i] = excelize.Cell{StyleID: t.b.styles[kinds[i]], Value: cellValue(v)}
+	}
+	cell, _ := excelize.CoordinatesToCellName(1, t.row)
+	return t.sw.SetRow(cell, out)
 }
 
 // Rows is the number of data rows written.

@@ -1,0 +1,515 @@
+// Package server puts the reports, ad-hoc SQL and uploads behind HTTP. One process holds the
+// warehouse file; readers keep answering from the last committed state while an upload
+// loads and refreshes (DuckDB's MVCC), and uploads run one at a time.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+
+	"tisheng/ingest"
+	"tisheng/internal/warehouse"
+	"tisheng/models"
+	"tisheng/queries"
+	"tisheng/reports"
+)
+
+// Config holds the server's settings.
+type Config struct {
+	Addr        string
+	MaxUpload   int64         // bytes per upload request
+	SQLTimeout  time.Duration // ad-hoc query time limit
+	SQLRowLimit int
+}
+
+// Server serves one warehouse.
+type Server struct {
+	cfg     Config
+	wh      *warehouse.Warehouse
+	loader  *ingest.Loader
+	runner  *queries.Runner
+	adhoc   *queries.AdHoc
+	reports *reports.Reports
+	log     *slog.Logger
+	writeMu sync.Mutex // one upload (ingest + refresh) at a time
+}
+
+// New wires a server over an open warehouse and loader.
+func New(cfg Config, wh *warehouse.Warehouse, loader *ingest.Loader, log *slog.Logger) (*Server, error) {
+	r, err := queries.NewRunner(wh.DB)
+	if err != nil {
+		return nil, err
+	}
+	rp, err := reports.New(r)
+	if err != nil {
+		return nil, err
+	}
+	ah := queries.NewAdHoc(r)
+	if cfg.SQLTimeout > 0 {
+		ah.Timeout = cfg.SQLTimeout
+	}
+	if cfg.SQLRowLimit > 0 {
+		ah.RowLimit = cfg.SQLRowLimit
+	}
+	if cfg.MaxUpload <= 0 {
+		cfg.MaxUpload = 1 << 30
+	}
+	return &Server{cfg: cfg, wh: wh, loader: loader, runner: r, adhoc: ah, reports: rp, log: log}, nil
+}
+
+// handler is an HTTP handler that returns its error for errorStatus to answer.
+type handler func(w http.ResponseWriter, r *http.Request) error
+
+// Handler is the whole HTTP interface.
+func (s *Server) Handler() http.Handler {
+	r := chi.NewRouter()
+	r.Use(middleware.RequestID, s.logRequests, middleware.Recoverer)
+	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") })
+	r.Handle("/static/*", http.StripPrefix("/static/", http.FileServer(http.FS(reports.Static()))))
+
+	pages := chi.NewRouter()
+	pages.Use(middleware.Timeout(60 * time.Second))
+	pages.Get("/", s.page("overview"))
+	pages.Get("/schools", s.page("schools"))
+	pages.Get("/schools/{code}", s.page("school"))
+	pages.Get("/abilities", s.page("abilities"))
+	pages.Get("/trend", s.page("trend"))
+	pages.Get("/quality", s.page("quality"))
+	pages.Get("/sql", s.html(s.sqlPage))
+	pages.Get("/upload", s.html(s.uploadPage))
+	r.Mount("/", pages)
+
+	api := chi.NewRouter()
+	for _, name := range []string{"overview", "schools", "abilities", "trend", "quality"} {
+		api.Get("/"+name, s.api(s.pageJSON(name)))
+	}
+	api.Get("/school/{code}", s.api(s.pageJSON("school")))
+	api.Post("/sql", s.api(s.sqlAPI))
+	api.Post("/ingest", s.api(s.ingestAPI))
+	r.Mount("/api", api)
+
+	dl := chi.NewRouter()
+	dl.Use(middleware.Timeout(120 * time.Second))
+	dl.Get("/monthly.xlsx", s.api(s.download(s.reports.Monthly)))
+	dl.Get("/annual.xlsx", s.api(s.download(s.reports.Annual)))
+	dl.Get("/roster.xlsx", s.api(s.download(s.reports.SchoolRoster)))
+	dl.Get("/{query}.xlsx", s.api(s.tableDownload(false)))
+	dl.Get("/{query}.csv", s.api(s.tableDownload(true)))
+	r.Mount("/download", dl)
+	return r
+}
+
+// Run serves until ctx ends, then shuts down gracefully.
+func (s *Server) Run(ctx context.Context) error {
+	srv := &http.Server{
+		Addr:              s.cfg.Addr,
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		BaseContext:       nil,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	s.log.Info("shutting down")
+	return srv.Shutdown(sctx)
+}
+
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+		start := time.Now()
+		next.ServeHTTP(ww, r)
+		s.log.Info("request", "id", middleware.GetReqID(r.Context()), "method", r.Method, "path", r.URL.Path,
+			"status", ww.Status(), "bytes", ww.BytesWritten(), "ms", time.Since(start).Milliseconds())
+	})
+}
+
+// errorStatus maps an error to a status and a message fit for the user; anything
+// unexpected is logged and answered with a generic message.
+func (s *Server) errorStatus(r *http.Request, err error) (int, string) {
+	var ge *queries.GuardError
+	var mb *http.MaxBytesError
+	switch {
+	case errors.Is(err, reports.ErrNotFound), errors.Is(err, queries.ErrUnknownQuery):
+		return http.StatusNotFound, strings.TrimPrefix(err.Error(), "not found: ")
+	case errors.Is(err, reports.ErrBadParam):
+		return http.StatusBadRequest, "参数错误：" + strings.TrimPrefix(err.Error(), "bad parameter: ")
+	case errors.As(err, &ge):
+		return http.StatusBadRequest, ge.Msg
+	case errors.Is(err, queries.ErrTimeout):
+		return http.StatusRequestTimeout, fmt.Sprintf("查询超过 %s 已中断，请缩小范围", s.adhoc.Timeout)
+	case errors.As(err, &mb):
+		return http.StatusRequestEntityTooLarge, fmt.Sprintf("上传内容超过 %s 的上限", humanBytes(s.cfg.MaxUpload))
+	case errors.Is(err, errBadRequest):
+		return http.StatusBadRequest, strings.TrimPrefix(err.Error(), errBadRequest.Error()+": ")
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return http.StatusServiceUnavailable, "请求超时，请稍后再试"
+	}
+	s.log.Error("request failed", "id", middleware.GetReqID(r.Context()), "path", r.URL.Path, "err", err)
+	return http.StatusInternalServerError, "服务器内部错误（请求编号 " + middleware.GetReqID(r.Context()) + "）"
+}
+
+var errBadRequest = errors.New("bad request")
+
+func (s *Server) api(h handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			code, msg := s.errorStatus(r, err)
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			w.Header().Del("Content-Disposition")
+			w.WriteHeader(code)
+			json.NewEncoder(w).Encode(map[string]string{"error": msg})
+		}
+	}
+}
+
+func (s *Server) html(h handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			code, msg := s.errorStatus(r, err)
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.WriteHeader(code)
+			s.reports.Render(w, "error", &reports.Page{Name: "error", Title: http.StatusText(code), Extra: map[string]string{"message": msg}})
+		}
+	}
+}
+
+func params(r *http.Request) (queries.Params, error) {
+	p, err := reports.ParseParams(r.URL.Query())
+	if code := chi.URLParam(r, "code"); code != "" {
+		p.School = code
+		p2, err2 := reports.ParseParams(url.Values{"school": {code}})
+		if err2 != nil {
+			return p2, err2
+		}
+	}
+	return p, err
+}
+
+func (s *Server) page(name string) http.HandlerFunc {
+	return s.html(func(w http.ResponseWriter, r *http.Request) error {
+		p, err := params(r)
+		if err != nil {
+			return err
+		}
+		pg, err := s.reports.Build(r.Context(), name, p)
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		return s.reports.Render(w, "page", pg)
+	})
+}
+
+func (s *Server) pageJSON(name string) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		p, err := params(r)
+		if err != nil {
+			return err
+		}
+		pg, err := s.reports.Build(r.Context(), name, p)
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false)
+		return enc.Encode(pg)
+	}
+}
+
+func (s *Server) profile(ctx context.Context) map[string]any {
+	res, err := s.runner.Named(ctx, "profile", queries.Params{}, 0)
+	if err != nil || len(res.Rows) == 0 {
+		return nil
+	}
+	m := map[string]any{}
+	for i, c := range res.Columns {
+		m[c.Name] = res.Rows[0][i]
+	}
+	return m
+}
+
+func (s *Server) sqlPage(w http.ResponseWriter, r *http.Request) error {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	return s.reports.Render(w, "sql", &reports.Page{Name: "sql", Title: "SQL 查询", Profile: s.profile(r.Context()),
+		Extra: map[string]string{"timeout": s.adhoc.Timeout.String(), "limit": fmt.Sprint(s.adhoc.RowLimit)}})
+}
+
+func (s *Server) uploadPage(w http.ResponseWriter, r *http.Request) error {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	return s.reports.Render(w, "upload", &reports.Page{Name: "upload", Title: "上传", Profile: s.profile(r.Context()),
+		Extra: map[string]string{"limit": humanBytes(s.cfg.MaxUpload)}})
+}
+
+// sqlAPI runs one ad-hoc query: JSON body {"sql": …} or a form field sql.
+func (s *Server) sqlAPI(w http.ResponseWriter, r *http.Request) error {
+	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+	var q string
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if ct == "application/json" {
+		var body struct {
+			SQL string `json:"sql"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			return fmt.Errorf("%w: 请求体应为 JSON：{\"sql\": \"…\"}", errBadRequest)
+		}
+		q = body.SQL
+	} else {
+		if err := r.ParseForm(); err != nil {
+			return fmt.Errorf("%w: %v", errBadRequest, err)
+		}
+		q = r.PostForm.Get("sql")
+	}
+	format := r.URL.Query().Get("format")
+	if format == "" {
+		format = "json"
+	}
+	switch format {
+	case "arrow":
+		// Checked before any byte is written, so a refusal is still a clean 4xx.
+		if err := s.adhoc.Check(r.Context(), q); err != nil {
+			return err
+		}
+		w.Header().Set("Content-Type", "application/vnd.apache.arrow.stream")
+		w.Header().Set("Content-Disposition", disposition("查询结果.arrow"))
+		_, err := s.adhoc.WriteArrow(r.Context(), w, q)
+		return err
+	case "json", "csv", "xlsx":
+	default:
+		return fmt.Errorf("%w: format 应为 json、csv、xlsx 或 arrow", errBadRequest)
+	}
+	res, err := s.adhoc.Run(r.Context(), q)
+	if err != nil {
+		return err
+	}
+	switch format {
+	case "csv":
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		w.Header().Set("Content-Disposition", disposition("查询结果.csv"))
+		return queries.WriteCSV(w, res)
+	case "xlsx":
+		w.Header().Set("Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+		w.Header().Set("Content-Disposition", disposition("查询结果.xlsx"))
+		return queries.WriteXLSX(w, "查询结果", "", res)
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	return queries.WriteJSON(w, res)
+}
+
+func (s *Server) download(build func(context.Context, queries.Params) (*reports.Workbook, error)) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		p, err := params(r)
+		if err != nil {
+			return err
+		}
+		wb, err := build(r.Context(), p)
+		if err != nil {
+			return err
+		}
+		return send(w, wb)
+	}
+}
+
+func (s *Server) tableDownload(csv bool) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		p, err := params(r)
+		if err != nil {
+			return err
+		}
+		wb, err := s.reports.TableDownload(r.Context(), chi.URLParam(r, "query"), p, csv)
+		if err != nil {
+			return err
+		}
+		return send(w, wb)
+	}
+}
+
+// send writes a workbook with its file name. It is built into memory first so that a
+// failure is still a clean error response rather than half a file.
+func send(w http.ResponseWriter, wb *reports.Workbook) error {
+	var buf strings.Builder
+	if err := wb.Write(&buf); err != nil {
+		return err
+	}
+	ct := "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+	if strings.HasSuffix(wb.FileName, ".csv") {
+		ct = "text/csv; charset=utf-8"
+	}
+	w.Header().Set("Content-Type", ct)
+	w.Header().Set("Content-Disposition", disposition(wb.FileName))
+	w.Header().Set("Content-Length", fmt.Sprint(buf.Len()))
+	_, err := io.WriteString(w, buf.String())
+	return err
+}
+
+// disposition is an RFC 6266 attachment header with an RFC 5987 UTF-8 file name and an
+// ASCII fallback for old clients.
+func disposition(name string) string {
+	ascii := strings.Map(func(r rune) rune {
+		if r < 0x20 || r > 0x7e || r == '"' || r == '\\' || r == '%' {
+			return '_'
+		}
+		return r
+	}, name)
+	return fmt.Sprintf(`attachment; filename="%s"; filename*=UTF-8''%s`, ascii, url.PathEscape(name))
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.0f GB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.0f MB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%d KB", n/1024)
+}
+
+// upload is one uploaded file: where it was saved, and the name the user gave it.
+type upload struct{ path, name string }
+
+// ingestAPI takes several files (multipart, streamed to temporary files), loads them as
+// `tisheng ingest` would, then refreshes the models with the recorded profile.
+func (s *Server) ingestAPI(w http.ResponseWriter, r *http.Request) error {
+	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxUpload)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return fmt.Errorf("%w: 请用 multipart/form-data 上传文件", errBadRequest)
+	}
+	dir, err := os.MkdirTemp("", "tisheng-upload-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	var opts ingest.Options
+	var files []upload
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		switch part.FormName() {
+		case "as_of":
+			v, _ := io.ReadAll(io.LimitReader(part, 64))
+			if s := strings.TrimSpace(string(v)); s != "" {
+				t, err := time.Parse("2006-01-02", s)
+				if err != nil {
+					return fmt.Errorf("%w: 数据截止日期应为 YYYY-MM-DD", errBadRequest)
+				}
+				opts.AsOf = t
+			}
+		case "school":
+			v, _ := io.ReadAll(io.LimitReader(part, 64))
+			opts.School = strings.TrimSpace(string(v))
+		case "files", "file":
+			if part.FileName() == "" {
+				continue
+			}
+			u, err := saveUpload(dir, len(files), part)
+			if err != nil {
+				return err
+			}
+			files = append(files, u)
+		}
+	}
+	if len(files) == 0 {
+		return fmt.Errorf("%w: 没有选择文件", errBadRequest)
+	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	var results []ingest.Result
+	loaded := false
+	// Uploaded files keep their own names (they carry as-of dates): load one by one in
+	// dependency order, each named as the user named it.
+	for _, f := range s.orderUploads(files) {
+		o := opts
+		o.Name = f.name
+		res := s.loader.LoadFile(r.Context(), f.path, o)
+		if res.Status == ingest.StatusLoaded {
+			loaded = true
+		}
+		results = append(results, res)
+	}
+	out := map[string]any{"files": results, "refreshed": false}
+	if loaded {
+		if err := s.refresh(r.Context()); err != nil {
+			out["refresh_error"] = err.Error()
+		} else {
+			out["refreshed"] = true
+		}
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(out)
+}
+
+func (s *Server) orderUploads(files []upload) []upload {
+	order := map[string]int{"catalogue": 0, "schools": 1, "teachers": 2, "hours": 3, "progress": 4, "assessments": 5}
+	rank := func(f upload) int {
+		if k, err := ingest.PeekKind(f.path); err == nil {
+			return order[string(k)]
+		}
+		return 9
+	}
+	out := append([]upload(nil), files...)
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && rank(out[j]) < rank(out[j-1]); j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
+}
+
+func saveUpload(dir string, i int, part *multipart.Part) (upload, error) {
+	name := filepath.Base(part.FileName())
+	p := filepath.Join(dir, fmt.Sprintf("%03d%s", i, filepath.Ext(name)))
+	f, err := os.Create(p)
+	if err != nil {
+		return upload{}, err
+	}
+	if _, err := io.Copy(f, part); err != nil {
+		f.Close()
+		return upload{}, err
+	}
+	return upload{p, name}, f.Close()
+}
+
+// refresh rebuilds the models with the recorded profile (national when none is).
+func (s *Server) refresh(ctx context.Context) error {
+	p, err := models.CurrentProfile(ctx, s.wh.DB)
+	if errors.Is(err, models.ErrNoProfile) {
+		p, err = models.LoadProfile("national")
+	}
+	if err != nil {
+		return err
+	}
+	_, err = models.Refresh(ctx, s.wh, p)
+	return err
+}

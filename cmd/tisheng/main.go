@@ -20,6 +20,7 @@ const usage = `tisheng: 中小学教师信息技术应用能力提升工程2.0 �
 usage:
   tisheng ingest --db FILE [--as-of YYYY-MM-DD] [--school CODE] [--kind KIND] [--catalogue NAME] [--json] FILE...
   tisheng refresh --db FILE [--profile national|xiamen|baoji|guangdong|PATH.json]
+  tisheng report monthly|school|annual --db FILE [--month YYYY-MM] [--district D] [--school CODE] [--out FILE.xlsx]
   tisheng serve  --db FILE [--addr 127.0.0.1:8080]
   tisheng sql    --db FILE [--format table|csv|json|xlsx|arrow] [--out FILE] QUERY
   tisheng gen    --out DIR [--districts N] [--teachers N] [--seed N]
@@ -46,6 +47,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runIngest(ctx, args[1:], stdout, stderr)
 	case "refresh":
 		err = runRefresh(ctx, args[1:], stdout, stderr)
+	case "report":
+		err = runReport(ctx, args[1:], stdout, stderr)
 	case "serve":
 		err = runServe(ctx, args[1:], stdout, stderr)
 	case "sql":

@@ -187,10 +187,21 @@ func (rp *Reports) base(ctx context.Context, name, title string, p queries.Param
 	if len(prof.Rows) == 1 {
 		pg.Profile = map[string]any{}
 		for i, c := range prof.Columns {
-			pg.Profile[c.Name] = prof.Rows[0][i]
+			v := prof.Rows[0][i]
+			if d, ok := v.(queries.Dec); ok {
+				v = trimDec(d.Text) // 50.00 -> 50, as people write rules
+			}
+			pg.Profile[c.Name] = v
 		}
 	}
 	return pg, nil
+}
+
+func trimDec(s string) string {
+	if strings.Contains(s, ".") {
+		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	}
+	return s
 }
 
 func contains(xs []string, x string) bool {

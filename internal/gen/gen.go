@@ -144,6 +144,9 @@ func (c *city) build() {
 		var schools []*school
 		for n > 0 {
 			size := min(n, 20+c.rng.Intn(80))
+			// About a third of schools are strong ones, where nearly everyone passes: a real
+			// district has schools on both sides of the 95% gate.
+			strong := c.rng.Intn(3) == 0
 			code++
 			st := stages[c.rng.Intn(len(stages))]
 			s := &school{
@@ -153,7 +156,7 @@ func (c *city) build() {
 				classes: 6 + size/3, students: (6 + size/3) * 40, staff: size + 5,
 			}
 			for i := 0; i < size; i++ {
-				s.teachers = append(s.teachers, c.teacher(d))
+				s.teachers = append(s.teachers, c.teacher(d, strong))
 			}
 			schools = append(schools, s)
 			n -= size
@@ -194,7 +197,7 @@ func (c *city) newID(district int, birth time.Time) string {
 
 func day(m, d int) time.Time { return time.Date(2025, time.Month(m), d, 0, 0, 0, 0, time.UTC) }
 
-func (c *city) teacher(district int) *teacher {
+func (c *city) teacher(district int, strong bool) *teacher {
 	birth := time.Date(1965+c.rng.Intn(35), time.Month(1+c.rng.Intn(12)), 1+c.rng.Intn(28), 0, 0, 0, 0, time.UTC)
 	t := &teacher{
 		name: c.name(), id: c.newID(district, birth), birth: birth,
@@ -204,6 +207,9 @@ func (c *city) teacher(district int) *teacher {
 	t.group = t.subject + "组"
 	// Profiles: most finish by June; some lag; some pass too few points or dimensions.
 	p := c.rng.Float64()
+	if strong {
+		p *= 0.7 // no laggards, no missing points
+	}
 	online, practice := int64(2600+50*c.rng.Intn(12)), int64(2600+50*c.rng.Intn(12))
 	if p > 0.8 {
 		online, practice = int64(800+50*c.rng.Intn(32)), int64(400+50*c.rng.Intn(40))
@@ -222,6 +228,9 @@ func (c *city) teacher(district int) *teacher {
 		left -= h
 	}
 	set := pointSets[c.rng.Intn(len(pointSets))]
+	if strong {
+		set = pointSets[c.rng.Intn(5)] // the sets that cover three dimensions
+	}
 	levels := []string{"校级初评", "县级复核"}
 	for i, code := range set {
 		if p > 0.9 && i == len(set)-1 {

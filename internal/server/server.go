@@ -248,7 +248,11 @@ func (s *Server) profile(ctx context.Context) map[string]any {
 	}
 	m := map[string]any{}
 	for i, c := range res.Columns {
-		m[c.Name] = res.Rows[0][i]
+		v := res.Rows[0][i]
+		if d, ok := v.(queries.Dec); ok {
+			v = d.Text
+		}
+		m[c.Name] = v
 	}
 	return m
 }

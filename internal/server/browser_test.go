@@ -1,0 +1,178 @@
+package server
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/chromedp"
+	"github.com/xuri/excelize/v2"
+)
+
+// browserPath finds Debian's chromium; CI installs it, and there its absence is a failure.
+func browserPath(t *testing.T) string {
+	for _, p := range []string{os.Getenv("CHROME_PATH"), "/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"} {
+		if p == "" {
+			continue
+		}
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	if p, err := exec.LookPath("chromium"); err == nil {
+		return p
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("no Chromium found: CI must install it (.ci/run installs Debian's chromium)")
+	}
+	t.Skip("no Chromium on this machine")
+	return ""
+}
+
+// screenshotDir keeps the screenshots for a person to look at: screenshots/ at the repo root.
+func screenshotDir(t *testing.T) string {
+	dir := filepath.Join("..", "..", "screenshots")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser tests take a few seconds")
+	}
+	path := browserPath(t)
+	e := newEnv(t, Config{})
+	shots := screenshotDir(t)
+	downloads := t.TempDir()
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.NoSandbox,
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1400, 1000),
+	)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
+	defer acancel()
+	bctx, bcancel := chromedp.NewContext(actx)
+	defer bcancel()
+
+	shot := func(name string) chromedp.Action {
+		return chromedp.ActionFunc(func(ctx context.Context) error {
+			var buf []byte
+			if err := chromedp.FullScreenshot(&buf, 100).Do(ctx); err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(shots, name+".png"), buf, 0o644)
+		})
+	}
+
+	// 总览: the charts render (ECharts draws a canvas) and the figures are there.
+	var teachers string
+	err := chromedp.Run(bctx,
+		chromedp.Navigate(e.ts.URL+"/"),
+		chromedp.WaitVisible(`#c-rates canvas`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#c-gate canvas`, chromedp.ByQuery),
+		chromedp.Text(`.cards .card .v`, &teachers, chromedp.ByQuery),
+		shot("overview"),
+	)
+	if err != nil {
+		t.Fatalf("overview: %v", err)
+	}
+	if want := e.one(`SELECT sum(teachers)::VARCHAR FROM school_gate`); strings.TrimSpace(teachers) != want {
+		t.Errorf("overview shows %q teachers, model %s", teachers, want)
+	}
+
+	// Follow a school from 学校进度 to its 学校详情.
+	var title string
+	err = chromedp.Run(bctx,
+		chromedp.Navigate(e.ts.URL+"/schools"),
+		chromedp.WaitVisible(`table.data tbody tr`, chromedp.ByQuery),
+		chromedp.Click(`table.data tbody tr:first-child a`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#t-school_teachers`, chromedp.ByQuery),
+		chromedp.Text(`h1`, &title, chromedp.ByQuery),
+		shot("school"),
+	)
+	if err != nil {
+		t.Fatalf("school: %v", err)
+	}
+	if !strings.Contains(title, "学校详情") {
+		t.Errorf("followed to %q", title)
+	}
+
+	// Download the 月报 from 总览 and open it.
+	err = chromedp.Run(bctx,
+		browser.SetDownloadBehavior(browser.SetDownloadBehaviorBehaviorAllow).WithDownloadPath(downloads).WithEventsEnabled(true),
+		chromedp.Navigate(e.ts.URL+"/"),
+		chromedp.WaitVisible(`#monthly`, chromedp.ByQuery),
+		chromedp.Click(`#monthly`, chromedp.ByQuery),
+	)
+	if err != nil {
+		t.Fatalf("download: %v", err)
+	}
+	var file string
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && file == ""; time.Sleep(200 * time.Millisecond) {
+		matches, _ := filepath.Glob(filepath.Join(downloads, "*月报.xlsx"))
+		if len(matches) == 1 {
+			file = matches[0]
+		}
+	}
+	if file == "" {
+		entries, _ := os.ReadDir(downloads)
+		t.Fatalf("no 月报 downloaded; have %v", entries)
+	}
+	if filepath.Base(file) != "2025年6月_全部区县_月报.xlsx" {
+		t.Errorf("downloaded as %s", filepath.Base(file))
+	}
+	f, err := excelize.OpenFile(file)
+	if err != nil {
+		t.Fatalf("the downloaded 月报 does not open: %v", err)
+	}
+	if len(f.GetSheetList()) != 8 {
+		t.Errorf("月报 sheets %v", f.GetSheetList())
+	}
+	f.Close()
+
+	// Run a query on /sql.
+	var cell, status string
+	err = chromedp.Run(bctx,
+		chromedp.Navigate(e.ts.URL+"/sql"),
+		chromedp.WaitVisible(`#sql`, chromedp.ByQuery),
+		chromedp.SetValue(`#sql`, "SELECT count(*) AS n FROM teacher_progress", chromedp.ByQuery),
+		chromedp.Click(`#run`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#result tbody td`, chromedp.ByQuery),
+		chromedp.Text(`#result tbody td`, &cell, chromedp.ByQuery),
+		chromedp.Text(`#status`, &status, chromedp.ByQuery),
+		shot("sql"),
+	)
+	if err != nil {
+		t.Fatalf("sql: %v", err)
+	}
+	if want := e.one(`SELECT count(*)::VARCHAR FROM teacher_progress`); cell != want || !strings.Contains(status, "1 行") {
+		t.Errorf("sql page shows %q (%q), model %s", cell, status, want)
+	}
+	// A forbidden query shows its refusal.
+	var msg string
+	err = chromedp.Run(bctx,
+		chromedp.SetValue(`#sql`, "SELECT * FROM meta", chromedp.ByQuery),
+		chromedp.Click(`#run`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#error`, chromedp.ByQuery),
+		chromedp.Text(`#error`, &msg, chromedp.ByQuery),
+	)
+	if err != nil || !strings.Contains(msg, "不能读取") {
+		t.Errorf("refusal on the page: %q %v", msg, err)
+	}
+}

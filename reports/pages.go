@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"tisheng/queries"
 )
@@ -41,6 +42,38 @@ var ErrBadParam = errors.New("bad parameter")
 type Reports struct {
 	r   *queries.Runner
 	tpl *template.Template
+
+	mu    sync.Mutex
+	cache map[string]*queries.Result // months, districts and profile: they change only on refresh
+}
+
+// Invalidate forgets what changes only on refresh; the server calls it after each one.
+func (rp *Reports) Invalidate() {
+	rp.mu.Lock()
+	rp.cache = nil
+	rp.mu.Unlock()
+}
+
+// cached runs a named query whose answer only a refresh changes.
+func (rp *Reports) cached(ctx context.Context, name string, p queries.Params) (*queries.Result, error) {
+	key := name + "\x00" + p.Month
+	rp.mu.Lock()
+	res, ok := rp.cache[key]
+	rp.mu.Unlock()
+	if ok {
+		return res, nil
+	}
+	res, err := rp.r.Named(ctx, name, p, 0)
+	if err != nil {
+		return nil, err
+	}
+	rp.mu.Lock()
+	if rp.cache == nil {
+		rp.cache = map[string]*queries.Result{}
+	}
+	rp.cache[key] = res
+	rp.mu.Unlock()
+	return res, nil
 }
 
 // New parses the templates.
@@ -154,7 +187,7 @@ func ParseParams(v url.Values) (queries.Params, error) {
 // base fills the parts every page has: months (defaulting to the latest), districts, profile.
 func (rp *Reports) base(ctx context.Context, name, title string, p queries.Params) (*Page, error) {
 	pg := &Page{Name: name, Title: title, Params: p}
-	res, err := rp.r.Named(ctx, "months", p, 0)
+	res, err := rp.cached(ctx, "months", queries.Params{})
 	if err != nil {
 		return nil, err
 	}
@@ -170,7 +203,7 @@ func (rp *Reports) base(ctx context.Context, name, title string, p queries.Param
 	} else if !contains(pg.Months, pg.Params.Month) {
 		return nil, fmt.Errorf("%w: %s 没有数据", ErrNotFound, pg.Params.Month)
 	}
-	res, err = rp.r.Named(ctx, "districts", pg.Params, 0)
+	res, err = rp.cached(ctx, "districts", queries.Params{Month: pg.Params.Month})
 	if err != nil {
 		return nil, err
 	}
@@ -180,7 +213,7 @@ func (rp *Reports) base(ctx context.Context, name, title string, p queries.Param
 	if pg.Params.District != "" && !contains(pg.Districts, pg.Params.District) {
 		return nil, fmt.Errorf("%w: 区县 %s", ErrNotFound, pg.Params.District)
 	}
-	prof, err := rp.r.Named(ctx, "profile", pg.Params, 0)
+	prof, err := rp.cached(ctx, "profile", queries.Params{})
 	if err != nil {
 		return nil, err
 	}

@@ -10,12 +10,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -27,8 +31,11 @@ import (
 	"tisheng/ingest"
 	"tisheng/ingest/xlsxstream"
 	"tisheng/internal/gen"
+	"tisheng/internal/server"
 	"tisheng/internal/warehouse"
 	"tisheng/models"
+	"tisheng/queries"
+	"tisheng/reports"
 )
 
 // benchStepCmd runs one measured step in a child process, so each step's peak RSS is its own.
@@ -59,6 +66,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		case "none", "":
 		case "city":
 			err = benchRefresh(ctx, *dir, "city", 50_000, 10, stdout, stderr)
+			if err == nil {
+				err = benchServe(ctx, *dir, filepath.Join(*dir, "city.duckdb"), stdout, stderr)
+			}
 		case "province":
 			err = benchRefresh(ctx, *dir, "province", 1_000_000, 100, stdout, stderr)
 		default:
@@ -187,6 +197,92 @@ func benchRefresh(ctx context.Context, dir, scale string, teachers, districts in
 	return nil
 }
 
+// benchServe measures the two pages leaders open most, under 16 concurrent clients, and the
+// 月报 workbook, at city scale.
+func benchServe(ctx context.Context, dir, db string, stdout, stderr io.Writer) error {
+	el, rss, _, err := benchChild(ctx, stderr, "monthly", dir, db)
+	if err != nil {
+		return fmt.Errorf("monthly: %w", err)
+	}
+	fmt.Fprintf(stdout, "\n月报 workbook at city scale: %.2f s, peak RSS %.0f MB (target < 2 s)\n", el, rss)
+
+	os.Setenv(ingest.KeyEnv, benchKey)
+	wh, err := warehouse.OpenWith(ctx, db, warehouse.Options{Locked: true})
+	if err != nil {
+		return err
+	}
+	defer wh.Close()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	l, err := ingest.NewLoader(ctx, wh, mustHex(benchKey), log)
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(server.Config{}, wh, l, log)
+	if err != nil {
+		return err
+	}
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+	var districts, schools []string
+	rows, err := wh.DB.QueryContext(ctx, `SELECT district, school_code FROM school_gate`)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var d, s string
+		rows.Scan(&d, &s)
+		districts = append(districts, d)
+		schools = append(schools, s)
+	}
+	rows.Close()
+	const clients, perClient = 16, 40
+	for _, page := range []struct {
+		name string
+		url  func(i int) string
+	}{
+		{"学校进度 /schools?district=", func(i int) string {
+			return ts.URL + "/schools?district=" + url.QueryEscape(districts[i%len(districts)])
+		}},
+		{"学校详情 /schools/{code}", func(i int) string { return ts.URL + "/schools/" + schools[(i*7919)%len(schools)] }},
+	} {
+		lat := make([]time.Duration, 0, clients*perClient)
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		failed := 0
+		start := time.Now()
+		for c := 0; c < clients; c++ {
+			wg.Add(1)
+			go func(c int) {
+				defer wg.Done()
+				for k := 0; k < perClient; k++ {
+					t0 := time.Now()
+					resp, err := http.Get(page.url(c*perClient + k))
+					d := time.Since(t0)
+					ok := err == nil && resp.StatusCode == 200
+					if resp != nil {
+						io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+					}
+					mu.Lock()
+					lat = append(lat, d)
+					if !ok {
+						failed++
+					}
+					mu.Unlock()
+				}
+			}(c)
+		}
+		wg.Wait()
+		total := time.Since(start)
+		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+		fmt.Fprintf(stdout, "%-28s 16 clients × %d: p50 %5.1f ms, p99 %5.1f ms, %4.0f req/s, %d failed (target p99 < 100 ms)\n",
+			page.name, perClient, ms(lat[len(lat)/2]), ms(lat[len(lat)*99/100]), float64(len(lat))/total.Seconds(), failed)
+	}
+	return nil
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
 func countRows(ctx context.Context, db, table string) int64 {
 	c, err := duckdb.NewConnector(db+"?access_mode=READ_ONLY", nil)
 	if err != nil {
@@ -269,6 +365,25 @@ func runBenchStep(ctx context.Context, args []string, stdout io.Writer) error {
 			}
 		}
 		return fmt.Errorf("no model %s", args[3])
+	case "monthly":
+		wh, err := warehouse.OpenReadOnly(ctx, file)
+		if err != nil {
+			return err
+		}
+		defer wh.Close()
+		r, err := queries.NewRunner(wh.DB)
+		if err != nil {
+			return err
+		}
+		rp, err := reports.New(r)
+		if err != nil {
+			return err
+		}
+		wb, err := rp.Monthly(ctx, queries.Params{})
+		if err != nil {
+			return err
+		}
+		return wb.Write(io.Discard)
 	case "excelize":
 		f, err := excelize.OpenFile(file)
 		if err != nil {

@@ -515,5 +515,6 @@ func (s *Server) refresh(ctx context.Context) error {
 		return err
 	}
 	_, err = models.Refresh(ctx, s.wh, p)
+	s.reports.Invalidate()
 	return err
 }

@@ -503,6 +503,10 @@ func TestUploadLoadsRefreshesAndRefuses(t *testing.T) {
 	if e.one(`SELECT max(month) FROM months`) != "2025-07" || e.one(`SELECT count(*) FROM unmatched_rows WHERE name = '新教师'`) != "1" {
 		t.Error("upload did not refresh the models")
 	}
+	// Pages see the new month at once (nothing stale is cached across a refresh).
+	if _, body := e.get("/api/overview"); !bytes.Contains(body, []byte(`"Month":"2025-07"`)) {
+		t.Errorf("overview after upload: %.200s", body)
+	}
 	// The same bytes again change nothing.
 	_, body = postFiles(t, e, map[string][]byte{"again.csv": good}, nil)
 	if !bytes.Contains(body, []byte(`"already_loaded"`)) {

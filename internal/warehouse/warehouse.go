@@ -75,6 +75,9 @@ func OpenWith(ctx context.Context, file string, o Options) (*Warehouse, error) {
 		return nil, fmt.Errorf("warehouse: open %s: %w", file, err)
 	}
 	w := &Warehouse{DB: sql.OpenDB(c), Path: file, conn: c}
+	// database/sql keeps 2 idle connections by default; a server answering many readers
+	// would open and close DuckDB connections on every burst.
+	w.DB.SetMaxIdleConns(32)
 	if !o.ReadOnly {
 		if err := w.migrate(ctx); err != nil {
 			w.Close()

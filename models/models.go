@@ -24,12 +24,15 @@ import (
 //go:embed sql/*.sql tests/*.sql
 var sqlFS embed.FS
 
-// Model is one table built from one SQL file.
+// Model is one table (or view) built from one SQL file.
 type Model struct {
 	Name string
 	SQL  string
 	Deps []string
+	View bool // the file has a line `-- view: …`: a view, not a materialised table
 }
+
+var reView = regexp.MustCompile(`(?m)^-- view:`)
 
 // profileTables are written by Refresh before the models; models may read them.
 var profileTables = []string{"profile", "profile_category_min", "profile_activity_cap"}
@@ -48,7 +51,7 @@ func Models() ([]Model, error) {
 			return nil, err
 		}
 		n := strings.TrimSuffix(e.Name(), ".sql")
-		byName[n] = &Model{Name: n, SQL: string(b)}
+		byName[n] = &Model{Name: n, SQL: string(b), View: reView.Match(b)}
 		names = append(names, n)
 	}
 	sort.Strings(names)
@@ -197,7 +200,7 @@ func Refresh(ctx context.Context, wh *warehouse.Warehouse, p Profile) (Report, e
 		}
 		for _, m := range ms {
 			t0 := time.Now()
-			if _, err := conn.ExecContext(ctx, "CREATE OR REPLACE TABLE "+m.Name+" AS\n"+m.SQL); err != nil {
+			if err := build(ctx, conn, m); err != nil {
 				return fmt.Errorf("refresh: model %s: %w", m.Name, err)
 			}
 			var rows int64
@@ -228,6 +231,34 @@ func Refresh(ctx context.Context, wh *warehouse.Warehouse, p Profile) (Report, e
 	})
 	rep.Millis = time.Since(start).Milliseconds()
 	return rep, err
+}
+
+// build creates a model's table or view, first dropping an object of the other kind left
+// by an older version of the model.
+func build(ctx context.Context, conn *sql.Conn, m Model) error {
+	var have string
+	err := conn.QueryRowContext(ctx, `SELECT table_type FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?`, m.Name).Scan(&have)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = nil
+	}
+	if err != nil {
+		return err
+	}
+	kind := "TABLE"
+	if m.View {
+		kind = "VIEW"
+	}
+	switch {
+	case have == "VIEW" && !m.View:
+		_, err = conn.ExecContext(ctx, "DROP VIEW "+m.Name)
+	case have == "BASE TABLE" && m.View:
+		_, err = conn.ExecContext(ctx, "DROP TABLE "+m.Name)
+	}
+	if err != nil {
+		return err
+	}
+	_, err = conn.ExecContext(ctx, "CREATE OR REPLACE "+kind+" "+m.Name+" AS\n"+m.SQL)
+	return err
 }
 
 func runTest(ctx context.Context, conn *sql.Conn, t DataTest) (*TestFailure, error) {

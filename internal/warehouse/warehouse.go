@@ -39,10 +39,20 @@ func Open(ctx context.Context, file string) (*Warehouse, error) {
 type Options struct {
 	// ReadOnly opens the file read-only (other processes may read it too).
 	ReadOnly bool
+	// MemoryLimit caps DuckDB's memory ("3GB"); past it, large refreshes spill to a
+	// temporary file beside the database. "none" leaves DuckDB's default (80% of RAM).
+	MemoryLimit string
 	// Locked turns external access off and locks the configuration: no read_csv of server
 	// files, COPY, ATTACH, INSTALL, LOAD or SET, whatever SQL reaches the database.
 	Locked bool
 }
+
+// MemoryLimitEnv overrides DefaultMemoryLimit.
+const MemoryLimitEnv = "TISHENG_MEMORY_LIMIT"
+
+// DefaultMemoryLimit keeps a province-scale refresh within a 4 GB budget on 2-core
+// machines; DuckDB spills what does not fit.
+const DefaultMemoryLimit = "3GB"
 
 // OpenReadOnly opens an existing warehouse read-only and locked, for queries.
 func OpenReadOnly(ctx context.Context, file string) (*Warehouse, error) {
@@ -60,6 +70,15 @@ func OpenWith(ctx context.Context, file string, o Options) (*Warehouse, error) {
 		}
 	}
 	var opts []string
+	if o.MemoryLimit == "" {
+		o.MemoryLimit = os.Getenv(MemoryLimitEnv)
+	}
+	if o.MemoryLimit == "" {
+		o.MemoryLimit = DefaultMemoryLimit
+	}
+	if o.MemoryLimit != "none" {
+		opts = append(opts, "memory_limit="+o.MemoryLimit)
+	}
 	if o.ReadOnly {
 		opts = append(opts, "access_mode=READ_ONLY")
 	}

@@ -125,3 +125,4 @@ SELECT month, teacher_key, name, id_masked, school_code, school_name, district,
             ELSE assessment_passed END AS gate_passed,
        total_counted > 0 AS participated
 FROM rules
+ORDER BY month, school_code, teacher_key

@@ -1,5 +1,8 @@
--- The ability points of the profile's catalogue, in its latest loaded version.
-SELECT code, name, dimension, environment, credits, catalogue
+-- The ability points of the profile's catalogue, in its latest loaded version. Dimensions
+-- and environments are also numbered (0, 1, …) so that distinct ones can be counted as bits.
+SELECT code, name, dimension, environment, credits, catalogue,
+       (dense_rank() OVER (ORDER BY dimension) - 1)::INTEGER AS dimension_no,
+       (dense_rank() OVER (ORDER BY environment) - 1)::INTEGER AS environment_no
 FROM abilities
 WHERE catalogue = (SELECT catalogue FROM profile)
   AND batch_id = (SELECT max(batch_id) FROM abilities WHERE catalogue = (SELECT catalogue FROM profile))

@@ -1,3 +1,2 @@
 -- school_gate_monthly for the latest month: one row per school.
--- view: a filter over the monthly table.
 SELECT * FROM school_gate_monthly WHERE month = (SELECT max(month) FROM months)

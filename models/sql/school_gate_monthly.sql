@@ -31,4 +31,3 @@ SELECT c.month, c.school_code, si.school_name, si.district, si.stage, si.urban_r
 FROM counts c
 CROSS JOIN p
 LEFT JOIN school_info si ON si.month = c.month AND si.school_code = c.school_code
-ORDER BY c.month, c.school_code

@@ -2,7 +2,7 @@
 -- assessment wins; on the same day the higher review level (市级认定 > 县级复核 > 校级初评)
 -- wins; a result with no date counts as of its file's date.
 SELECT e.month, x.teacher_key, x.school_code, x.ability_code, c.name AS ability_name,
-       c.dimension, c.environment, c.credits,
+       c.dimension, c.environment, c.credits, c.dimension_no, c.environment_no,
        x.result, x.passed, x.result = '优秀' AS excellent,
        coalesce(x.assessed_on, e.as_of) AS assessed_on, x.review_level
 FROM raw_assessments x

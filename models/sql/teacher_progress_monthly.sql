@@ -20,14 +20,15 @@ pts AS (
            count(*) AS abilities_assessed,
            count(*) FILTER (WHERE passed) AS abilities_passed,
            count(*) FILTER (WHERE excellent) AS abilities_excellent,
-           count(DISTINCT dimension) FILTER (WHERE passed) AS dimensions_passed,
-           count(DISTINCT environment) FILTER (WHERE passed) AS environments_passed,
+           -- distinct dimensions and environments as bits: a catalogue has a handful of each
+           bit_count(bit_or(CASE WHEN passed THEN 1::BIGINT << dimension_no ELSE 0 END)) AS dimensions_passed,
+           bit_count(bit_or(CASE WHEN passed THEN 1::BIGINT << environment_no ELSE 0 END)) AS environments_passed,
            sum(credits) FILTER (WHERE passed) AS credits_passed,
-           string_agg(ability_code, ',' ORDER BY ability_code) FILTER (WHERE passed) AS abilities_passed_codes
+           array_to_string(list_sort(list(ability_code) FILTER (WHERE passed)), ',') AS abilities_passed_codes
     FROM teacher_points
     GROUP BY month, teacher_key
 ),
-base AS (
+base AS MATERIALIZED (
     SELECT r.*,
            coalesce(h.hour_rows, 0) AS hour_rows,
            -- 研修考核 hours fill in only for a teacher with no counted hours rows at all
@@ -125,4 +126,3 @@ SELECT month, teacher_key, name, id_masked, school_code, school_name, district,
             ELSE assessment_passed END AS gate_passed,
        total_counted > 0 AS participated
 FROM rules
-ORDER BY month, school_code, teacher_key

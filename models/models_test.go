@@ -381,6 +381,24 @@ func TestFailingDataTestChangesNothing(t *testing.T) {
 	if got := c.one(`SELECT name FROM profile`); got != "national" {
 		t.Fatalf("profile changed to %s by a failed refresh", got)
 	}
+	if got := c.one(`SELECT count(*) FROM information_schema.tables WHERE table_name LIKE '\_\_next\_%' ESCAPE '\'`); got != "0" {
+		t.Fatalf("%s staging tables left behind", got)
+	}
+	// Staging tables a killed refresh left are cleared by the next one, which then succeeds.
+	if _, err := c.wh.DB.Exec(`CREATE TABLE __next_teacher_progress AS SELECT 1 AS junk`); err != nil {
+		t.Fatal(err)
+	}
+	c.load("national_v3.csv", "code,dimension,name,environment,credits", []string{
+		"A1,学情分析,技术支持的学情分析,多媒体教学环境,4", "A2,教学设计,数字教育资源获取与评价,多媒体教学环境,4",
+		"A3,教学设计,演示文稿设计与制作,多媒体教学环境,4", "A5,学法指导,技术支持的课堂导入,多媒体教学环境,5",
+	}, ingest.Options{Catalogue: "national"})
+	c.refresh("xiamen")
+	if got := c.one(`SELECT name FROM profile`); got != "xiamen" {
+		t.Fatalf("profile after a good refresh: %s", got)
+	}
+	if got := c.one(`SELECT count(*) FROM information_schema.tables WHERE table_name LIKE '\_\_next\_%' ESCAPE '\'`); got != "0" {
+		t.Fatalf("%s staging tables after a good refresh", got)
+	}
 }
 
 func TestProfileFiles(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/marcboeker/go-duckdb"
@@ -141,6 +142,9 @@ type Runner struct {
 	db      *sql.DB
 	catalog Catalog
 	dict    map[string]models.Column
+
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt // prepared once: planning costs as much as running them
 }
 
 // NewRunner returns a runner over db.
@@ -168,7 +172,35 @@ func (r *Runner) Named(ctx context.Context, name string, p Params, limit int) (*
 	if !ok {
 		return nil, fmt.Errorf("%w %q", ErrUnknownQuery, name)
 	}
-	return r.run(ctx, r.db, q.SQL, q.args(p), limit)
+	st, err := r.stmt(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return r.run(ctx, stmtQueryer{st}, "", q.args(p), limit)
+}
+
+func (r *Runner) stmt(ctx context.Context, q Query) (*sql.Stmt, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if st, ok := r.stmts[q.Name]; ok {
+		return st, nil
+	}
+	st, err := r.db.PrepareContext(ctx, q.SQL)
+	if err != nil {
+		return nil, err
+	}
+	if r.stmts == nil {
+		r.stmts = map[string]*sql.Stmt{}
+	}
+	r.stmts[q.Name] = st
+	return st, nil
+}
+
+// stmtQueryer runs a prepared statement where run expects a query.
+type stmtQueryer struct{ st *sql.Stmt }
+
+func (s stmtQueryer) QueryContext(ctx context.Context, _ string, args ...any) (*sql.Rows, error) {
+	return s.st.QueryContext(ctx, args...)
 }
 
 // SQL runs a fixed query of the program's own (reports), with its arguments bound.

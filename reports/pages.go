@@ -79,46 +79,12 @@ func (rp *Reports) cached(ctx context.Context, name string, p queries.Params) (*
 // New parses the templates.
 func New(r *queries.Runner) (*Reports, error) {
 	tpl, err := template.New("").Funcs(template.FuncMap{
-		"cell":    formatCell,
-		"num":     func(c queries.Column) bool { return isNumeric(c) },
-		"json":    func(v any) (template.JS, error) { b, err := json.Marshal(v); return template.JS(b), err },
-		"query":   func(p queries.Params) string { return p.Query() },
-		"eq":      func(a, b string) bool { return a == b },
-		"pct":     func(v any) string { return formatCell(queries.Column{Name: "x_rate", Type: "DOUBLE"}, v) },
-		"hasRows": func(t *Table) bool { return t != nil && t.Result != nil && len(t.Result.Rows) > 0 },
-		"pair":    func(t *Table, p *Page) map[string]any { return map[string]any{"T": t, "P": p} },
-		"csv":     func(dl string) string { return strings.Replace(dl, ".xlsx?", ".csv?", 1) },
-		"rowClass": func(t *Table, i int) string {
-			if i < len(t.RowClasses) {
-				return t.RowClasses[i]
-			}
-			return ""
-		},
-		"sortKey": func(v any) string {
-			switch x := v.(type) {
-			case nil:
-				return ""
-			case queries.Dec:
-				return x.Text
-			case bool:
-				if x {
-					return "1"
-				}
-				return "0"
-			}
-			return fmt.Sprint(v)
-		},
-		"link": func(t *Table, p *Page, col int, row []any) string {
-			if col != t.LinkCol || t.LinkCol < 0 {
-				return ""
-			}
-			code := colIndex(t.Result, "school_code")
-			if code < 0 {
-				return ""
-			}
-			q := queries.Params{Month: p.Params.Month}
-			return "/schools/" + url.PathEscape(fmt.Sprint(row[code])) + "?" + q.Query()
-		},
+		"json":  func(v any) (template.JS, error) { b, err := json.Marshal(v); return template.JS(b), err },
+		"query": func(p queries.Params) string { return p.Query() },
+		"eq":    func(a, b string) bool { return a == b },
+		"pct":   func(v any) string { return formatCell(queries.Column{Name: "x_rate", Type: "DOUBLE"}, v) },
+		"pair":  func(t *Table, p *Page) map[string]any { return map[string]any{"T": t, "P": p} },
+		"csv":   func(dl string) string { return strings.Replace(dl, ".xlsx?", ".csv?", 1) },
 	}).ParseFS(templateFS, "web/templates/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("reports: %w", err)
@@ -133,8 +99,78 @@ type Table struct {
 	Result     *queries.Result `json:"result"`
 	Download   string          `json:"download"` // /download/ID.xlsx?… (and .csv)
 	RowClasses []string        `json:"-"`
-	Links      map[int]string  `json:"-"` // column -> URL prefix; the cell's school_code completes it
-	LinkCol    int             `json:"-"`
+	LinkCol    int             `json:"-"` // the column linking to its row's school, or -1
+	Head       []HeadView      `json:"-"` // filled by prepare, for the template
+	Rows       []RowView       `json:"-"`
+}
+
+// HeadView, RowView and CellView are a table as the template prints it, formatted in Go
+// once rather than cell by cell through template function calls (which cost as much as
+// the queries behind a page).
+type HeadView struct {
+	Label, Name string
+	Num         bool
+}
+
+type RowView struct {
+	Class string
+	Cells []CellView
+}
+
+type CellView struct {
+	Text, Sort, Link string
+	Num              bool
+}
+
+// prepare formats the table's cells for the template.
+func (t *Table) prepare(p *Page) {
+	if t.Result == nil || t.Head != nil {
+		return
+	}
+	cols := t.Result.Columns
+	num := make([]bool, len(cols))
+	for i, c := range cols {
+		num[i] = isNumeric(c)
+		t.Head = append(t.Head, HeadView{Label: c.Label, Name: c.Name, Num: num[i]})
+	}
+	code := colIndex(t.Result, "school_code")
+	month := queries.Params{Month: p.Params.Month}.Query()
+	t.Rows = make([]RowView, len(t.Result.Rows))
+	for i, row := range t.Result.Rows {
+		rv := RowView{Cells: make([]CellView, len(row))}
+		if i < len(t.RowClasses) {
+			rv.Class = t.RowClasses[i]
+		}
+		for j, v := range row {
+			cv := CellView{Text: formatCell(cols[j], v), Sort: sortKey(v), Num: num[j]}
+			if j == t.LinkCol && code >= 0 {
+				cv.Link = "/schools/" + url.PathEscape(fmt.Sprint(row[code])) + "?" + month
+			}
+			rv.Cells[j] = cv
+		}
+		t.Rows[i] = rv
+	}
+}
+
+func sortKey(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case queries.Dec:
+		return x.Text
+	case bool:
+		if x {
+			return "1"
+		}
+		return "0"
+	case string:
+		return x
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	}
+	return fmt.Sprint(v)
 }
 
 // Chart is an ECharts option.
@@ -285,7 +321,10 @@ func (rp *Reports) Build(ctx context.Context, name string, p queries.Params) (*P
 }
 
 // Render writes the page as HTML.
-func (rp *Reports) Render(w io.Writer, tmpl string, pg any) error {
+func (rp *Reports) Render(w io.Writer, tmpl string, pg *Page) error {
+	for _, t := range pg.Tables {
+		t.prepare(pg)
+	}
 	return rp.tpl.ExecuteTemplate(w, tmpl, pg)
 }
 

@@ -111,11 +111,26 @@ func isRate(name string) bool {
 	return false
 }
 
-// AddSheet streams a result into a new sheet of b.
+// AddSheet streams a result into a new sheet of b and closes it.
 func AddSheet(b *xlsxw.Book, name, title string, res *Result, colorScale ...int) (*xlsxw.Table, error) {
+	return AddSheetWith(b, name, title, res, nil, colorScale...)
+}
+
+// AddSheetWith is AddSheet with a hook that runs before the sheet is closed (for charts).
+func AddSheetWith(b *xlsxw.Book, name, title string, res *Result, before func(*xlsxw.Table) error, colorScale ...int) (*xlsxw.Table, error) {
 	cols := make([]xlsxw.Col, len(res.Columns))
 	for i, c := range res.Columns {
 		cols[i] = xlsxw.Col{Header: c.Label, Kind: ColumnKind(c)}
+		// Widths must be set before the first row is streamed: measure the values first.
+		if cols[i].Kind == xlsxw.Text {
+			w := xlsxw.DisplayWidth(c.Label) + 2
+			for _, row := range res.Rows {
+				if s, ok := row[i].(string); ok {
+					w = max(w, xlsxw.DisplayWidth(s)+2)
+				}
+			}
+			cols[i].Width = min(w, 48)
+		}
 	}
 	t, err := b.AddTable(name, title, cols)
 	if err != nil {
@@ -132,6 +147,11 @@ func AddSheet(b *xlsxw.Book, name, title string, res *Result, colorScale ...int)
 	}
 	if res.Truncated {
 		if err := t.Row(fmt.Sprintf("（结果已截断：只显示前 %d 行）", res.Limit)); err != nil {
+			return nil, err
+		}
+	}
+	if before != nil {
+		if err := before(t); err != nil {
 			return nil, err
 		}
 	}

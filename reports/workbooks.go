@@ -85,29 +85,23 @@ func (rp *Reports) Monthly(ctx context.Context, p queries.Params) (*Workbook, er
 			if _, err := queries.AddSheet(b, "区县汇总", title+" · 区县汇总", districts); err != nil {
 				return err
 			}
-			t, err := queries.AddSheet(b, "学校进度", title+" · 学校进度（未达门槛的学校在前）", schools, colIndex(schools, "pass_rate"))
-			if err != nil {
+			if _, err := queries.AddSheet(b, "学校进度", title+" · 学校进度（未达门槛的学校在前）", schools, colIndex(schools, "pass_rate")); err != nil {
 				return err
 			}
-			_ = t
 			if _, err := queries.AddSheet(b, "95%门槛", title+" · 未达到95%门槛的学校及差额", belowGate(schools)); err != nil {
 				return err
 			}
-			pt, err := queries.AddSheet(b, "能力点分布", title+" · 能力点选择与通过", points)
-			if err != nil {
-				return err
-			}
-			if err := barChart(b, pt, "能力点选择与通过人数", 0, colIndex(points, "teachers_chose"), colIndex(points, "teachers_passed")); err != nil {
+			if _, err := queries.AddSheetWith(b, "能力点分布", title+" · 能力点选择与通过", points, func(t *xlsxw.Table) error {
+				return barChart(t, "能力点选择与通过人数", 0, colIndex(points, "teachers_chose"), colIndex(points, "teachers_passed"))
+			}); err != nil {
 				return err
 			}
 			if err := matrixSheet(b, title, coverage); err != nil {
 				return err
 			}
-			tt, err := queries.AddSheet(b, "月度趋势", title+" · 月度趋势", trend)
-			if err != nil {
-				return err
-			}
-			if err := lineChart(b, tt, "逐月完成情况", 0, colIndex(trend, "hours_completion"), colIndex(trend, "assessment_pass_rate"), colIndex(trend, "completion_rate")); err != nil {
+			if _, err := queries.AddSheetWith(b, "月度趋势", title+" · 月度趋势", trend, func(t *xlsxw.Table) error {
+				return lineChart(t, "逐月完成情况", 0, colIndex(trend, "hours_completion"), colIndex(trend, "assessment_pass_rate"), colIndex(trend, "completion_rate"))
+			}); err != nil {
 				return err
 			}
 			if _, err := queries.AddSheet(b, "数据质量", title+" · 已导入的文件", batches); err != nil {
@@ -244,26 +238,28 @@ func chartSeries(t *xlsxw.Table, cat int, vals []int) []excelize.ChartSeries {
 	return ss
 }
 
-func addChart(b *xlsxw.Book, t *xlsxw.Table, typ excelize.ChartType, title string, cat int, vals ...int) error {
+// addChart puts a chart to the right of the table (cat and vals are column indexes).
+func addChart(t *xlsxw.Table, typ excelize.ChartType, title string, cols int, cat int, vals ...int) error {
 	if t.Rows() == 0 {
 		return nil
 	}
-	anchor, _ := excelize.CoordinatesToCellName(len(vals)+6, t.HeaderRow())
-	return b.File().AddChart(t.Name(), anchor, &excelize.Chart{
+	anchor, _ := excelize.CoordinatesToCellName(cols+2, t.HeaderRow())
+	t.AddChart(anchor, &excelize.Chart{
 		Type:      typ,
 		Series:    chartSeries(t, cat, vals),
 		Title:     excelize.ChartTitle{Paragraph: []excelize.RichTextRun{{Text: title}}},
 		Legend:    excelize.ChartLegend{Position: "bottom"},
 		Dimension: excelize.ChartDimension{Width: 720, Height: 360},
 	})
+	return nil
 }
 
-func barChart(b *xlsxw.Book, t *xlsxw.Table, title string, cat int, vals ...int) error {
-	return addChart(b, t, excelize.Col, title, cat, vals...)
+func barChart(t *xlsxw.Table, title string, cat int, vals ...int) error {
+	return addChart(t, excelize.Col, title, t.Columns(), cat, vals...)
 }
 
-func lineChart(b *xlsxw.Book, t *xlsxw.Table, title string, cat int, vals ...int) error {
-	return addChart(b, t, excelize.Line, title, cat, vals...)
+func lineChart(t *xlsxw.Table, title string, cat int, vals ...int) error {
+	return addChart(t, excelize.Line, title, t.Columns(), cat, vals...)
 }
 
 // SchoolRoster is one school's teacher list (学校名单).
@@ -352,27 +348,23 @@ func (rp *Reports) Annual(ctx context.Context, p queries.Params) (*Workbook, err
 				return err
 			}
 			for _, g := range groups {
-				res := byGroup[g.by]
-				t, err := queries.AddSheet(b, "按"+g.label, title+" · 按"+g.label, res)
-				if err != nil {
-					return err
-				}
+				res, g := byGroup[g.by], g
+				var chart func(*xlsxw.Table) error
 				if g.by != "school" {
-					if err := barChart(b, t, "按"+g.label+"：参训率、完成率、合格率", 0, colIndex(res, "participation_rate"), colIndex(res, "completion_rate"), colIndex(res, "pass_rate")); err != nil {
-						return err
+					chart = func(t *xlsxw.Table) error {
+						return barChart(t, "按"+g.label+"：参训率、完成率、合格率", 0, colIndex(res, "participation_rate"), colIndex(res, "completion_rate"), colIndex(res, "pass_rate"))
 					}
 				}
+				if _, err := queries.AddSheetWith(b, "按"+g.label, title+" · 按"+g.label, res, chart); err != nil {
+					return err
+				}
 			}
-			ct, err := queries.AddSheet(b, "能力点选择", title+" · 能力点选择（按编号、维度、环境）", choices)
-			if err != nil {
+			if _, err := queries.AddSheet(b, "能力点选择", title+" · 能力点选择（按编号、维度、环境）", choices); err != nil {
 				return err
 			}
-			_ = ct
-			tt, err := queries.AddSheet(b, "逐月进度", title+" · 逐月进度", trend)
-			if err != nil {
-				return err
-			}
-			if err := lineChart(b, tt, "逐月完成情况", 0, colIndex(trend, "hours_completion"), colIndex(trend, "completion_rate")); err != nil {
+			if _, err := queries.AddSheetWith(b, "逐月进度", title+" · 逐月进度", trend, func(t *xlsxw.Table) error {
+				return lineChart(t, "逐月完成情况", 0, colIndex(trend, "hours_completion"), colIndex(trend, "completion_rate"))
+			}); err != nil {
 				return err
 			}
 			return b.Write(w)

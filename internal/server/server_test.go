@@ -357,14 +357,23 @@ func TestMonthlyWorkbookMatchesModels(t *testing.T) {
 	}
 	// Native charts on 能力点分布 and 月度趋势, a color scale on 覆盖矩阵, print titles.
 	zr, _ := zip.NewReader(bytes.NewReader(raw), int64(len(raw)))
-	charts := 0
+	// A chart counts only if its sheet links a drawing: a chart part alone shows nowhere.
+	charts, linked := 0, 0
 	for _, zf := range zr.File {
 		if strings.HasPrefix(zf.Name, "xl/charts/chart") {
 			charts++
 		}
+		if strings.HasPrefix(zf.Name, "xl/worksheets/sheet") && strings.HasSuffix(zf.Name, ".xml") {
+			rc, _ := zf.Open()
+			b, _ := io.ReadAll(rc)
+			rc.Close()
+			if bytes.Contains(b, []byte("<drawing ")) {
+				linked++
+			}
+		}
 	}
-	if charts != 2 {
-		t.Errorf("%d charts", charts)
+	if charts != 2 || linked != 2 {
+		t.Errorf("%d charts, %d sheets linking a drawing", charts, linked)
 	}
 	if cf, _ := f.GetConditionalFormats("覆盖矩阵"); len(cf) == 0 {
 		t.Error("no color scale on 覆盖矩阵")

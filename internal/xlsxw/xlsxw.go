@@ -94,13 +94,14 @@ func SheetName(s string) string {
 
 // Table is a sheet being streamed: a title line, a header row, then rows.
 type Table struct {
-	b     *Book
-	sw    *excelize.StreamWriter
-	name  string
-	cols  []Col
-	row   int
-	first int // the header row
-	width []float64
+	b      *Book
+	charts []pendingChart
+	sw     *excelize.StreamWriter
+	name   string
+	cols   []Col
+	row    int
+	first  int // the header row
+	width  []float64
 }
 
 // AddTable starts a sheet with an optional title line above the header.
@@ -214,6 +215,9 @@ func (t *Table) RowKinds(kinds []Kind, vals ...any) error {
 // Rows is the number of data rows written.
 func (t *Table) Rows() int { return t.row - t.first }
 
+// Columns is the table's width in columns.
+func (t *Table) Columns() int { return len(t.cols) }
+
 // HeaderRow is the sheet row of the header.
 func (t *Table) HeaderRow() int { return t.first }
 
@@ -226,9 +230,26 @@ func (t *Table) Ref(col int) string {
 	return fmt.Sprintf("'%s'!$%s$%d:$%s$%d", t.name, c, t.first+1, c, max(t.row, t.first+1))
 }
 
-// Close adds the autofilter, print setup and any color scales, then flushes the sheet.
+type pendingChart struct {
+	anchor string
+	chart  *excelize.Chart
+}
+
+// AddChart places a chart on the sheet. Charts are added when the sheet is closed, before
+// the stream is flushed: added after it, the chart part exists but the sheet never links
+// it, and no spreadsheet shows it.
+func (t *Table) AddChart(anchor string, c *excelize.Chart) {
+	t.charts = append(t.charts, pendingChart{anchor, c})
+}
+
+// Close adds the autofilter, print setup, color scales and charts, then flushes the sheet.
 func (t *Table) Close(colorScaleCols ...int) error {
 	f := t.b.f
+	for _, c := range t.charts {
+		if err := f.AddChart(t.name, c.anchor, c.chart); err != nil {
+			return err
+		}
+	}
 	last, _ := excelize.ColumnNumberToName(max(len(t.cols), 1))
 	if err := f.AutoFilter(t.name, fmt.Sprintf("A%d:%s%d", t.first, last, max(t.row, t.first)), nil); err != nil {
 		return err
@@ -266,7 +287,9 @@ func (b *Book) Write(w io.Writer) error {
 	return err
 }
 
-// displayWidth counts CJK characters as two columns.
+// DisplayWidth is how many columns text takes, CJK characters counting two.
+func DisplayWidth(s string) float64 { return displayWidth(s) }
+
 func displayWidth(s string) float64 {
 	w := 0.0
 	for _, r := range s {

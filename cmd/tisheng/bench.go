@@ -183,7 +183,12 @@ func benchRefresh(ctx context.Context, dir, scale string, teachers, districts in
 	}
 	fmt.Fprintf(stdout, "\nrefresh at %s scale (%d roster teachers, %d hours rows): %.2f s, peak RSS %.0f MB (targets: city < 3 s, province < 60 s, RSS < 4 GB)\n",
 		scale, rows, countRows(ctx, db, "raw_hours"), el, rss)
-	heavy := rep.Built[:2]
+	var heavy []models.Built
+	for _, b := range rep.Built {
+		if b.Table != "(swap in)" && len(heavy) < 2 {
+			heavy = append(heavy, b)
+		}
+	}
 	bareTotal := 0.0
 	for _, h := range heavy {
 		bel, _, _, err := benchChild(ctx, stderr, "bare", dir, db, h.Table)
@@ -193,7 +198,7 @@ func benchRefresh(ctx context.Context, dir, scale string, teachers, districts in
 		bareTotal += bel
 		fmt.Fprintf(stdout, "  %-26s in refresh %6d ms; bare DuckDB (own process, incl. open) %6.0f ms\n", h.Table, h.Millis, bel*1000)
 	}
-	fmt.Fprintf(stdout, "  whole refresh (%d models + %d data tests, one transaction) / the two heaviest bare: %.1fx\n", len(rep.Built), rep.Tests, el/bareTotal)
+	fmt.Fprintf(stdout, "  whole refresh (%d models staged, %d data tests, swapped in one transaction) / the two heaviest bare: %.1fx\n", len(rep.Built)-1, rep.Tests, el/bareTotal)
 	return nil
 }
 

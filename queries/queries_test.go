@@ -4,11 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"path/filepath"
-	"regexp"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -16,50 +12,18 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/ipc"
 	"github.com/xuri/excelize/v2"
 
-	"tisheng/ingest"
+	"tisheng/internal/testkit"
 	"tisheng/internal/warehouse"
-	"tisheng/models"
 )
 
-var reProgress = regexp.MustCompile(`研修考核_(\d+)_`)
-
-// demo builds a warehouse from the committed demo exports, refreshes it, and reopens it
-// the way the server's query side does: read-only, external access off, config locked.
+// demo builds the demo warehouse and reopens it the way the server's query side does:
+// read-only, external access off, configuration locked.
 func demo(t *testing.T) *warehouse.Warehouse {
 	t.Helper()
-	ctx := context.Background()
 	db := filepath.Join(t.TempDir(), "w.duckdb")
-	wh, err := warehouse.Open(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := ingest.NewLoader(ctx, wh, bytes.Repeat([]byte{3}, 32), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, _ := filepath.Glob("../testdata/demo/*")
-	sort.Strings(files)
-	var plain, progress []string
-	for _, f := range files {
-		if reProgress.MatchString(filepath.Base(f)) {
-			progress = append(progress, f)
-		} else {
-			plain = append(plain, f)
-		}
-	}
-	l.LoadFiles(ctx, plain, ingest.Options{}, nil)
-	for _, f := range progress {
-		m := reProgress.FindStringSubmatch(filepath.Base(f))
-		if r := l.LoadFile(ctx, f, ingest.Options{School: m[1]}); r.Status != ingest.StatusLoaded {
-			t.Fatalf("%s: %s", f, r.Error)
-		}
-	}
-	p, _ := models.LoadProfile("national")
-	if _, err := models.Refresh(ctx, wh, p); err != nil {
-		t.Fatal(err)
-	}
+	wh, _ := testkit.Demo(t, "../testdata", db, warehouse.Options{})
 	wh.Close()
-	ro, err := warehouse.OpenReadOnly(ctx, db)
+	ro, err := warehouse.OpenReadOnly(context.Background(), db)
 	if err != nil {
 		t.Fatal(err)
 	}

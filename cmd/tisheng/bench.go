@@ -35,7 +35,6 @@ import (
 	"tisheng/internal/warehouse"
 	"tisheng/models"
 	"tisheng/queries"
-	"tisheng/reports"
 )
 
 // benchStepCmd runs one measured step in a child process, so each step's peak RSS is its own.
@@ -374,19 +373,11 @@ func runBenchStep(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		return fmt.Errorf("no model %s", args[3])
 	case "monthly":
-		wh, err := warehouse.OpenReadOnly(ctx, file)
+		wh, _, rp, err := openReports(ctx, file)
 		if err != nil {
 			return err
 		}
 		defer wh.Close()
-		r, err := queries.NewRunner(wh.DB)
-		if err != nil {
-			return err
-		}
-		rp, err := reports.New(r)
-		if err != nil {
-			return err
-		}
 		wb, err := rp.Monthly(ctx, queries.Params{})
 		if err != nil {
 			return err

@@ -31,19 +31,11 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *db == "" {
 		return errors.New("--db is required")
 	}
-	wh, err := warehouse.OpenReadOnly(ctx, *db)
+	wh, _, rp, err := openReports(ctx, *db)
 	if err != nil {
 		return err
 	}
 	defer wh.Close()
-	r, err := queries.NewRunner(wh.DB)
-	if err != nil {
-		return err
-	}
-	rp, err := reports.New(r)
-	if err != nil {
-		return err
-	}
 	p := queries.Params{Month: *month, District: *district, School: *school}
 	var wb *reports.Workbook
 	switch kind {
@@ -80,4 +72,23 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	fmt.Fprintf(stdout, "wrote %s\n", path)
 	return nil
+}
+
+// openReports opens a warehouse read-only and locked, with its query runner and reports.
+func openReports(ctx context.Context, db string) (*warehouse.Warehouse, *queries.Runner, *reports.Reports, error) {
+	wh, err := warehouse.OpenReadOnly(ctx, db)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	r, err := queries.NewRunner(wh.DB)
+	if err != nil {
+		wh.Close()
+		return nil, nil, nil, err
+	}
+	rp, err := reports.New(r)
+	if err != nil {
+		wh.Close()
+		return nil, nil, nil, err
+	}
+	return wh, r, rp, nil
 }

@@ -11,7 +11,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"tisheng/internal/warehouse"
 	"tisheng/queries"
 )
 
@@ -29,15 +28,11 @@ func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *db == "" || fs.NArg() != 1 {
 		return errors.New("usage: tisheng sql --db FILE [--format table|csv|json|xlsx|arrow] [--out FILE] QUERY")
 	}
-	wh, err := warehouse.OpenReadOnly(ctx, *db)
+	wh, r, _, err := openReports(ctx, *db)
 	if err != nil {
 		return err
 	}
 	defer wh.Close()
-	r, err := queries.NewRunner(wh.DB)
-	if err != nil {
-		return err
-	}
 	ah := queries.NewAdHoc(r)
 	ah.Timeout, ah.RowLimit = *timeout, *limit
 	w := stdout

@@ -3,7 +3,6 @@ package server
 import (
 	"archive/zip"
 	"bytes"
-	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -14,7 +13,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -25,11 +23,9 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"tisheng/ingest"
+	"tisheng/internal/testkit"
 	"tisheng/internal/warehouse"
-	"tisheng/models"
 )
-
-var reProgress = regexp.MustCompile(`研修考核_(\d+)_`)
 
 type env struct {
 	t   *testing.T
@@ -38,40 +34,11 @@ type env struct {
 	ts  *httptest.Server
 }
 
-// newEnv serves a warehouse loaded from the committed demo exports and refreshed.
+// newEnv serves the demo warehouse, opened as tisheng serve opens it.
 func newEnv(t *testing.T, cfg Config) *env {
 	t.Helper()
-	ctx := context.Background()
-	db := filepath.Join(t.TempDir(), "w.duckdb")
-	wh, err := warehouse.OpenWith(ctx, db, warehouse.Options{Locked: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { wh.Close() })
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	l, err := ingest.NewLoader(ctx, wh, bytes.Repeat([]byte{5}, 32), log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, _ := filepath.Glob("../../testdata/demo/*")
-	sort.Strings(files)
-	var plain, progress []string
-	for _, f := range files {
-		if reProgress.MatchString(filepath.Base(f)) {
-			progress = append(progress, f)
-		} else {
-			plain = append(plain, f)
-		}
-	}
-	l.LoadFiles(ctx, plain, ingest.Options{}, nil)
-	for _, f := range progress {
-		l.LoadFile(ctx, f, ingest.Options{School: reProgress.FindStringSubmatch(filepath.Base(f))[1]})
-	}
-	p, _ := models.LoadProfile("national")
-	if _, err := models.Refresh(ctx, wh, p); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := New(cfg, wh, l, log)
+	wh, l := testkit.Demo(t, "../../testdata", filepath.Join(t.TempDir(), "w.duckdb"), warehouse.Options{Locked: true})
+	srv, err := New(cfg, wh, l, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -213,6 +213,13 @@ func parseDate(c Cell, monthOK bool) (time.Time, error) {
 		}
 		return excelEpoch.AddDate(0, 0, int(math.Floor(f))), nil
 	}
+	// The common ISO form without the regular expression: one in every row of an hours export.
+	if len(s) == 10 && s[4] == '-' && s[7] == '-' && allDigits(s[:4]) && allDigits(s[5:7]) && allDigits(s[8:]) {
+		if t, ok := ymd(atoi(s[:4]), atoi(s[5:7]), atoi(s[8:])); ok {
+			return t, nil
+		}
+		return time.Time{}, fmt.Errorf("日期%q不存在", c.V)
+	}
 	if m := reDateYMD.FindStringSubmatch(s); m != nil {
 		if t, ok := ymd(atoi(m[1]), atoi(m[2]), atoi(m[3])); ok {
 			return t, nil

@@ -454,6 +454,11 @@ func (s *Server) ingestAPI(w http.ResponseWriter, r *http.Request) error {
 	for _, f := range s.orderUploads(files) {
 		o := opts
 		o.Name = f.name
+		// The page's 学校代码 belongs to 研修考核 files, which name no school; other files
+		// name their schools row by row.
+		if k, err := ingest.PeekKind(f.path); err != nil || k != ingest.KindProgress {
+			o.School = ""
+		}
 		res := s.loader.LoadFile(r.Context(), f.path, o)
 		if res.Status == ingest.StatusLoaded {
 			loaded = true

@@ -496,6 +496,23 @@ func TestUploadLoadsRefreshesAndRefuses(t *testing.T) {
 	if got := e.one(`SELECT count(*) FROM batches`); atoi(got) != atoi(batches)+1 {
 		t.Errorf("batches after refusals: %s", got)
 	}
+	// A 研修考核 file and an hours file in one upload: the school code is the 研修考核 file's
+	// only, so the hours file's rows (for another school) are not refused.
+	code, other := e.one(`SELECT school_code FROM school_gate ORDER BY school_code LIMIT 1`), e.one(`SELECT school_name FROM school_gate ORDER BY school_code DESC LIMIT 1`)
+	id2 := ingest.CompleteID("36019919900101002")
+	_, body = postFiles(t, e, map[string][]byte{
+		"研修考核.csv":          []byte("序号,姓名,身份证号,个人提升计划,校本研修学时,个人提升总结\n1,无名,360199********0000,已上传,25/25,3/3\n"),
+		"h2_2025-07-31.csv": []byte("姓名,身份证号,学校名称,研修类型,学时\n另一位," + id2 + "," + other + ",网络研修,2\n"),
+	}, map[string]string{"school": code, "as_of": "2025-07-31"})
+	json.Unmarshal(body, &out)
+	for _, f := range out.Files {
+		if f.File == "h2_2025-07-31.csv" && (f.Status != "loaded" || f.Rejected != 0) {
+			t.Errorf("hours file in a mixed upload: %+v", f)
+		}
+		if f.File == "研修考核.csv" && (f.Status != "loaded" || f.Rejected != 1) {
+			t.Errorf("研修考核 file: %+v", f) // its one row names nobody on the roster
+		}
+	}
 	// Rejected rows of an upload are downloadable.
 	_, body = postFiles(t, e, map[string][]byte{"r_2025-07-31.csv": []byte("姓名,身份证号,学校名称,研修类型,学时\n坏,110105194912310021," + school + ",网络研修,2\n")}, nil)
 	json.Unmarshal(body, &out)

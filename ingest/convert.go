@@ -204,7 +204,7 @@ func (j *job) needSchools(ctx context.Context) error {
 	j.schools = s
 	if j.opts.School != "" {
 		if !s.codes[j.opts.School] {
-			return &fileError{Msg: fmt.Sprintf("--school 指定的学校代码 %s 不在已导入的学校信息中", j.opts.School)}
+			return &fileError{Msg: fmt.Sprintf("指定的学校代码 %s 不在已导入的学校信息中", j.opts.School)}
 		}
 		j.school = j.opts.School
 	}
@@ -251,7 +251,7 @@ func (j *job) person(ctx context.Context, rc *rowCtx) (person, *rowReject, error
 		return p, rejectf("school_name", "学校为空"), nil
 	}
 	if j.school != "" && p.school != j.school {
-		return p, rejectf("school_name", "该行学校与 --school %s 不符", j.school), nil
+		return p, rejectf("school_name", "该行学校与指定的学校代码 %s 不符", j.school), nil
 	}
 	raw := strings.ReplaceAll(rc.str("id"), " ", "")
 	if raw == "" {

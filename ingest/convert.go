@@ -210,9 +210,9 @@ func (j *job) needSchools(ctx context.Context) error {
 	}
 	if j.school == "" && !j.o.h.has("school_code") && !j.o.h.has("school_name") {
 		if j.o.h.kind == KindProgress {
-			return &fileError{Msg: "研修考核导出没有学校列：请用 --school 指定学校代码"}
+			return &fileError{Msg: "研修考核导出没有学校列：请指定学校代码（命令行 --school，上传页“学校代码”）"}
 		}
-		return &fileError{Msg: "文件没有学校列：请用 --school 指定学校代码"}
+		return &fileError{Msg: "文件没有学校列：请指定学校代码（命令行 --school，上传页“学校代码”）"}
 	}
 	return nil
 }

@@ -32,6 +32,8 @@ fuzz:
 	$(GO) test ./ingest -run '^$$' -fuzz FuzzFindHeader -fuzztime $(FUZZTIME)
 	$(GO) test ./ingest -run '^$$' -fuzz FuzzValidateID -fuzztime $(FUZZTIME)
 	$(GO) test ./ingest -run '^$$' -fuzz FuzzCSVSource -fuzztime $(FUZZTIME)
+	$(GO) test ./ingest -run '^$$' -fuzz FuzzParseFraction -fuzztime $(FUZZTIME)
+	$(GO) test ./ingest -run '^$$' -fuzz FuzzMaskedID -fuzztime $(FUZZTIME)
 	$(GO) test ./ingest/xlsxstream -run '^$$' -fuzz FuzzRows -fuzztime $(FUZZTIME)
 
 clean:

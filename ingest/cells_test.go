@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 	"time"
@@ -278,6 +279,57 @@ func FuzzFindHeader(f *testing.F) {
 		}
 		if h.kind == KindHours && h.shape == ShapeSummary && len(h.cats) == 0 {
 			t.Fatal("summary header with no hour columns")
+		}
+	})
+}
+
+// FuzzCSVSource feeds arbitrary bytes to encoding detection and CSV reading: a file is
+// either refused with a fileError or read into valid UTF-8 cells without U+FFFD.
+func FuzzCSVSource(f *testing.F) {
+	f.Add([]byte("姓名,身份证号\n张三,11010519491231002X\n"))
+	f.Add([]byte("\xef\xbb\xbf学校代码,学校名称\n1,a\n"))
+	f.Add(mustGBK("姓名,学时\n李四,2\n"))
+	f.Add([]byte("a\tb\n\"x\ny\"\tz\n"))
+	f.Add([]byte("\x81\n\xff\xfe"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		src, err := openSource(bytes.NewReader(b), int64(len(b)))
+		if err != nil {
+			return
+		}
+		for i := 0; i < 10000; i++ {
+			cells, _, err := src.next()
+			if err != nil {
+				return
+			}
+			for _, c := range cells {
+				if !utf8.ValidString(c.V) || strings.ContainsRune(c.V, utf8.RuneError) {
+					t.Fatalf("cell %q is not clean UTF-8", c.V)
+				}
+			}
+		}
+	})
+}
+
+func FuzzParseFraction(f *testing.F) {
+	for _, s := range []string{"18/25", "2/3", "25", "0/0", "-1/5", "1.5／2", "/", "18学时/25学时"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, d, has, err := parseFraction(Cell{V: s})
+		if err == nil && (n < 0 || (has && d <= 0)) {
+			t.Fatalf("%q gave %d/%d", s, n, d)
+		}
+	})
+}
+
+func FuzzMaskedID(f *testing.F) {
+	for _, s := range []string{"440402********1234", "440402*******", "*", "**1234", "4404X2****"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		m, ok := parseMaskedID(s)
+		if ok && (len(m.prefix) > 6 || len(m.suffix) > 4) {
+			t.Fatalf("%q parsed as %+v", s, m)
 		}
 	})
 }

@@ -13,3 +13,6 @@ JOIN effective_batches e ON e.kind = 'teachers' AND e.school_code = t.school_cod
 JOIN months m ON m.month = e.month
 LEFT JOIN school_info si ON si.month = e.month AND si.school_code = t.school_code
 QUALIFY row_number() OVER (PARTITION BY e.month, t.teacher_key ORDER BY e.as_of DESC, t.batch_id DESC, t.row_no DESC) = 1
+-- stored by month and school, an order the models built from it keep: a school page then
+-- reads one run of rows rather than every vector of the table
+ORDER BY e.month, t.school_code, t.teacher_key

@@ -103,3 +103,4 @@ SELECT school_code, school_name, district, metric, detail, label, value,
        value - avg(value) OVER (PARTITION BY district, metric, detail) AS diff_from_district,
        higher_is_better, ord
 FROM all_rows
+ORDER BY school_code, ord, detail

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"html/template"
 	"io"
 	"io/fs"
@@ -101,28 +102,19 @@ type Table struct {
 	RowClasses []string        `json:"-"`
 	LinkCol    int             `json:"-"` // the column linking to its row's school, or -1
 	Head       []HeadView      `json:"-"` // filled by prepare, for the template
-	Rows       []RowView       `json:"-"`
+	Body       template.HTML   `json:"-"` // the rows, escaped in Go (see prepare)
 }
 
-// HeadView, RowView and CellView are a table as the template prints it, formatted in Go
-// once rather than cell by cell through template function calls (which cost as much as
-// the queries behind a page).
+// HeadView is a column header as the template prints it.
 type HeadView struct {
 	Label, Name string
 	Num         bool
 }
 
-type RowView struct {
-	Class string
-	Cells []CellView
-}
-
-type CellView struct {
-	Text, Sort, Link string
-	Num              bool
-}
-
-// prepare formats the table's cells for the template.
+// prepare formats the table for the template. The body rows are written here, each value
+// escaped with html.EscapeString (text and attribute values alike): html/template would
+// call its escapers through reflection for every cell, which cost as much as the queries
+// behind a page.
 func (t *Table) prepare(p *Page) {
 	if t.Result == nil || t.Head != nil {
 		return
@@ -135,21 +127,33 @@ func (t *Table) prepare(p *Page) {
 	}
 	code := colIndex(t.Result, "school_code")
 	month := queries.Params{Month: p.Params.Month}.Query()
-	t.Rows = make([]RowView, len(t.Result.Rows))
+	var b strings.Builder
 	for i, row := range t.Result.Rows {
-		rv := RowView{Cells: make([]CellView, len(row))}
+		b.WriteString(`<tr class="`)
 		if i < len(t.RowClasses) {
-			rv.Class = t.RowClasses[i]
+			b.WriteString(html.EscapeString(t.RowClasses[i]))
 		}
+		b.WriteString(`">`)
 		for j, v := range row {
-			cv := CellView{Text: formatCell(cols[j], v), Sort: sortKey(v), Num: num[j]}
-			if j == t.LinkCol && code >= 0 {
-				cv.Link = "/schools/" + url.PathEscape(fmt.Sprint(row[code])) + "?" + month
+			if num[j] {
+				b.WriteString(`<td class="n" data-v="`)
+			} else {
+				b.WriteString(`<td data-v="`)
 			}
-			rv.Cells[j] = cv
+			b.WriteString(html.EscapeString(sortKey(v)))
+			b.WriteString(`">`)
+			text := html.EscapeString(formatCell(cols[j], v))
+			if j == t.LinkCol && code >= 0 {
+				link := "/schools/" + url.PathEscape(fmt.Sprint(row[code])) + "?" + month
+				b.WriteString(`<a href="` + html.EscapeString(link) + `">` + text + `</a>`)
+			} else {
+				b.WriteString(text)
+			}
+			b.WriteString("</td>")
 		}
-		t.Rows[i] = rv
+		b.WriteString("</tr>\n")
 	}
+	t.Body = template.HTML(b.String())
 }
 
 func sortKey(v any) string {

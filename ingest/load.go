@@ -113,20 +113,26 @@ func NewLoader(ctx context.Context, wh *warehouse.Warehouse, key []byte, log *sl
 // loadOrder puts the files that others are checked against first.
 var loadOrder = map[Kind]int{KindCatalogue: 0, KindSchools: 1, KindTeachers: 2, KindHours: 3, KindProgress: 4, KindAssessments: 5}
 
+// LoadRank orders files of several kinds for loading: catalogues, schools and rosters
+// before the files checked against them. A file of no known kind goes last (and fails).
+func LoadRank(k Kind) int {
+	if r, ok := loadOrder[k]; ok {
+		return r
+	}
+	return len(loadOrder)
+}
+
 // LoadFiles loads several files, schools before rosters before the rest, so that one
 // command can take a whole month's exports; emit is called after each file.
 func (l *Loader) LoadFiles(ctx context.Context, paths []string, opts Options, emit func(Result)) []Result {
 	type item struct {
 		path  string
 		order int
-		pos   int
 	}
 	items := make([]item, len(paths))
 	for i, p := range paths {
-		items[i] = item{path: p, order: 99, pos: i}
-		if k, err := peekKind(p, opts); err == nil {
-			items[i].order = loadOrder[k]
-		}
+		k, _ := peekKind(p, opts)
+		items[i] = item{path: p, order: LoadRank(k)}
 	}
 	sort.SliceStable(items, func(a, b int) bool { return items[a].order < items[b].order })
 	var out []Result

@@ -24,15 +24,12 @@ import (
 //go:embed sql/*.sql tests/*.sql
 var sqlFS embed.FS
 
-// Model is one table (or view) built from one SQL file.
+// Model is one table built from one SQL file.
 type Model struct {
 	Name string
 	SQL  string
 	Deps []string
-	View bool // the file has a line `-- view: …`: a view, not a materialised table
 }
-
-var reView = regexp.MustCompile(`(?m)^-- view:`)
 
 // profileTables are written by Refresh before the models; models may read them.
 var profileTables = []string{"profile", "profile_category_min", "profile_activity_cap"}
@@ -51,7 +48,7 @@ func Models() ([]Model, error) {
 			return nil, err
 		}
 		n := strings.TrimSuffix(e.Name(), ".sql")
-		byName[n] = &Model{Name: n, SQL: string(b), View: reView.Match(b)}
+		byName[n] = &Model{Name: n, SQL: string(b)}
 		names = append(names, n)
 	}
 	sort.Strings(names)
@@ -225,13 +222,13 @@ func Refresh(ctx context.Context, wh *warehouse.Warehouse, p Profile) (Report, e
 	}
 	for _, m := range ms {
 		t0 := time.Now()
-		sm := m
-		sm.Name, sm.SQL = stagePrefix+m.Name, stage(m.SQL)
-		if err := build(ctx, conn, sm); err != nil {
+		// Staging names are always new: dropStaged cleared them above.
+		staged := stagePrefix + m.Name
+		if _, err := conn.ExecContext(ctx, "CREATE TABLE "+staged+" AS\n"+stage(m.SQL)); err != nil {
 			return rep, fmt.Errorf("refresh: model %s: %w", m.Name, err)
 		}
 		var rows int64
-		if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM "+sm.Name).Scan(&rows); err != nil {
+		if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM "+staged).Scan(&rows); err != nil {
 			return rep, fmt.Errorf("refresh: model %s: %w", m.Name, err)
 		}
 		rep.Built = append(rep.Built, Built{Table: m.Name, Rows: rows, Millis: time.Since(t0).Milliseconds()})
@@ -324,21 +321,8 @@ func swap(ctx context.Context, conn *sql.Conn, ms []Model) error {
 		}
 	}
 	for _, m := range objs {
-		if m.View {
-			if _, err := conn.ExecContext(ctx, "DROP VIEW "+stagePrefix+m.Name); err != nil {
-				return fail(err)
-			}
-			continue
-		}
 		if _, err := conn.ExecContext(ctx, "ALTER TABLE "+stagePrefix+m.Name+" RENAME TO "+m.Name); err != nil {
 			return fail(err)
-		}
-	}
-	for _, m := range objs {
-		if m.View {
-			if _, err := conn.ExecContext(ctx, "CREATE VIEW "+m.Name+" AS\n"+m.SQL); err != nil {
-				return fail(err)
-			}
 		}
 	}
 	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
@@ -347,7 +331,8 @@ func swap(ctx context.Context, conn *sql.Conn, ms []Model) error {
 	return nil
 }
 
-// dropObject drops a table or view by name, whichever it is.
+// dropObject drops a table or view by name, whichever it is (a user may have made a view
+// of that name in a copy of the warehouse).
 func dropObject(ctx context.Context, conn *sql.Conn, name string) error {
 	var typ string
 	err := conn.QueryRowContext(ctx, `SELECT table_type FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?`, name).Scan(&typ)
@@ -362,34 +347,6 @@ func dropObject(ctx context.Context, conn *sql.Conn, name string) error {
 		kind = "VIEW"
 	}
 	_, err = conn.ExecContext(ctx, "DROP "+kind+" "+name)
-	return err
-}
-
-// build creates a model's table or view, first dropping an object of the other kind left
-// by an older version of the model.
-func build(ctx context.Context, conn *sql.Conn, m Model) error {
-	var have string
-	err := conn.QueryRowContext(ctx, `SELECT table_type FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?`, m.Name).Scan(&have)
-	if errors.Is(err, sql.ErrNoRows) {
-		err = nil
-	}
-	if err != nil {
-		return err
-	}
-	kind := "TABLE"
-	if m.View {
-		kind = "VIEW"
-	}
-	switch {
-	case have == "VIEW" && !m.View:
-		_, err = conn.ExecContext(ctx, "DROP VIEW "+m.Name)
-	case have == "BASE TABLE" && m.View:
-		_, err = conn.ExecContext(ctx, "DROP TABLE "+m.Name)
-	}
-	if err != nil {
-		return err
-	}
-	_, err = conn.ExecContext(ctx, "CREATE OR REPLACE "+kind+" "+m.Name+" AS\n"+m.SQL)
 	return err
 }
 

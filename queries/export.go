@@ -9,6 +9,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/apache/arrow/go/v17/arrow/ipc"
 	"github.com/marcboeker/go-duckdb"
@@ -171,19 +172,16 @@ func xlsxValue(v any, k xlsxw.Kind) any {
 	return v
 }
 
+// excelEpoch is Excel's day 0 once its fictitious 1900-02-29 is accounted for.
+var excelEpoch = time.Date(1899, 12, 30, 0, 0, 0, 0, time.UTC)
+
 // dateSerialOrText turns 2025-06-30 into an Excel date serial, so the cell is a typed date.
 func dateSerialOrText(s string) any {
-	y, e1 := strconv.Atoi(s[:4])
-	m, e2 := strconv.Atoi(s[5:7])
-	d, e3 := strconv.Atoi(s[8:10])
-	if e1 != nil || e2 != nil || e3 != nil {
+	t, err := time.Parse("2006-01-02", s)
+	if err != nil {
 		return s
 	}
-	// days from 1899-12-30 (Excel's day 0 once its 1900 leap-year bug is accounted for)
-	a := (14 - m) / 12
-	yy, mm := y+4800-a, m+12*a-3
-	jdn := d + (153*mm+2)/5 + 365*yy + yy/4 - yy/100 + yy/400 - 32045
-	return float64(jdn - 2415019)
+	return float64(t.Sub(excelEpoch) / (24 * time.Hour))
 }
 
 // WriteXLSX writes a one-sheet workbook of the result.

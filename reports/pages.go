@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 
+	"tisheng/internal/xlsxw"
 	"tisheng/queries"
 )
 
@@ -602,8 +603,11 @@ func indexOf(xs []string, x string) int {
 // --- cells ---------------------------------------------------------------------------------
 
 func isNumeric(c queries.Column) bool {
-	k := queries.ColumnKind(c)
-	return k != 0 && k != 5 && k != 4 // not text, bool or date
+	switch queries.ColumnKind(c) {
+	case xlsxw.Int, xlsxw.Number, xlsxw.Percent:
+		return true
+	}
+	return false
 }
 
 // formatCell shows a value as the page shows it: rates as 95.0%, flags as 是/否.
@@ -617,7 +621,7 @@ func formatCell(c queries.Column, v any) string {
 		}
 		return "否"
 	case float64:
-		if queries.ColumnKind(c) == 3 { // percent
+		if queries.ColumnKind(c) == xlsxw.Percent {
 			return strconv.FormatFloat(x*100, 'f', 1, 64) + "%"
 		}
 		return strconv.FormatFloat(x, 'f', 2, 64)

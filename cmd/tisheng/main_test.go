@@ -99,17 +99,38 @@ func TestKilledMidLoadLeavesWarehouseAsBefore(t *testing.T) {
 	if out, err := tisheng("ingest", "--db", db, schools).CombinedOutput(); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
+	before := fileSize(db) + fileSize(db+".wal")
 	cmd := tisheng("ingest", "--db", db, "-v", hours)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// Wait until the load is under way (its batch transaction is open), then kill it.
-	time.Sleep(600 * time.Millisecond)
-	cmd.Process.Signal(syscall.SIGKILL)
-	err = cmd.Wait()
-	if err == nil {
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	// Kill only once the load is writing: DuckDB puts the rows of a large uncommitted
+	// insert into the database file as row groups fill, so the file grows mid-transaction.
+	var err2 error
+	grew := false
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if fileSize(db)+fileSize(db+".wal") > before+(1<<20) {
+			grew = true
+			cmd.Process.Signal(syscall.SIGKILL)
+			err2 = <-done
+			break
+		}
+		select {
+		case err2 = <-done:
+			t.Skipf("the load ended (%v) before it was seen writing; nothing to check", err2)
+		default:
+		}
+	}
+	if !grew {
+		cmd.Process.Signal(syscall.SIGKILL)
+		<-done
+		t.Fatal("the load never started writing")
+	}
+	if err2 == nil {
 		t.Skip("the load finished before it could be killed; nothing to check")
 	}
 	wh, err := warehouse.Open(context.Background(), db)
@@ -129,4 +150,12 @@ func TestKilledMidLoadLeavesWarehouseAsBefore(t *testing.T) {
 	if batches != 0 || hoursRows != 0 || rejects != 0 {
 		t.Fatalf("after the kill: %d hours batches, %d hours rows, %d rejects", batches, hoursRows, rejects)
 	}
+}
+
+func fileSize(path string) int64 {
+	st, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return st.Size()
 }

@@ -163,7 +163,6 @@ func (c *city) build() {
 			c.sum.Schools++
 		}
 		c.districts = append(c.districts, schools)
-		c.sum.Teachers += c.cfg.Teachers / c.cfg.Districts
 	}
 	c.sum.Teachers = c.cfg.Teachers
 	// One teacher moves to the district's second school in June (the first district that has two).

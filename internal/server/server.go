@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -197,16 +198,13 @@ func (s *Server) html(h handler) http.HandlerFunc {
 	}
 }
 
+// params reads the page parameters; a school in the path (/schools/{code}) wins over ?school=.
 func params(r *http.Request) (queries.Params, error) {
-	p, err := reports.ParseParams(r.URL.Query())
+	v := r.URL.Query()
 	if code := chi.URLParam(r, "code"); code != "" {
-		p.School = code
-		p2, err2 := reports.ParseParams(url.Values{"school": {code}})
-		if err2 != nil {
-			return p2, err2
-		}
+		v.Set("school", code)
 	}
-	return p, err
+	return reports.ParseParams(v)
 }
 
 func (s *Server) page(name string) http.HandlerFunc {
@@ -392,8 +390,12 @@ func humanBytes(n int64) string {
 	return fmt.Sprintf("%d KB", n/1024)
 }
 
-// upload is one uploaded file: where it was saved, and the name the user gave it.
-type upload struct{ path, name string }
+// upload is one uploaded file: where it was saved, the name the user gave it, and its
+// kind as its header says (detected once, on arrival).
+type upload struct {
+	path, name string
+	kind       ingest.Kind
+}
 
 // ingestAPI takes several files (multipart, streamed to temporary files), loads them as
 // `tisheng ingest` would, then refreshes the models with the recorded profile.
@@ -451,12 +453,12 @@ func (s *Server) ingestAPI(w http.ResponseWriter, r *http.Request) error {
 	loaded := false
 	// Uploaded files keep their own names (they carry as-of dates): load one by one in
 	// dependency order, each named as the user named it.
-	for _, f := range s.orderUploads(files) {
+	for _, f := range orderUploads(files) {
 		o := opts
 		o.Name = f.name
 		// The page's 学校代码 belongs to 研修考核 files, which name no school; other files
 		// name their schools row by row.
-		if k, err := ingest.PeekKind(f.path); err != nil || k != ingest.KindProgress {
+		if f.kind != ingest.KindProgress {
 			o.School = ""
 		}
 		res := s.loader.LoadFile(r.Context(), f.path, o)
@@ -479,20 +481,11 @@ func (s *Server) ingestAPI(w http.ResponseWriter, r *http.Request) error {
 	return enc.Encode(out)
 }
 
-func (s *Server) orderUploads(files []upload) []upload {
-	order := map[string]int{"catalogue": 0, "schools": 1, "teachers": 2, "hours": 3, "progress": 4, "assessments": 5}
-	rank := func(f upload) int {
-		if k, err := ingest.PeekKind(f.path); err == nil {
-			return order[string(k)]
-		}
-		return 9
-	}
+// orderUploads sorts uploads the way `tisheng ingest` orders its files, schools and
+// rosters first, keeping the user's order otherwise.
+func orderUploads(files []upload) []upload {
 	out := append([]upload(nil), files...)
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && rank(out[j]) < rank(out[j-1]); j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
+	sort.SliceStable(out, func(i, j int) bool { return ingest.LoadRank(out[i].kind) < ingest.LoadRank(out[j].kind) })
 	return out
 }
 
@@ -507,7 +500,11 @@ func saveUpload(dir string, i int, part *multipart.Part) (upload, error) {
 		f.Close()
 		return upload{}, err
 	}
-	return upload{p, name}, f.Close()
+	if err := f.Close(); err != nil {
+		return upload{}, err
+	}
+	k, _ := ingest.PeekKind(p) // an unreadable file fails, with its reason, when it is loaded
+	return upload{path: p, name: name, kind: k}, nil
 }
 
 // refresh rebuilds the models with the recorded profile (national when none is).

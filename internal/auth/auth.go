@@ -1,0 +1,648 @@
+// Package auth holds who may use tisheng: accounts with roles and scopes, password and
+// token checks, sessions, and the append-only audit trail. The server decides a caller's
+// Scope once, at the edge, from a session cookie or a bearer token, and passes it down.
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/argon2"
+)
+
+// Role is what a user may do.
+type Role string
+
+// The four roles (issue 7): the project office, a district's analysts, a school's
+// administrator and leaders who read.
+const (
+	RoleAdmin    Role = "admin"
+	RoleDistrict Role = "district"
+	RoleSchool   Role = "school"
+	RoleLeader   Role = "leader"
+)
+
+// Label is the role's Chinese name.
+func (r Role) Label() string {
+	switch r {
+	case RoleAdmin:
+		return "工程办管理员"
+	case RoleDistrict:
+		return "区县管理员"
+	case RoleSchool:
+		return "学校管理员"
+	case RoleLeader:
+		return "领导（只读）"
+	}
+	return string(r)
+}
+
+// ParseRole checks a role name.
+func ParseRole(s string) (Role, error) {
+	switch r := Role(s); r {
+	case RoleAdmin, RoleDistrict, RoleSchool, RoleLeader:
+		return r, nil
+	}
+	return "", fmt.Errorf("角色「%s」无效：应为 admin、district、school 或 leader", s)
+}
+
+// Scope is what one caller may see and do. The zero Scope may see nothing.
+type Scope struct {
+	User     string
+	Role     Role
+	District string // set for district users, leaders of one district, and school users (their school's district)
+	School   string // set for school users
+}
+
+// Valid reports whether the scope names a user with a role; anything else sees nothing.
+func (s Scope) Valid() bool {
+	if s.User == "" {
+		return false
+	}
+	switch s.Role {
+	case RoleAdmin:
+		return s.District == "" && s.School == ""
+	case RoleLeader:
+		return s.School == ""
+	case RoleDistrict:
+		return s.District != "" && s.School == ""
+	case RoleSchool:
+		return s.School != ""
+	}
+	return false
+}
+
+// Everything reports whether the scope reaches every district.
+func (s Scope) Everything() bool { return s.Valid() && s.District == "" && s.School == "" }
+
+// CanSQL: ad-hoc SQL is for the project office and district analysts.
+func (s Scope) CanSQL() bool {
+	return s.Valid() && (s.Role == RoleAdmin || s.Role == RoleDistrict)
+}
+
+// CanUpload: leaders only read.
+func (s Scope) CanUpload() bool {
+	return s.Valid() && s.Role != RoleLeader
+}
+
+// IsAdmin: users, the audit trail, refreshes and batch removal.
+func (s Scope) IsAdmin() bool { return s.Valid() && s.Role == RoleAdmin }
+
+// String is the scope as the audit trail and the pages show it.
+func (s Scope) String() string {
+	switch {
+	case !s.Valid():
+		return "无"
+	case s.School != "":
+		return "学校:" + s.School
+	case s.District != "":
+		return "区县:" + s.District
+	}
+	return "全部"
+}
+
+// User is an account.
+type User struct {
+	Name              string    `json:"name"`
+	Role              Role      `json:"role"`
+	District          string    `json:"district,omitempty"`
+	School            string    `json:"school,omitempty"`
+	Disabled          bool      `json:"disabled"`
+	FailedLogins      int       `json:"failed_logins"`
+	LockedUntil       time.Time `json:"locked_until,omitzero"`
+	CreatedAt         time.Time `json:"created_at"`
+	PasswordChangedAt time.Time `json:"password_changed_at"`
+}
+
+// Scope is the user's scope; a school user's district is filled in by the caller, which
+// knows the school list.
+func (u User) Scope() Scope {
+	return Scope{User: u.Name, Role: u.Role, District: u.District, School: u.School}
+}
+
+// Errors a login or a check can end in. Login answers the same to the user for an unknown
+// name and a wrong password, so that names cannot be probed.
+var (
+	ErrBadCredentials = errors.New("用户名或密码错误")
+	ErrLocked         = errors.New("账号因多次登录失败已暂时锁定，请稍后再试或联系管理员")
+	ErrDisabled       = errors.New("账号已停用")
+	ErrNoSession      = errors.New("未登录或登录已过期")
+	ErrUserExists     = errors.New("用户已存在")
+	ErrNoUser         = errors.New("没有这个用户")
+)
+
+// Policy is the login policy.
+type Policy struct {
+	SessionTTL  time.Duration // how long a login lasts
+	MaxFailures int           // consecutive failures before the account locks
+	LockFor     time.Duration // how long it stays locked
+}
+
+// DefaultPolicy: a working day's session; five wrong passwords lock for 15 minutes.
+var DefaultPolicy = Policy{SessionTTL: 12 * time.Hour, MaxFailures: 5, LockFor: 15 * time.Minute}
+
+// Store is the accounts of one warehouse. Writes are serialised by one mutex (the process
+// holds the warehouse alone), which also keeps user names unique.
+type Store struct {
+	db     *sql.DB
+	policy Policy
+	now    func() time.Time
+
+	mu    sync.Mutex
+	cache map[string]cached // session and token hashes seen recently
+}
+
+type cached struct {
+	user User
+	exp  time.Time // the session's expiry (zero for tokens)
+	at   time.Time // when it was read
+}
+
+// cacheFor bounds how long a disabled user or revoked token can go on being served by a
+// cache entry; changes made through this Store clear the cache at once.
+const cacheFor = 5 * time.Second
+
+// NewStore returns the accounts store over a migrated warehouse.
+func NewStore(db *sql.DB, p Policy) *Store {
+	if p.SessionTTL <= 0 {
+		p = DefaultPolicy
+	}
+	return &Store{db: db, policy: p, now: func() time.Time { return time.Now().UTC() }, cache: map[string]cached{}}
+}
+
+// SetClock replaces the clock (tests of expiry and lock-out).
+func (s *Store) SetClock(now func() time.Time) { s.now = now }
+
+// Policy returns the login policy.
+func (s *Store) Policy() Policy { return s.policy }
+
+var reName = regexp.MustCompile(`^[\p{L}\p{N}_.@-]{1,64}$`)
+var reCode = regexp.MustCompile(`^[0-9A-Za-z_-]{1,32}$`)
+
+// CheckUser validates an account's role and scope fields.
+func CheckUser(u User) error {
+	if !reName.MatchString(u.Name) {
+		return fmt.Errorf("用户名「%s」无效：1–64 个字母、数字或 _ . @ -", u.Name)
+	}
+	if _, err := ParseRole(string(u.Role)); err != nil {
+		return err
+	}
+	if len(u.District) > 64 {
+		return errors.New("区县名称过长")
+	}
+	switch u.Role {
+	case RoleAdmin:
+		if u.District != "" || u.School != "" {
+			return errors.New("admin 用户管理全部区县，不能指定 --district 或 --school")
+		}
+	case RoleDistrict:
+		if u.District == "" || u.School != "" {
+			return errors.New("district 用户需要 --district（且不能指定 --school）")
+		}
+	case RoleSchool:
+		if u.School == "" {
+			return errors.New("school 用户需要 --school 学校代码")
+		}
+		if !reCode.MatchString(u.School) {
+			return fmt.Errorf("学校代码「%s」无效", u.School)
+		}
+	case RoleLeader:
+		if u.School != "" {
+			return errors.New("leader 用户可看全部或一个区县（--district），不能指定 --school")
+		}
+	}
+	return nil
+}
+
+// MinPasswordLen is the shortest password accepted.
+const MinPasswordLen = 10
+
+// AddUser creates an account with the password (hashed with argon2id).
+func (s *Store) AddUser(ctx context.Context, u User, password string) error {
+	if err := CheckUser(u); err != nil {
+		return err
+	}
+	if len([]rune(password)) < MinPasswordLen {
+		return fmt.Errorf("密码至少 %d 个字符", MinPasswordLen)
+	}
+	h, err := HashPassword(password)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE name = ?`, u.Name).Scan(&n); err != nil {
+		return fmt.Errorf("auth: %w", err)
+	}
+	if n > 0 {
+		return fmt.Errorf("%w：%s", ErrUserExists, u.Name)
+	}
+	now := s.now()
+	_, err = s.db.ExecContext(ctx, `INSERT INTO users VALUES (?, ?, ?, ?, ?, false, 0, NULL, ?, ?)`,
+		u.Name, string(u.Role), nullable(u.District), nullable(u.School), h, now, now)
+	if err != nil {
+		return fmt.Errorf("auth: add user: %w", err)
+	}
+	return nil
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+const userCols = `name, role, coalesce(district, ''), coalesce(school, ''), disabled, failed_logins, locked_until, created_at, password_changed_at`
+
+func scanUser(sc interface{ Scan(...any) error }) (User, error) {
+	var u User
+	var role string
+	var locked sql.NullTime
+	err := sc.Scan(&u.Name, &role, &u.District, &u.School, &u.Disabled, &u.FailedLogins, &locked, &u.CreatedAt, &u.PasswordChangedAt)
+	u.Role = Role(role)
+	if locked.Valid {
+		u.LockedUntil = locked.Time
+	}
+	return u, err
+}
+
+// Users lists the accounts by name.
+func (s *Store) Users(ctx context.Context) ([]User, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+userCols+` FROM users ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	defer rows.Close()
+	var us []User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, fmt.Errorf("auth: %w", err)
+		}
+		us = append(us, u)
+	}
+	return us, rows.Err()
+}
+
+// User reads one account.
+func (s *Store) User(ctx context.Context, name string) (User, error) {
+	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE name = ?`, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return u, fmt.Errorf("%w：%s", ErrNoUser, name)
+	}
+	if err != nil {
+		return u, fmt.Errorf("auth: %w", err)
+	}
+	return u, nil
+}
+
+// SetDisabled disables (or enables) an account; its sessions end and its tokens stop working.
+func (s *Store) SetDisabled(ctx context.Context, name string, disabled bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	res, err := s.db.ExecContext(ctx, `UPDATE users SET disabled = ? WHERE name = ?`, disabled, name)
+	if err != nil {
+		return fmt.Errorf("auth: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("%w：%s", ErrNoUser, name)
+	}
+	if disabled {
+		if _, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE user_name = ?`, name); err != nil {
+			return fmt.Errorf("auth: %w", err)
+		}
+	}
+	s.cache = map[string]cached{}
+	return nil
+}
+
+// SetPassword replaces a password, unlocks the account and ends its sessions.
+func (s *Store) SetPassword(ctx context.Context, name, password string) error {
+	if len([]rune(password)) < MinPasswordLen {
+		return fmt.Errorf("密码至少 %d 个字符", MinPasswordLen)
+	}
+	h, err := HashPassword(password)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	res, err := s.db.ExecContext(ctx, `UPDATE users SET password_hash = ?, failed_logins = 0, locked_until = NULL, password_changed_at = ? WHERE name = ?`, h, s.now(), name)
+	if err != nil {
+		return fmt.Errorf("auth: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("%w：%s", ErrNoUser, name)
+	}
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE user_name = ?`, name); err != nil {
+		return fmt.Errorf("auth: %w", err)
+	}
+	s.cache = map[string]cached{}
+	return nil
+}
+
+// dummyHash is checked against when the name is unknown, so that a wrong name costs the
+// same time as a wrong password.
+var dummyHash = func() string {
+	h, _ := hashWith("not a password", make([]byte, 16))
+	return h
+}()
+
+// Login checks a name and password. On success it returns a new session token (for the
+// cookie) and the user; failures count towards the lock-out.
+func (s *Store) Login(ctx context.Context, name, password string) (string, User, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var hash string
+	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE name = ?`, name))
+	if err == nil {
+		err = s.db.QueryRowContext(ctx, `SELECT password_hash FROM users WHERE name = ?`, name).Scan(&hash)
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		CheckPassword(dummyHash, password)
+		return "", User{}, ErrBadCredentials
+	}
+	if err != nil {
+		return "", User{}, fmt.Errorf("auth: %w", err)
+	}
+	now := s.now()
+	if !u.LockedUntil.IsZero() && now.Before(u.LockedUntil) {
+		CheckPassword(dummyHash, password)
+		return "", u, ErrLocked
+	}
+	if !CheckPassword(hash, password) {
+		fails := u.FailedLogins + 1
+		var lock any
+		if fails >= s.policy.MaxFailures {
+			lock = now.Add(s.policy.LockFor)
+			fails = 0
+		}
+		if _, err := s.db.ExecContext(ctx, `UPDATE users SET failed_logins = ?, locked_until = ? WHERE name = ?`, fails, lock, name); err != nil {
+			return "", u, fmt.Errorf("auth: %w", err)
+		}
+		if lock != nil {
+			return "", u, ErrLocked
+		}
+		return "", u, ErrBadCredentials
+	}
+	if u.Disabled {
+		return "", u, ErrDisabled
+	}
+	if _, err := s.db.ExecContext(ctx, `UPDATE users SET failed_logins = 0, locked_until = NULL WHERE name = ?`, name); err != nil {
+		return "", u, fmt.Errorf("auth: %w", err)
+	}
+	tok := randomToken(32)
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at < ?`, now); err != nil {
+		return "", u, fmt.Errorf("auth: %w", err)
+	}
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO sessions VALUES (?, ?, ?, ?)`, hashToken(tok), name, now, now.Add(s.policy.SessionTTL)); err != nil {
+		return "", u, fmt.Errorf("auth: %w", err)
+	}
+	u.FailedLogins, u.LockedUntil = 0, time.Time{}
+	return tok, u, nil
+}
+
+// Logout ends a session.
+func (s *Store) Logout(ctx context.Context, token string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h := hashToken(token)
+	delete(s.cache, "s"+h)
+	_, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = ?`, h)
+	return err
+}
+
+// Session returns the user of a live session.
+func (s *Store) Session(ctx context.Context, token string) (User, error) {
+	if token == "" || len(token) > 128 {
+		return User{}, ErrNoSession
+	}
+	h := hashToken(token)
+	now := s.now()
+	if u, ok := s.fromCache("s"+h, now); ok {
+		return u, nil
+	}
+	var exp time.Time
+	u, err := scanUser(&scanPlus{row: s.db.QueryRowContext(ctx, `SELECT `+prefixed("u.", userCols)+`, s.expires_at
+		FROM sessions s JOIN users u ON u.name = s.user_name WHERE s.token_hash = ?`, h), extra: &exp})
+	if errors.Is(err, sql.ErrNoRows) {
+		return User{}, ErrNoSession
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("auth: %w", err)
+	}
+	if !now.Before(exp) || u.Disabled {
+		return User{}, ErrNoSession
+	}
+	s.toCache("s"+h, cached{user: u, exp: exp, at: now})
+	return u, nil
+}
+
+// TokenPrefix starts every API token, so that a leaked one is recognisable.
+const TokenPrefix = "tsk_"
+
+// AddToken makes an API token for a user; it is shown once and stored only as a hash.
+func (s *Store) AddToken(ctx context.Context, name string) (id, token string, err error) {
+	u, err := s.User(ctx, name)
+	if err != nil {
+		return "", "", err
+	}
+	if u.Disabled {
+		return "", "", fmt.Errorf("%w：%s", ErrDisabled, name)
+	}
+	id = randomHex(6)
+	token = TokenPrefix + id + "_" + randomToken(32)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, err = s.db.ExecContext(ctx, `INSERT INTO api_tokens VALUES (?, ?, ?, ?, false)`, id, name, hashToken(token), s.now())
+	if err != nil {
+		return "", "", fmt.Errorf("auth: %w", err)
+	}
+	return id, token, nil
+}
+
+// Token is an API token as listed (never the secret).
+type Token struct {
+	ID        string    `json:"id"`
+	User      string    `json:"user"`
+	CreatedAt time.Time `json:"created_at"`
+	Revoked   bool      `json:"revoked"`
+}
+
+// Tokens lists the API tokens.
+func (s *Store) Tokens(ctx context.Context) ([]Token, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT token_id, user_name, created_at, revoked FROM api_tokens ORDER BY created_at`)
+	if err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	defer rows.Close()
+	var ts []Token
+	for rows.Next() {
+		var t Token
+		if err := rows.Scan(&t.ID, &t.User, &t.CreatedAt, &t.Revoked); err != nil {
+			return nil, err
+		}
+		ts = append(ts, t)
+	}
+	return ts, rows.Err()
+}
+
+// RevokeToken stops a token from working.
+func (s *Store) RevokeToken(ctx context.Context, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	res, err := s.db.ExecContext(ctx, `UPDATE api_tokens SET revoked = true WHERE token_id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("auth: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("没有这个令牌：%s", id)
+	}
+	s.cache = map[string]cached{}
+	return nil
+}
+
+// TokenUser returns the user of a live API token.
+func (s *Store) TokenUser(ctx context.Context, token string) (User, error) {
+	if !strings.HasPrefix(token, TokenPrefix) || len(token) > 128 {
+		return User{}, ErrNoSession
+	}
+	h := hashToken(token)
+	now := s.now()
+	if u, ok := s.fromCache("t"+h, now); ok {
+		return u, nil
+	}
+	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT `+prefixed("u.", userCols)+`
+		FROM api_tokens t JOIN users u ON u.name = t.user_name WHERE t.token_hash = ? AND NOT t.revoked`, h))
+	if errors.Is(err, sql.ErrNoRows) {
+		return User{}, ErrNoSession
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("auth: %w", err)
+	}
+	if u.Disabled {
+		return User{}, ErrNoSession
+	}
+	s.toCache("t"+h, cached{user: u, at: now})
+	return u, nil
+}
+
+func (s *Store) fromCache(k string, now time.Time) (User, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.cache[k]
+	if !ok || now.Sub(c.at) > cacheFor || (!c.exp.IsZero() && !now.Before(c.exp)) {
+		return User{}, false
+	}
+	return c.user, true
+}
+
+func (s *Store) toCache(k string, c cached) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.cache) > 10000 {
+		s.cache = map[string]cached{}
+	}
+	s.cache[k] = c
+}
+
+type scanPlus struct {
+	row   *sql.Row
+	extra any
+}
+
+func (p *scanPlus) Scan(dest ...any) error { return p.row.Scan(append(dest, p.extra)...) }
+
+func prefixed(p, cols string) string {
+	parts := strings.Split(cols, ", ")
+	for i, c := range parts {
+		if strings.HasPrefix(c, "coalesce(") {
+			parts[i] = "coalesce(" + p + strings.TrimPrefix(c, "coalesce(")
+		} else {
+			parts[i] = p + c
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Argon2id parameters: OWASP's minimum for argon2id (19 MiB, 2 passes, 1 lane).
+const (
+	argonTime    = 2
+	argonMemory  = 19 * 1024
+	argonThreads = 1
+	argonKeyLen  = 32
+)
+
+// HashPassword hashes a password with argon2id and a random salt, in the PHC string form.
+func HashPassword(pw string) (string, error) {
+	salt := make([]byte, 16)
+	if _, err := rand.Read(salt); err != nil {
+		return "", err
+	}
+	return hashWith(pw, salt)
+}
+
+func hashWith(pw string, salt []byte) (string, error) {
+	k := argon2.IDKey([]byte(pw), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	b64 := base64.RawStdEncoding
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
+		b64.EncodeToString(salt), b64.EncodeToString(k)), nil
+}
+
+// CheckPassword compares a password with a stored argon2id hash in constant time.
+func CheckPassword(stored, pw string) bool {
+	parts := strings.Split(stored, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" {
+		return false
+	}
+	var m, t uint32
+	var p uint8
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil || m > 1<<20 || t > 16 || p == 0 {
+		return false
+	}
+	b64 := base64.RawStdEncoding
+	salt, err1 := b64.DecodeString(parts[4])
+	want, err2 := b64.DecodeString(parts[5])
+	if err1 != nil || err2 != nil || len(want) == 0 {
+		return false
+	}
+	got := argon2.IDKey([]byte(pw), salt, t, m, p, uint32(len(want)))
+	return subtle.ConstantTimeCompare(got, want) == 1
+}
+
+// GeneratePassword makes a random password: 26 characters of base32 (130 bits).
+func GeneratePassword() string { return rand.Text() }
+
+func randomToken(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+func hashToken(t string) string {
+	h := sha256.Sum256([]byte(t))
+	return hex.EncodeToString(h[:])
+}

@@ -1,0 +1,165 @@
+package scoped
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"tisheng/internal/testkit"
+	"tisheng/internal/warehouse"
+	"tisheng/models"
+)
+
+func demo(t *testing.T) *warehouse.Warehouse {
+	wh, _ := testkit.Demo(t, "../../testdata", filepath.Join(t.TempDir(), "w.duckdb"), warehouse.Options{Locked: true})
+	return wh
+}
+
+func one(t *testing.T, db *sql.DB, q string, args ...any) string {
+	t.Helper()
+	var v sql.NullString
+	if err := db.QueryRow(q, args...).Scan(&v); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return v.String
+}
+
+// Every analyst table has a rule: a model added without one fails this test, and the
+// build refuses it (fail closed).
+func TestEveryTableHasARule(t *testing.T) {
+	for _, tb := range models.AnalystTables() {
+		if _, ok := tableRules[tb]; !ok {
+			t.Errorf("analyst table %s has no scope rule", tb)
+		}
+	}
+}
+
+func TestDistrictDatabaseHoldsOnlyItsDistrict(t *testing.T) {
+	wh := demo(t)
+	ctx := context.Background()
+	districts := strings.Split(one(t, wh.DB, `SELECT string_agg(DISTINCT district, ',' ORDER BY district) FROM school_info`), ",")
+	if len(districts) < 2 {
+		t.Fatalf("demo needs two districts, has %v", districts)
+	}
+	d := districts[0]
+	s, err := Build(ctx, wh.DB, Key{District: d}, "512MB")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.close()
+	mine := one(t, wh.DB, `SELECT string_agg(DISTINCT school_code, ',' ORDER BY school_code) FROM school_info WHERE district = ?`, d)
+
+	for _, tb := range models.AnalystTables() {
+		t.Run(tb, func(t *testing.T) {
+			// same columns, same types
+			q := `SELECT string_agg(column_name || ' ' || data_type, ', ' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_schema = 'main' AND table_name = ?`
+			if a, b := one(t, wh.DB, q, tb), one(t, s.DB, q, tb); a != b {
+				t.Fatalf("columns differ:\nsource %s\nscoped %s", a, b)
+			}
+			cols := one(t, s.DB, `SELECT string_agg(column_name, ',') FROM information_schema.columns WHERE table_schema = 'main' AND table_name = ?`, tb)
+			has := func(c string) bool { return strings.Contains(","+cols+",", ","+c+",") }
+			if has("district") {
+				if n := one(t, s.DB, fmt.Sprintf(`SELECT count(*) FROM %s WHERE district IS DISTINCT FROM ?`, tb), d); n != "0" {
+					t.Errorf("%s rows of another district", n)
+				}
+			}
+			if has("school_code") {
+				if n := one(t, s.DB, fmt.Sprintf(`SELECT count(*) FROM %s WHERE school_code NOT IN (SELECT unnest(string_split(?, ',')))`, tb), mine); n != "0" {
+					t.Errorf("%s rows of schools outside %s", n, d)
+				}
+			}
+			if has("scope_code") {
+				if n := one(t, s.DB, fmt.Sprintf(`SELECT count(*) FROM %s WHERE scope = 'district' AND scope_code <> ?`, tb), d); n != "0" {
+					t.Errorf("%s rows for another district", n)
+				}
+			}
+		})
+	}
+	// Row-level tables keep exactly the district's rows.
+	for _, tb := range []string{"teacher_progress", "school_gate", "teacher_progress_monthly", "raw_hours", "raw_teachers"} {
+		want := one(t, wh.DB, `SELECT count(*) FROM `+tb+` WHERE school_code IN (SELECT unnest(string_split(?, ',')))`, mine)
+		if got := one(t, s.DB, `SELECT count(*) FROM `+tb); got != want || want == "0" {
+			t.Errorf("%s: %s rows, want %s", tb, got, want)
+		}
+	}
+	// Aggregates recomputed from the district's own rows agree with the city-wide model's
+	// row for the district.
+	q := `SELECT schools || '|' || schools_gate_met || '|' || teachers || '|' || complete || '|' || shortfall FROM district_summary WHERE district = ?`
+	if a, b := one(t, wh.DB, q, d), one(t, s.DB, q, d); a != b {
+		t.Errorf("district_summary: source %s, scoped %s", a, b)
+	}
+	if n := one(t, s.DB, `SELECT count(*) FROM district_summary`); n != "1" {
+		t.Errorf("district_summary has %s rows, want 1", n)
+	}
+	q = `SELECT teachers || '|' || complete || '|' || participated FROM annual_by_group WHERE group_by = 'district' AND group_value = ?`
+	if a, b := one(t, wh.DB, q, d), one(t, s.DB, q, d); a != b {
+		t.Errorf("annual_by_group: source %s, scoped %s", a, b)
+	}
+	if a, b := one(t, wh.DB, `SELECT teachers FROM annual_by_group WHERE group_by = 'district' AND group_value = ?`, d), one(t, s.DB, `SELECT teachers FROM annual_summary`); a != b {
+		t.Errorf("annual_summary of the district: %s teachers, want %s", b, a)
+	}
+	// The scoped database is locked like the serving one.
+	if _, err := s.DB.Exec(`SET memory_limit = '10GB'`); err == nil {
+		t.Error("configuration of a scoped database can be changed")
+	}
+}
+
+func TestSchoolDatabase(t *testing.T) {
+	wh := demo(t)
+	ctx := context.Background()
+	school := one(t, wh.DB, `SELECT min(school_code) FROM school_gate`)
+	s, err := Build(ctx, wh.DB, Key{School: school}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.close()
+	for _, tb := range []string{"teacher_progress", "school_gate", "raw_hours", "swot_inputs", "unmatched_rows"} {
+		if n := one(t, s.DB, `SELECT count(*) FROM `+tb+` WHERE school_code <> ?`, school); n != "0" {
+			t.Errorf("%s: %s rows of other schools", tb, n)
+		}
+	}
+	for _, tb := range []string{"district_summary", "annual_summary"} {
+		if n := one(t, s.DB, `SELECT count(*) FROM `+tb); n != "0" {
+			t.Errorf("%s: %s rows in a school's database", tb, n)
+		}
+	}
+	if n := one(t, s.DB, `SELECT count(*) FROM coverage WHERE scope <> 'school' OR scope_code <> ?`, school); n != "0" {
+		t.Errorf("coverage: %s rows beyond the school", n)
+	}
+}
+
+func TestSetSharesAndInvalidates(t *testing.T) {
+	wh := demo(t)
+	ctx := context.Background()
+	d := one(t, wh.DB, `SELECT min(district) FROM school_info`)
+	builds := 0
+	set := NewSet(wh.DB, Options{Max: 1}, slog.New(slog.NewTextHandler(io.Discard, nil)), func(*sql.DB) (any, error) { builds++; return builds, nil })
+	a, ra, err := set.Get(ctx, Key{District: d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, rb, _ := set.Get(ctx, Key{District: d})
+	if a != b || builds != 1 {
+		t.Fatalf("second Get built again (%d builds)", builds)
+	}
+	set.Invalidate()
+	// still usable by those holding it
+	if one(t, a.DB, `SELECT count(*) > 0 FROM school_gate`) != "true" {
+		t.Fatal("database closed under a holder")
+	}
+	ra()
+	rb()
+	c, rc, _ := set.Get(ctx, Key{District: d})
+	defer rc()
+	if c == a || builds != 2 {
+		t.Fatalf("after a refresh the old database was reused (%d builds)", builds)
+	}
+	if _, _, err := set.Get(ctx, Key{}); err == nil {
+		t.Fatal("an empty scope got a database")
+	}
+}

@@ -11,7 +11,7 @@ build:
 ADDR ?= 127.0.0.1:8080
 
 run: build
-	./$(BIN) demo --dir demo
+	./$(BIN) demo --dir demo --addr $(ADDR)
 	./$(BIN) serve --db demo/warehouse.duckdb --addr $(ADDR)
 
 # Fuzz targets' seed corpora run as ordinary tests here; `make fuzz` explores further.

@@ -33,6 +33,9 @@ func newConverter(j *job) (converter, error) {
 	case KindAssessments:
 		return &assessmentsConv{}, nil
 	case KindCatalogue:
+		if j.opts.Limit != nil {
+			return nil, &fileError{Msg: "能力点目录只能由工程办管理员导入"}
+		}
 		return &catalogueConv{}, nil
 	}
 	return nil, fmt.Errorf("ingest: no converter for %s", j.o.h.kind)
@@ -253,6 +256,9 @@ func (j *job) person(ctx context.Context, rc *rowCtx) (person, *rowReject, error
 	if j.school != "" && p.school != j.school {
 		return p, rejectf("school_name", "该行学校与指定的学校代码 %s 不符", j.school), nil
 	}
+	if lim := j.opts.Limit; lim != nil && !lim.Schools[p.school] {
+		return p, rejectf("school_code", "学校代码%s不在您的管辖范围（%s）内", p.school, lim.Label), nil
+	}
 	raw := strings.ReplaceAll(rc.str("id"), " ", "")
 	if raw == "" {
 		return p, rejectf("id", "身份证号为空"), nil
@@ -337,6 +343,14 @@ func (schoolsConv) convert(ctx context.Context, j *job, rc *rowCtx) (*rowReject,
 		return rejectf("school_name", "学校名称为空"), nil
 	case district == "":
 		return rejectf("district", "所属区县为空"), nil
+	}
+	if lim := j.opts.Limit; lim != nil {
+		if lim.District != "" && district != lim.District {
+			return rejectf("district", "所属区县「%s」不在您的管辖范围（%s）内", district, lim.Label), nil
+		}
+		if lim.District == "" && !lim.Schools[code] {
+			return rejectf("school_code", "学校代码%s不在您的管辖范围（%s）内", code, lim.Label), nil
+		}
 	}
 	r := j.base(w, rc)
 	r[w.col("school_code")] = sv(code)

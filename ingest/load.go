@@ -38,6 +38,17 @@ type Options struct {
 	Shape     string    // hours shape, with Kind
 	Catalogue string    // catalogue file: its name; assessments: the catalogue to resolve against
 	Name      string    // the file name to record (uploads); default the path's base name
+	// Limit confines the rows to an uploader's scope (a district or a school user); nil
+	// for the command line and the project office.
+	Limit *Limit
+}
+
+// Limit is the part of the warehouse an uploader may write: rows naming other schools (or,
+// in a school list, other districts) are refused with that reason; catalogues are refused.
+type Limit struct {
+	District string          // school lists: the only district their rows may name
+	Schools  map[string]bool // the schools rows may name
+	Label    string          // the scope as the reason names it (区县:… / 学校:…)
 }
 
 // Reject is one refused row.

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 
+	"tisheng/internal/auth"
 	"tisheng/internal/xlsxw"
 	"tisheng/queries"
 )
@@ -81,12 +82,21 @@ func (rp *Reports) cached(ctx context.Context, name string, p queries.Params) (*
 // New parses the templates.
 func New(r *queries.Runner) (*Reports, error) {
 	tpl, err := template.New("").Funcs(template.FuncMap{
-		"json":  func(v any) (template.JS, error) { b, err := json.Marshal(v); return template.JS(b), err },
-		"query": func(p queries.Params) string { return p.Query() },
-		"eq":    func(a, b string) bool { return a == b },
-		"pct":   func(v any) string { return formatCell(queries.Column{Name: "x_rate", Type: "DOUBLE"}, v) },
-		"pair":  func(t *Table, p *Page) map[string]any { return map[string]any{"T": t, "P": p} },
-		"csv":   func(dl string) string { return strings.Replace(dl, ".xlsx?", ".csv?", 1) },
+		"json": func(v any) (template.JS, error) { b, err := json.Marshal(v); return template.JS(b), err },
+		// a URL query already encoded by url.Values: typed so that the template does not
+		// encode it a second time (which turned month=… into month%3d…)
+		"query": func(p queries.Params) template.URL { return template.URL(p.Query()) },
+		"actions": func() []struct{ Key, Label string } {
+			var out []struct{ Key, Label string }
+			for _, a := range []string{"login", "login_failed", "logout", "download", "sql", "upload", "user", "token", "refresh", "batch_rm", "denied"} {
+				out = append(out, struct{ Key, Label string }{a, auth.ActionLabel(a)})
+			}
+			return out
+		},
+		"eq":   func(a, b string) bool { return a == b },
+		"pct":  func(v any) string { return formatCell(queries.Column{Name: "x_rate", Type: "DOUBLE"}, v) },
+		"pair": func(t *Table, p *Page) map[string]any { return map[string]any{"T": t, "P": p} },
+		"csv":  func(dl string) string { return strings.Replace(dl, ".xlsx?", ".csv?", 1) },
 	}).ParseFS(templateFS, "web/templates/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("reports: %w", err)
@@ -198,6 +208,20 @@ type Page struct {
 	Charts    []Chart           `json:"charts"`
 	Extra     map[string]string `json:"extra,omitempty"`
 	Empty     bool              `json:"empty"`
+	Viewer    *Viewer           `json:"viewer,omitempty"`
+}
+
+// Viewer is who is looking, for the header and for which links a page offers; the server
+// fills it from the caller's scope. What a user may reach is enforced by the server, not
+// by which links are shown.
+type Viewer struct {
+	Name      string `json:"name"`
+	Role      string `json:"role"`
+	Scope     string `json:"scope"`
+	School    string `json:"school,omitempty"`
+	CanSQL    bool   `json:"-"`
+	CanUpload bool   `json:"-"`
+	IsAdmin   bool   `json:"-"`
 }
 
 var (

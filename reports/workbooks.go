@@ -16,6 +16,7 @@ import (
 // Workbook is a downloadable report: its file name and how to write it.
 type Workbook struct {
 	FileName string
+	Rows     int // the rows of its main table, for the audit trail
 	write    func(w io.Writer) error
 }
 
@@ -74,6 +75,7 @@ func (rp *Reports) Monthly(ctx context.Context, p queries.Params) (*Workbook, er
 	title := fmt.Sprintf("%s %s 提升工程2.0 月报", monthLabel(p.Month), scope)
 	return &Workbook{
 		FileName: fmt.Sprintf("%s_%s_月报.xlsx", monthLabel(p.Month), scope),
+		Rows:     len(schools.Rows),
 		write: func(w io.Writer) error {
 			b, err := xlsxw.New()
 			if err != nil {
@@ -287,6 +289,7 @@ func (rp *Reports) SchoolRoster(ctx context.Context, p queries.Params) (*Workboo
 	title := fmt.Sprintf("%s %s 教师名单", monthLabel(p.Month), name)
 	return &Workbook{
 		FileName: fmt.Sprintf("%s_%s_学校名单.xlsx", monthLabel(p.Month), name),
+		Rows:     len(teachers.Rows),
 		write: func(w io.Writer) error {
 			b, err := xlsxw.New()
 			if err != nil {
@@ -423,7 +426,12 @@ func (rp *Reports) TableDownload(ctx context.Context, query string, p queries.Pa
 	parts = append(parts, name)
 	base := strings.Join(parts, "_")
 	if csv {
-		return &Workbook{FileName: base + ".csv", write: func(w io.Writer) error { return queries.WriteCSV(w, res) }}, nil
+		return &Workbook{FileName: base + ".csv", Rows: len(res.Rows), write: func(w io.Writer) error { return queries.WriteCSV(w, res) }}, nil
 	}
-	return &Workbook{FileName: base + ".xlsx", write: func(w io.Writer) error { return queries.WriteXLSX(w, name, title, res) }}, nil
+	return &Workbook{FileName: base + ".xlsx", Rows: len(res.Rows), write: func(w io.Writer) error { return queries.WriteXLSX(w, name, title, res) }}, nil
+}
+
+// NewWorkbook wraps a writer of the program's own as a download (the audit trail).
+func NewWorkbook(fileName string, rows int, write func(w interface{ Write([]byte) (int, error) }) error) *Workbook {
+	return &Workbook{FileName: fileName, Rows: rows, write: func(w io.Writer) error { return write(w) }}
 }

@@ -10,7 +10,9 @@ import (
 	"path/filepath"
 
 	"tisheng/ingest"
+	"tisheng/internal/auth"
 	"tisheng/internal/gen"
+	"tisheng/internal/warehouse"
 )
 
 func runGen(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -46,6 +48,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	dir := fs.String("dir", "demo", "directory for the exports and the warehouse")
 	teachers := fs.Int("teachers", 1200, "teachers in all")
 	districts := fs.Int("districts", 3, "districts")
+	addr := fs.String("addr", "127.0.0.1:8080", "the address `make run` serves at (printed with the demo accounts)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -80,5 +83,34 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	fmt.Fprintf(stdout, "warehouse: %s\n", db)
+	return demoUsers(ctx, wh, *addr, stdout)
+}
+
+// demoUsers creates one account of each role over the demo city and prints how to log in.
+func demoUsers(ctx context.Context, wh *warehouse.Warehouse, addr string, stdout io.Writer) error {
+	var district, school, schoolName string
+	err := wh.DB.QueryRowContext(ctx, `SELECT district, school_code, school_name FROM school_gate ORDER BY district, school_code LIMIT 1`).Scan(&district, &school, &schoolName)
+	if err != nil {
+		return fmt.Errorf("demo users: %w", err)
+	}
+	st := auth.NewStore(wh.DB, auth.DefaultPolicy)
+	users := []auth.User{
+		{Name: "gongchengban", Role: auth.RoleAdmin},
+		{Name: "quxian", Role: auth.RoleDistrict, District: district},
+		{Name: "xuexiao", Role: auth.RoleSchool, School: school},
+		{Name: "lingdao", Role: auth.RoleLeader},
+	}
+	fmt.Fprintf(stdout, "\n演示账号（登录 http://%s/login）：\n", addr)
+	for _, u := range users {
+		pw := auth.GeneratePassword()
+		if err := st.AddUser(ctx, u, pw); err != nil {
+			return fmt.Errorf("demo users: %w", err)
+		}
+		scope := u.Scope().String()
+		if u.School != "" {
+			scope += "（" + schoolName + "）"
+		}
+		fmt.Fprintf(stdout, "  %-13s %-28s 范围 %-20s 密码 %s\n", u.Name, u.Role.Label(), scope, pw)
+	}
 	return nil
 }

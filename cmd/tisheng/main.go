@@ -21,7 +21,10 @@ usage:
   tisheng ingest --db FILE [--as-of YYYY-MM-DD] [--school CODE] [--kind KIND] [--catalogue NAME] [--json] FILE...
   tisheng refresh --db FILE [--profile national|xiamen|baoji|guangdong|PATH.json]
   tisheng report monthly|school|annual --db FILE [--month YYYY-MM] [--district D] [--school CODE] [--out FILE.xlsx]
-  tisheng serve  --db FILE [--addr 127.0.0.1:8080]
+  tisheng serve  --db FILE [--addr 127.0.0.1:8080] [--allowed-hosts NAME,…] [--tls-cert FILE --tls-key FILE]
+  tisheng user   add --db FILE --name NAME --role admin|district|school|leader [--district D] [--school CODE] [--password-stdin]
+  tisheng user   list|disable|enable|passwd --db FILE [NAME]
+  tisheng token  add --db FILE --user NAME | list --db FILE | revoke --db FILE ID
   tisheng sql    --db FILE [--format table|csv|json|xlsx|arrow] [--out FILE] QUERY
   tisheng gen    --out DIR [--districts N] [--teachers N] [--seed N]
   tisheng demo   [--dir DIR] [--teachers N] [--districts N]
@@ -53,6 +56,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runServe(ctx, args[1:], stdout, stderr)
 	case "sql":
 		err = runSQL(ctx, args[1:], stdout, stderr)
+	case "user":
+		err = runUser(ctx, args[1:], os.Stdin, stdout, stderr)
+	case "token":
+		err = runToken(ctx, args[1:], stdout, stderr)
 	case "gen":
 		err = runGen(ctx, args[1:], stdout, stderr)
 	case "demo":

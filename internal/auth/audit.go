@@ -143,4 +143,3 @@ func (s *Store) Audit(ctx context.Context, f Filter) ([]Entry, error) {
 	}
 	return es, rows.Err()
 }
-

@@ -267,6 +267,9 @@ func nullable(s string) any {
 
 const userCols = `name, role, coalesce(district, ''), coalesce(school, ''), disabled, failed_logins, locked_until, created_at, password_changed_at`
 
+// userColsU is userCols of the users table aliased u.
+var userColsU = prefixed("u.", userCols)
+
 func scanUser(sc interface{ Scan(...any) error }) (User, error) {
 	var u User
 	var role string
@@ -436,7 +439,7 @@ func (s *Store) Session(ctx context.Context, token string) (User, error) {
 		return u, nil
 	}
 	var exp time.Time
-	u, err := scanUser(&scanPlus{row: s.db.QueryRowContext(ctx, `SELECT `+prefixed("u.", userCols)+`, s.expires_at
+	u, err := scanUser(&scanPlus{row: s.db.QueryRowContext(ctx, `SELECT `+userColsU+`, s.expires_at
 		FROM sessions s JOIN users u ON u.name = s.user_name WHERE s.token_hash = ?`, h), extra: &exp})
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, ErrNoSession
@@ -525,7 +528,7 @@ func (s *Store) TokenUser(ctx context.Context, token string) (User, error) {
 	if u, ok := s.fromCache("t"+h, now); ok {
 		return u, nil
 	}
-	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT `+prefixed("u.", userCols)+`
+	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT `+userColsU+`
 		FROM api_tokens t JOIN users u ON u.name = t.user_name WHERE t.token_hash = ? AND NOT t.revoked`, h))
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, ErrNoSession
@@ -566,16 +569,13 @@ type scanPlus struct {
 
 func (p *scanPlus) Scan(dest ...any) error { return p.row.Scan(append(dest, p.extra)...) }
 
+// prefixed qualifies userCols with a table alias.
 func prefixed(p, cols string) string {
-	parts := strings.Split(cols, ", ")
-	for i, c := range parts {
-		if strings.HasPrefix(c, "coalesce(") {
-			parts[i] = "coalesce(" + p + strings.TrimPrefix(c, "coalesce(")
-		} else {
-			parts[i] = p + c
-		}
+	out := cols
+	for _, c := range []string{"name", "role", "district", "school", "disabled", "failed_logins", "locked_until", "created_at", "password_changed_at"} {
+		out = regexp.MustCompile(`\b`+c+`\b`).ReplaceAllString(out, p+c)
 	}
-	return strings.Join(parts, ", ")
+	return out
 }
 
 // Argon2id parameters: OWASP's minimum for argon2id (19 MiB, 2 passes, 1 lane).

@@ -43,6 +43,19 @@ func screenshotDir(t *testing.T) string {
 	return dir
 }
 
+// login signs in through the form, as a person does; env users' passwords are
+// "password-of-" and their name.
+func login(e *env, name string) chromedp.Action {
+	return chromedp.Tasks{
+		chromedp.Navigate(e.ts.URL + "/login"),
+		chromedp.WaitVisible(`input[name=username]`, chromedp.ByQuery),
+		chromedp.SendKeys(`input[name=username]`, name, chromedp.ByQuery),
+		chromedp.SendKeys(`input[name=password]`, "password-of-"+name, chromedp.ByQuery),
+		chromedp.Submit(`input[name=password]`, chromedp.ByQuery),
+		chromedp.WaitNotPresent(`input[name=password]`, chromedp.ByQuery),
+	}
+}
+
 func TestBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser tests take a few seconds")
@@ -83,6 +96,7 @@ func TestBrowser(t *testing.T) {
 	// 总览: the charts render (ECharts draws a canvas) and the figures are there.
 	var teachers string
 	err := chromedp.Run(bctx,
+		login(e, "admin"),
 		chromedp.Navigate(e.ts.URL+"/"),
 		chromedp.WaitVisible(`#c-rates canvas`, chromedp.ByQuery),
 		chromedp.WaitVisible(`#c-gate canvas`, chromedp.ByQuery),

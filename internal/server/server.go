@@ -25,6 +25,8 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"tisheng/ingest"
+	"tisheng/internal/auth"
+	"tisheng/internal/scoped"
 	"tisheng/internal/warehouse"
 	"tisheng/models"
 	"tisheng/queries"
@@ -37,6 +39,13 @@ type Config struct {
 	MaxUpload   int64         // bytes per upload request
 	SQLTimeout  time.Duration // ad-hoc query time limit
 	SQLRowLimit int
+	// AllowedHosts are the host names the server answers to besides IP literals and
+	// localhost (DNS rebinding).
+	AllowedHosts []string
+	TLSCert      string // with TLSKey: serve HTTPS
+	TLSKey       string
+	// Scopes bounds the district and school databases kept at once.
+	Scopes scoped.Options
 }
 
 // Server serves one warehouse.
@@ -49,10 +58,16 @@ type Server struct {
 	reports *reports.Reports
 	log     *slog.Logger
 	writeMu sync.Mutex // one upload (ingest + refresh) at a time
+
+	accounts *auth.Store
+	scopes   *scoped.Set
+
+	districtMu sync.Mutex
+	districtOf map[string]string // school code -> district, until the next refresh
 }
 
-// New wires a server over an open warehouse and loader.
-func New(cfg Config, wh *warehouse.Warehouse, loader *ingest.Loader, log *slog.Logger) (*Server, error) {
+// New wires a server over an open warehouse, its loader and its accounts.
+func New(cfg Config, wh *warehouse.Warehouse, loader *ingest.Loader, accounts *auth.Store, log *slog.Logger) (*Server, error) {
 	r, err := queries.NewRunner(wh.DB)
 	if err != nil {
 		return nil, err
@@ -61,18 +76,17 @@ func New(cfg Config, wh *warehouse.Warehouse, loader *ingest.Loader, log *slog.L
 	if err != nil {
 		return nil, err
 	}
-	ah := queries.NewAdHoc(r)
-	if cfg.SQLTimeout > 0 {
-		ah.Timeout = cfg.SQLTimeout
-	}
-	if cfg.SQLRowLimit > 0 {
-		ah.RowLimit = cfg.SQLRowLimit
-	}
 	if cfg.MaxUpload <= 0 {
 		cfg.MaxUpload = 1 << 30
 	}
-	return &Server{cfg: cfg, wh: wh, loader: loader, runner: r, adhoc: ah, reports: rp, log: log}, nil
+	s := &Server{cfg: cfg, wh: wh, loader: loader, runner: r, reports: rp, log: log, accounts: accounts, districtOf: map[string]string{}}
+	s.adhoc = s.newAdHoc(r)
+	s.scopes = scoped.NewSet(wh.DB, cfg.Scopes, log, s.newScopeView)
+	return s, nil
 }
+
+// Close drops the scope databases.
+func (s *Server) Close() { s.scopes.Close() }
 
 // handler is an HTTP handler that returns its error for errorStatus to answer.
 type handler func(w http.ResponseWriter, r *http.Request) error
@@ -80,38 +94,47 @@ type handler func(w http.ResponseWriter, r *http.Request) error
 // Handler is the whole HTTP interface.
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
-	r.Use(middleware.RequestID, s.logRequests, middleware.Recoverer)
+	r.Use(middleware.RequestID, s.logRequests, middleware.Recoverer, s.hostCheck, securityHeaders, s.crossOrigin)
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") })
-	r.Handle("/static/*", http.StripPrefix("/static/", http.FileServer(http.FS(reports.Static()))))
+	r.Handle("/static/*", http.StripPrefix("/static/", staticFiles(reports.Static())))
+	r.Get("/login", s.loginPage)
+	r.Post("/login", s.loginPost)
+	r.Post("/logout", s.logout)
 
+	// Everything below needs a caller: pages send the anonymous to /login, the rest say 401.
 	pages := chi.NewRouter()
-	pages.Use(middleware.Timeout(60 * time.Second))
+	pages.Use(s.authenticate(true), middleware.Timeout(60*time.Second))
 	pages.Get("/", s.page("overview"))
 	pages.Get("/schools", s.page("schools"))
 	pages.Get("/schools/{code}", s.page("school"))
 	pages.Get("/abilities", s.page("abilities"))
 	pages.Get("/trend", s.page("trend"))
 	pages.Get("/quality", s.page("quality"))
-	pages.Get("/sql", s.html(s.sqlPage))
-	pages.Get("/upload", s.html(s.uploadPage))
+	pages.With(s.require(auth.Scope.CanSQL, "SQL 查询", true)).Get("/sql", s.html(s.sqlPage))
+	pages.With(s.require(auth.Scope.CanUpload, "上传", true)).Get("/upload", s.html(s.uploadPage))
+	pages.With(s.require(auth.Scope.IsAdmin, "管理页面", true)).Mount("/admin", s.adminPages())
 	r.Mount("/", pages)
 
 	api := chi.NewRouter()
+	api.Use(s.authenticate(false))
 	for _, name := range []string{"overview", "schools", "abilities", "trend", "quality"} {
-		api.Get("/"+name, s.api(s.pageJSON(name)))
+		api.Get("/"+name, s.api(s.withView(s.pageJSON(name))))
 	}
-	api.Get("/school/{code}", s.api(s.pageJSON("school")))
-	api.Post("/sql", s.api(s.sqlAPI))
-	api.Post("/ingest", s.api(s.ingestAPI))
+	api.Get("/school/{code}", s.api(s.withView(s.pageJSON("school"))))
+	api.With(s.require(auth.Scope.CanSQL, "SQL 查询", false)).Post("/sql", s.api(s.withView(s.sqlAPI)))
+	api.With(s.require(auth.Scope.CanUpload, "上传", false)).Post("/ingest", s.api(s.ingestAPI))
+	api.With(s.require(auth.Scope.IsAdmin, "管理接口", false)).Mount("/admin", s.adminAPI())
 	r.Mount("/api", api)
 
 	dl := chi.NewRouter()
-	dl.Use(middleware.Timeout(120 * time.Second))
-	dl.Get("/monthly.xlsx", s.api(s.download(s.reports.Monthly)))
-	dl.Get("/annual.xlsx", s.api(s.download(s.reports.Annual)))
-	dl.Get("/roster.xlsx", s.api(s.download(s.reports.SchoolRoster)))
-	dl.Get("/{query}.xlsx", s.api(s.tableDownload(false)))
-	dl.Get("/{query}.csv", s.api(s.tableDownload(true)))
+	dl.Use(s.authenticate(false), middleware.Timeout(120*time.Second))
+	dl.Get("/monthly.xlsx", s.api(s.withView(s.download("月报", (*reports.Reports).Monthly))))
+	dl.With(s.require(func(sc auth.Scope) bool { return sc.Valid() && sc.Role != auth.RoleSchool }, "年报", false)).
+		Get("/annual.xlsx", s.api(s.withView(s.annualDownload)))
+	dl.Get("/roster.xlsx", s.api(s.withView(s.download("学校名单", (*reports.Reports).SchoolRoster))))
+	dl.Get("/audit.xlsx", s.require(auth.Scope.IsAdmin, "审计日志", false)(s.api(s.auditDownload)).ServeHTTP)
+	dl.Get("/{query}.xlsx", s.api(s.withView(s.tableDownload(false))))
+	dl.Get("/{query}.csv", s.api(s.withView(s.tableDownload(true))))
 	r.Mount("/download", dl)
 	return r
 }
@@ -126,7 +149,13 @@ func (s *Server) Run(ctx context.Context) error {
 		BaseContext:       nil,
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
+	go func() {
+		if s.cfg.TLSCert != "" {
+			errc <- srv.ListenAndServeTLS(s.cfg.TLSCert, s.cfg.TLSKey)
+			return
+		}
+		errc <- srv.ListenAndServe()
+	}()
 	select {
 	case err := <-errc:
 		return err
@@ -154,6 +183,8 @@ func (s *Server) errorStatus(r *http.Request, err error) (int, string) {
 	var ge *queries.GuardError
 	var mb *http.MaxBytesError
 	switch {
+	case errors.Is(err, ErrForbidden):
+		return http.StatusForbidden, strings.TrimPrefix(err.Error(), ErrForbidden.Error()+": ")
 	case errors.Is(err, reports.ErrNotFound), errors.Is(err, queries.ErrUnknownQuery):
 		return http.StatusNotFound, strings.TrimPrefix(err.Error(), "not found: ")
 	case errors.Is(err, reports.ErrBadParam):
@@ -193,7 +224,7 @@ func (s *Server) html(h handler) http.HandlerFunc {
 			code, msg := s.errorStatus(r, err)
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			w.WriteHeader(code)
-			s.reports.Render(w, "error", &reports.Page{Name: "error", Title: http.StatusText(code), Extra: map[string]string{"message": msg}})
+			s.reports.Render(w, "error", &reports.Page{Name: "error", Title: statusTitle(code), Viewer: viewer(scopeOf(r.Context())), Extra: map[string]string{"message": msg}})
 		}
 	}
 }
@@ -208,30 +239,30 @@ func params(r *http.Request) (queries.Params, error) {
 }
 
 func (s *Server) page(name string) http.HandlerFunc {
-	return s.html(func(w http.ResponseWriter, r *http.Request) error {
-		p, err := params(r)
+	return s.html(s.withView(func(w http.ResponseWriter, r *http.Request, v *view, p queries.Params) error {
+		sc := scopeOf(r.Context())
+		if name == "overview" && sc.Role == auth.RoleSchool && r.URL.RawQuery == "" {
+			// a school's overview is its own page
+			http.Redirect(w, r, "/schools/"+url.PathEscape(sc.School), http.StatusSeeOther)
+			return nil
+		}
+		pg, err := v.rp.Build(r.Context(), name, p)
 		if err != nil {
 			return err
 		}
-		pg, err := s.reports.Build(r.Context(), name, p)
-		if err != nil {
-			return err
-		}
+		pg.Viewer = viewer(sc)
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		return s.reports.Render(w, "page", pg)
-	})
+		return v.rp.Render(w, "page", pg)
+	}))
 }
 
-func (s *Server) pageJSON(name string) handler {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		p, err := params(r)
+func (s *Server) pageJSON(name string) scopedHandler {
+	return func(w http.ResponseWriter, r *http.Request, v *view, p queries.Params) error {
+		pg, err := v.rp.Build(r.Context(), name, p)
 		if err != nil {
 			return err
 		}
-		pg, err := s.reports.Build(r.Context(), name, p)
-		if err != nil {
-			return err
-		}
+		pg.Viewer = viewer(scopeOf(r.Context()))
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		enc := json.NewEncoder(w)
 		enc.SetEscapeHTML(false)
@@ -257,18 +288,19 @@ func (s *Server) profile(ctx context.Context) map[string]any {
 
 func (s *Server) sqlPage(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	return s.reports.Render(w, "sql", &reports.Page{Name: "sql", Title: "SQL 查询", Profile: s.profile(r.Context()),
+	return s.reports.Render(w, "sql", &reports.Page{Name: "sql", Title: "SQL 查询", Profile: s.profile(r.Context()), Viewer: viewer(scopeOf(r.Context())),
 		Extra: map[string]string{"timeout": s.adhoc.Timeout.String(), "limit": fmt.Sprint(s.adhoc.RowLimit)}})
 }
 
 func (s *Server) uploadPage(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	return s.reports.Render(w, "upload", &reports.Page{Name: "upload", Title: "上传", Profile: s.profile(r.Context()),
+	return s.reports.Render(w, "upload", &reports.Page{Name: "upload", Title: "上传", Profile: s.profile(r.Context()), Viewer: viewer(scopeOf(r.Context())),
 		Extra: map[string]string{"limit": humanBytes(s.cfg.MaxUpload)}})
 }
 
-// sqlAPI runs one ad-hoc query: JSON body {"sql": …} or a form field sql.
-func (s *Server) sqlAPI(w http.ResponseWriter, r *http.Request) error {
+// sqlAPI runs one ad-hoc query: JSON body {"sql": …} or a form field sql. It runs on the
+// caller's view: a district user's query reaches only its district's database.
+func (s *Server) sqlAPI(w http.ResponseWriter, r *http.Request, v *view, _ queries.Params) (err error) {
 	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
 	var q string
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
@@ -290,24 +322,35 @@ func (s *Server) sqlAPI(w http.ResponseWriter, r *http.Request) error {
 	if format == "" {
 		format = "json"
 	}
+	start := time.Now()
+	var rows int64
+	defer func() {
+		e := auth.Entry{Action: auth.ActSQL, Object: format, Detail: q, Rows: rows, DurationMS: time.Since(start).Milliseconds(), OK: err == nil}
+		if err != nil {
+			_, msg := s.errorStatus(r, err)
+			e.Detail = q + "\n-- " + msg
+		}
+		s.audit(r, e)
+	}()
 	switch format {
 	case "arrow":
 		// Checked before any byte is written, so a refusal is still a clean 4xx.
-		if err := s.adhoc.Check(r.Context(), q); err != nil {
+		if err := v.adhoc.Check(r.Context(), q); err != nil {
 			return err
 		}
 		w.Header().Set("Content-Type", "application/vnd.apache.arrow.stream")
 		w.Header().Set("Content-Disposition", disposition("查询结果.arrow"))
-		_, err := s.adhoc.WriteArrow(r.Context(), w, q)
+		_, err := v.adhoc.WriteArrow(r.Context(), w, q)
 		return err
 	case "json", "csv", "xlsx":
 	default:
 		return fmt.Errorf("%w: format 应为 json、csv、xlsx 或 arrow", errBadRequest)
 	}
-	res, err := s.adhoc.Run(r.Context(), q)
+	res, err := v.adhoc.Run(r.Context(), q)
 	if err != nil {
 		return err
 	}
+	rows = int64(len(res.Rows))
 	switch format {
 	case "csv":
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
@@ -322,41 +365,54 @@ func (s *Server) sqlAPI(w http.ResponseWriter, r *http.Request) error {
 	return queries.WriteJSON(w, res)
 }
 
-func (s *Server) download(build func(context.Context, queries.Params) (*reports.Workbook, error)) handler {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		p, err := params(r)
+// download serves a workbook built on the caller's view, and records it.
+func (s *Server) download(what string, build func(*reports.Reports, context.Context, queries.Params) (*reports.Workbook, error)) scopedHandler {
+	return func(w http.ResponseWriter, r *http.Request, v *view, p queries.Params) error {
+		wb, err := build(v.rp, r.Context(), p)
 		if err != nil {
 			return err
 		}
-		wb, err := build(r.Context(), p)
-		if err != nil {
-			return err
-		}
-		return send(w, wb)
+		return s.send(w, r, what, p, wb)
 	}
 }
 
-func (s *Server) tableDownload(csv bool) handler {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		p, err := params(r)
+// annualDownload is the 年报; a district asked for by a caller who sees every district is
+// worked from that district's own database, so its figures are the district's.
+func (s *Server) annualDownload(w http.ResponseWriter, r *http.Request, v *view, p queries.Params) error {
+	if p.District != "" && v.schools == nil {
+		dv, err := s.scopeView(r.Context(), scoped.Key{District: p.District})
 		if err != nil {
 			return err
 		}
-		wb, err := s.reports.TableDownload(r.Context(), chi.URLParam(r, "query"), p, csv)
+		defer dv.release()
+		v = dv
+	}
+	wb, err := v.rp.Annual(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	return s.send(w, r, "年报", p, wb)
+}
+
+func (s *Server) tableDownload(csv bool) scopedHandler {
+	return func(w http.ResponseWriter, r *http.Request, v *view, p queries.Params) error {
+		wb, err := v.rp.TableDownload(r.Context(), chi.URLParam(r, "query"), p, csv)
 		if err != nil {
 			return err
 		}
-		return send(w, wb)
+		return s.send(w, r, chi.URLParam(r, "query"), p, wb)
 	}
 }
 
-// send writes a workbook with its file name. It is built into memory first so that a
-// failure is still a clean error response rather than half a file.
-func send(w http.ResponseWriter, wb *reports.Workbook) error {
+// send writes a workbook with its file name and records the download. It is built into
+// memory first so that a failure is still a clean error response rather than half a file.
+func (s *Server) send(w http.ResponseWriter, r *http.Request, what string, p queries.Params, wb *reports.Workbook) error {
 	var buf strings.Builder
 	if err := wb.Write(&buf); err != nil {
 		return err
 	}
+	s.audit(r, auth.Entry{Action: auth.ActDownload, Object: wb.FileName, Rows: int64(wb.Rows), OK: true,
+		Detail: what + " " + p.Query()})
 	ct := "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 	if strings.HasSuffix(wb.FileName, ".csv") {
 		ct = "text/csv; charset=utf-8"
@@ -447,6 +503,14 @@ func (s *Server) ingestAPI(w http.ResponseWriter, r *http.Request) error {
 	if len(files) == 0 {
 		return fmt.Errorf("%w: 没有选择文件", errBadRequest)
 	}
+	sc := scopeOf(r.Context())
+	if sc.Role == auth.RoleSchool {
+		// a school's 研修考核 files are its own
+		if opts.School != "" && opts.School != sc.School {
+			return forbidden(sc, "学校 "+opts.School)
+		}
+		opts.School = sc.School
+	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	var results []ingest.Result
@@ -461,7 +525,19 @@ func (s *Server) ingestAPI(w http.ResponseWriter, r *http.Request) error {
 		if f.kind != ingest.KindProgress {
 			o.School = ""
 		}
+		// worked out per file: a school list earlier in the upload may add the district's schools
+		lim, err := s.uploadLimit(r.Context(), sc)
+		if err != nil {
+			return err
+		}
+		if lim != nil && o.School != "" && !lim.Schools[o.School] {
+			return forbidden(sc, "学校 "+o.School)
+		}
+		o.Limit = lim
+		start := time.Now()
 		res := s.loader.LoadFile(r.Context(), f.path, o)
+		s.audit(r, auth.Entry{Action: auth.ActUpload, Object: f.name, Rows: int64(res.Accepted), DurationMS: time.Since(start).Milliseconds(),
+			OK: res.Status != ingest.StatusFailed, Detail: fmt.Sprintf("%s %s 接收 %d 拒收 %d 批次 %d %s", res.Status, res.Kind, res.Accepted, res.Rejected, res.Batch, res.Error)})
 		if res.Status == ingest.StatusLoaded {
 			loaded = true
 		}
@@ -518,5 +594,39 @@ func (s *Server) refresh(ctx context.Context) error {
 	}
 	_, err = models.Refresh(ctx, s.wh, p)
 	s.reports.Invalidate()
+	s.scopes.Invalidate()
+	s.districtMu.Lock()
+	s.districtOf = map[string]string{}
+	s.districtMu.Unlock()
 	return err
+}
+
+// uploadLimit is what an uploader may write: nothing limits the project office; a district
+// user writes its district's schools (by the newest school list naming each), a school
+// user its own school.
+func (s *Server) uploadLimit(ctx context.Context, sc auth.Scope) (*ingest.Limit, error) {
+	switch {
+	case sc.IsAdmin():
+		return nil, nil
+	case sc.Role == auth.RoleSchool:
+		return &ingest.Limit{Schools: map[string]bool{sc.School: true}, Label: sc.String()}, nil
+	case sc.Role == auth.RoleDistrict:
+		rows, err := s.wh.DB.QueryContext(ctx, `SELECT school_code FROM (
+			SELECT r.school_code, r.district, row_number() OVER (PARTITION BY r.school_code ORDER BY b.as_of DESC, r.batch_id DESC) AS rn
+			FROM raw_schools r JOIN batches b ON b.batch_id = r.batch_id) WHERE rn = 1 AND district = ?`, sc.District)
+		if err != nil {
+			return nil, fmt.Errorf("upload scope: %w", err)
+		}
+		defer rows.Close()
+		lim := &ingest.Limit{District: sc.District, Schools: map[string]bool{}, Label: sc.String()}
+		for rows.Next() {
+			var c string
+			if err := rows.Scan(&c); err != nil {
+				return nil, err
+			}
+			lim.Schools[c] = true
+		}
+		return lim, rows.Err()
+	}
+	return nil, forbidden(sc, "上传")
 }

@@ -3,6 +3,8 @@ package server
 import (
 	"archive/zip"
 	"bytes"
+	"context"
+	"errors"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -23,33 +25,63 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"tisheng/ingest"
+	"tisheng/internal/auth"
 	"tisheng/internal/testkit"
 	"tisheng/internal/warehouse"
 )
 
 type env struct {
-	t   *testing.T
-	wh  *warehouse.Warehouse
-	srv *Server
-	ts  *httptest.Server
+	t        *testing.T
+	wh       *warehouse.Warehouse
+	srv      *Server
+	ts       *httptest.Server
+	accounts *auth.Store
+	c        *http.Client // an admin's API token on every request
 }
 
-// newEnv serves the demo warehouse, opened as tisheng serve opens it.
+// newEnv serves the demo warehouse, opened as tisheng serve opens it, with an admin whose
+// token its client sends.
 func newEnv(t *testing.T, cfg Config) *env {
 	t.Helper()
 	wh, l := testkit.Demo(t, "../../testdata", filepath.Join(t.TempDir(), "w.duckdb"), warehouse.Options{Locked: true})
-	srv, err := New(cfg, wh, l, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	accounts := auth.NewStore(wh.DB, auth.DefaultPolicy)
+	srv, err := New(cfg, wh, l, accounts, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(srv.Close)
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	return &env{t: t, wh: wh, srv: srv, ts: ts}
+	e := &env{t: t, wh: wh, srv: srv, ts: ts, accounts: accounts}
+	e.c = e.client("admin", auth.User{Role: auth.RoleAdmin})
+	return e
+}
+
+// client makes a user (unless it exists) and returns a client sending its API token.
+func (e *env) client(name string, u auth.User) *http.Client {
+	e.t.Helper()
+	u.Name = name
+	if err := e.accounts.AddUser(context.Background(), u, "password-of-"+name); err != nil && !errors.Is(err, auth.ErrUserExists) {
+		e.t.Fatal(err)
+	}
+	_, tok, err := e.accounts.AddToken(context.Background(), name)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return &http.Client{Transport: bearer{tok}, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+type bearer struct{ tok string }
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.tok)
+	return http.DefaultTransport.RoundTrip(r)
 }
 
 func (e *env) get(path string) (*http.Response, []byte) {
 	e.t.Helper()
-	resp, err := http.Get(e.ts.URL + path)
+	resp, err := e.c.Get(e.ts.URL + path)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -176,7 +208,7 @@ func atoi(s string) int {
 func (e *env) postSQL(q, format string) (*http.Response, []byte) {
 	e.t.Helper()
 	b, _ := json.Marshal(map[string]string{"sql": q})
-	resp, err := http.Post(e.ts.URL+"/api/sql?format="+format, "application/json", bytes.NewReader(b))
+	resp, err := e.c.Post(e.ts.URL+"/api/sql?format="+format, "application/json", bytes.NewReader(b))
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -228,7 +260,7 @@ func TestSQLAPI(t *testing.T) {
 		t.Errorf("arrow rows %d", n)
 	}
 	// A form post (the page's download buttons) works too.
-	r2, err := http.PostForm(e.ts.URL+"/api/sql?format=xlsx", url.Values{"sql": {"SELECT 1 AS x"}})
+	r2, err := e.c.PostForm(e.ts.URL+"/api/sql?format=xlsx", url.Values{"sql": {"SELECT 1 AS x"}})
 	if err != nil || r2.StatusCode != 200 {
 		t.Fatalf("form post: %v %v", err, r2.Status)
 	}
@@ -404,7 +436,7 @@ func postFiles(t *testing.T, e *env, files map[string][]byte, fields map[string]
 		w.Write(files[n])
 	}
 	mw.Close()
-	resp, err := http.Post(e.ts.URL+"/api/ingest", mw.FormDataContentType(), &buf)
+	resp, err := e.c.Post(e.ts.URL+"/api/ingest", mw.FormDataContentType(), &buf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -435,7 +467,7 @@ func TestUploadLoadsRefreshesAndRefuses(t *testing.T) {
 					return
 				default:
 				}
-				resp, err := http.Get(e.ts.URL + "/api/schools")
+				resp, err := e.c.Get(e.ts.URL + "/api/schools")
 				if err != nil || resp.StatusCode != 200 {
 					mu.Lock()
 					bad++

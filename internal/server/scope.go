@@ -1,0 +1,127 @@
+package server
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+
+	"tisheng/internal/auth"
+	"tisheng/internal/scoped"
+	"tisheng/queries"
+	"tisheng/reports"
+)
+
+// view is what one request may read: the whole warehouse for a scope that reaches
+// everything, else the scope's own database (internal/scoped), with the reports, named
+// queries and ad-hoc runner built over it.
+type view struct {
+	rp      *reports.Reports
+	runner  *queries.Runner
+	adhoc   *queries.AdHoc
+	schools map[string]bool // the scope's schools; nil: every school
+	release func()
+}
+
+// scopeView is what the server builds once on each scope database.
+type scopeView struct {
+	rp     *reports.Reports
+	runner *queries.Runner
+	adhoc  *queries.AdHoc
+}
+
+func (s *Server) newScopeView(db *sql.DB) (any, error) {
+	r, err := queries.NewRunner(db)
+	if err != nil {
+		return nil, err
+	}
+	rp, err := reports.New(r)
+	if err != nil {
+		return nil, err
+	}
+	return &scopeView{rp: rp, runner: r, adhoc: s.newAdHoc(r)}, nil
+}
+
+func (s *Server) newAdHoc(r *queries.Runner) *queries.AdHoc {
+	ah := queries.NewAdHoc(r)
+	if s.cfg.SQLTimeout > 0 {
+		ah.Timeout = s.cfg.SQLTimeout
+	}
+	if s.cfg.SQLRowLimit > 0 {
+		ah.RowLimit = s.cfg.SQLRowLimit
+	}
+	return ah
+}
+
+// viewFor opens the data a scope may read. Fails closed: no valid scope, no view.
+func (s *Server) viewFor(ctx context.Context, sc auth.Scope) (*view, error) {
+	if !sc.Valid() {
+		return nil, forbidden(sc, "数据")
+	}
+	if sc.Everything() {
+		return &view{rp: s.reports, runner: s.runner, adhoc: s.adhoc, release: func() {}}, nil
+	}
+	return s.scopeView(ctx, scoped.KeyOf(sc))
+}
+
+func (s *Server) scopeView(ctx context.Context, k scoped.Key) (*view, error) {
+	d, release, err := s.scopes.Get(ctx, k)
+	if err != nil {
+		return nil, fmt.Errorf("scope %s: %w", k, err)
+	}
+	sv := d.Value.(*scopeView)
+	v := &view{rp: sv.rp, runner: sv.runner, adhoc: sv.adhoc, schools: map[string]bool{}, release: release}
+	for _, c := range d.Schools {
+		v.schools[c] = true
+	}
+	return v, nil
+}
+
+// narrow fits the request's parameters to the scope: a parameter may narrow the view,
+// never widen it. Asking for another district or school is 403, not an empty page.
+func narrow(sc auth.Scope, v *view, p queries.Params) (queries.Params, error) {
+	if sc.District != "" {
+		if p.District != "" && p.District != sc.District {
+			return p, forbidden(sc, "区县「"+p.District+"」")
+		}
+		p.District = sc.District
+	}
+	if p.School != "" {
+		if sc.School != "" && p.School != sc.School {
+			return p, forbidden(sc, "学校 "+p.School)
+		}
+		if v.schools != nil && !v.schools[p.School] {
+			return p, forbidden(sc, "学校 "+p.School)
+		}
+	}
+	return p, nil
+}
+
+// scopedHandler is a handler that reads data: it gets the caller's view and parameters,
+// already fitted to the scope.
+type scopedHandler func(w http.ResponseWriter, r *http.Request, v *view, p queries.Params) error
+
+// withView resolves the caller's view and parameters once, then runs h.
+func (s *Server) withView(h scopedHandler) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		sc := scopeOf(r.Context())
+		p, err := params(r)
+		if err != nil {
+			return err
+		}
+		if code := chi.URLParam(r, "code"); code != "" {
+			p.School = code
+		}
+		v, err := s.viewFor(r.Context(), sc)
+		if err != nil {
+			return err
+		}
+		defer v.release()
+		if p, err = narrow(sc, v, p); err != nil {
+			return err
+		}
+		return h(w, r, v, p)
+	}
+}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,8 @@ import (
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 	"github.com/xuri/excelize/v2"
+
+	"tisheng/internal/auth"
 )
 
 // browserPath finds Debian's chromium; CI installs it, and there its absence is a failure.
@@ -188,5 +191,76 @@ func TestBrowser(t *testing.T) {
 	)
 	if err != nil || !strings.Contains(msg, "不能读取") {
 		t.Errorf("refusal on the page: %q %v", msg, err)
+	}
+}
+
+// Each role logs in through the form and sees its own scope: the header names it, the
+// pages hold only its rows, and the links it may not use are not offered.
+func TestBrowserRoles(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser tests take a few seconds")
+	}
+	path := browserPath(t)
+	e := newEnv(t, Config{})
+	shots := screenshotDir(t)
+	d := e.one(`SELECT min(district) FROM school_info`)
+	school := e.one(`SELECT min(school_code) FROM school_info WHERE district = ?`, d)
+	otherDistrict := e.one(`SELECT min(district) FROM school_info WHERE district <> ?`, d)
+	e.client("quxian", auth.User{Role: auth.RoleDistrict, District: d})
+	e.client("xuexiao", auth.User{Role: auth.RoleSchool, School: school})
+	e.client("lingdao", auth.User{Role: auth.RoleLeader})
+	for _, c := range []struct {
+		user, scope string
+		sql, upload bool
+		rows        string // the teachers 学校进度 lists (sum of its 教师 column)
+	}{
+		{"admin", "全部", true, true, e.one(`SELECT count(*) FROM school_gate`)},
+		{"quxian", "区县:" + d, true, true, e.one(`SELECT count(*) FROM school_gate WHERE district = ?`, d)},
+		{"xuexiao", "学校:" + school, false, true, "1"},
+		{"lingdao", "全部", false, false, e.one(`SELECT count(*) FROM school_gate`)},
+	} {
+		t.Run(c.user, func(t *testing.T) {
+			opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox,
+				chromedp.Flag("disable-gpu", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1400, 1000))
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
+			defer acancel()
+			bctx, bcancel := chromedp.NewContext(actx)
+			defer bcancel()
+			var who, nav, body string
+			var rows int
+			err := chromedp.Run(bctx,
+				login(e, c.user),
+				chromedp.Navigate(e.ts.URL+"/schools"),
+				chromedp.WaitVisible(`#t-schools`, chromedp.ByQuery),
+				chromedp.Text(`header form.who span`, &who, chromedp.ByQuery),
+				chromedp.Text(`nav`, &nav, chromedp.ByQuery),
+				chromedp.Evaluate(`document.querySelectorAll('#t-schools tbody tr').length`, &rows),
+				chromedp.Text(`main`, &body, chromedp.ByQuery),
+				chromedp.ActionFunc(func(ctx context.Context) error {
+					var buf []byte
+					if err := chromedp.FullScreenshot(&buf, 100).Do(ctx); err != nil {
+						return err
+					}
+					return os.WriteFile(filepath.Join(shots, "role-"+c.user+".png"), buf, 0o644)
+				}),
+			)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(who, c.user) || !strings.Contains(who, c.scope) {
+				t.Errorf("header says %q, want %s · %s", who, c.user, c.scope)
+			}
+			if strings.Contains(nav, "SQL") != c.sql || strings.Contains(nav, "上传") != c.upload {
+				t.Errorf("nav %q: sql %v upload %v", nav, c.sql, c.upload)
+			}
+			if fmt.Sprint(rows) != c.rows {
+				t.Errorf("学校进度 lists %d schools, want %s", rows, c.rows)
+			}
+			if c.user != "admin" && c.user != "lingdao" && strings.Contains(body, otherDistrict) {
+				t.Errorf("%s sees %s on 学校进度", c.user, otherDistrict)
+			}
+		})
 	}
 }

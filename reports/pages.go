@@ -93,7 +93,8 @@ func New(r *queries.Runner) (*Reports, error) {
 			}
 			return out
 		},
-		"eq":   func(a, b string) bool { return a == b },
+		"eq":   func(a, b any) bool { return a == b },
+		"inc":  func(i int) int { return i + 1 },
 		"pct":  func(v any) string { return formatCell(queries.Column{Name: "x_rate", Type: "DOUBLE"}, v) },
 		"pair": func(t *Table, p *Page) map[string]any { return map[string]any{"T": t, "P": p} },
 		"csv":  func(dl string) string { return strings.Replace(dl, ".xlsx?", ".csv?", 1) },
@@ -112,8 +113,12 @@ type Table struct {
 	Download   string          `json:"download"` // /download/ID.xlsx?… (and .csv)
 	RowClasses []string        `json:"-"`
 	LinkCol    int             `json:"-"` // the column linking to its row's school, or -1
-	Head       []HeadView      `json:"-"` // filled by prepare, for the template
-	Body       template.HTML   `json:"-"` // the rows, escaped in Go (see prepare)
+	Empty      string          `json:"-"` // what an empty table means, in words
+	Hidden     map[int]bool    `json:"-"` // columns kept for the JSON twin and downloads, not shown
+	// Cell, when set, formats a cell for the page (the JSON twin keeps the raw value).
+	Cell func(row []any, col int) (string, bool) `json:"-"`
+	Head []HeadView                              `json:"-"` // filled by prepare, for the template
+	Body template.HTML                           `json:"-"` // the rows, escaped in Go (see prepare)
 }
 
 // HeadView is a column header as the template prints it.
@@ -134,6 +139,9 @@ func (t *Table) prepare(p *Page) {
 	num := make([]bool, len(cols))
 	for i, c := range cols {
 		num[i] = isNumeric(c)
+		if t.Hidden[i] {
+			continue
+		}
 		t.Head = append(t.Head, HeadView{Label: c.Label, Name: c.Name, Num: num[i]})
 	}
 	code := colIndex(t.Result, "school_code")
@@ -146,6 +154,9 @@ func (t *Table) prepare(p *Page) {
 		}
 		b.WriteString(`">`)
 		for j, v := range row {
+			if t.Hidden[j] {
+				continue
+			}
 			if num[j] {
 				b.WriteString(`<td class="n" data-v="`)
 			} else {
@@ -153,7 +164,13 @@ func (t *Table) prepare(p *Page) {
 			}
 			b.WriteString(html.EscapeString(sortKey(v)))
 			b.WriteString(`">`)
-			text := html.EscapeString(formatCell(cols[j], v))
+			shown := formatCell(cols[j], v)
+			if t.Cell != nil {
+				if s, ok := t.Cell(row, j); ok {
+					shown = s
+				}
+			}
+			text := html.EscapeString(shown)
 			if j == t.LinkCol && code >= 0 {
 				link := "/schools/" + url.PathEscape(fmt.Sprint(row[code])) + "?" + month
 				b.WriteString(`<a href="` + html.EscapeString(link) + `">` + text + `</a>`)
@@ -209,6 +226,21 @@ type Page struct {
 	Extra     map[string]string `json:"extra,omitempty"`
 	Empty     bool              `json:"empty"`
 	Viewer    *Viewer           `json:"viewer,omitempty"`
+	Gate      *GateView         `json:"gate,omitempty"`
+	// ChartsAfter places the charts after that many tables (0: before them all).
+	ChartsAfter int `json:"-"`
+}
+
+// GateView is a school's standing at the 95% gate, as 学校详情 opens with it.
+type GateView struct {
+	Met       bool   `json:"met"`
+	Status    string `json:"status"` // 达标 / 未达标 / 无专任教师
+	Passed    int64  `json:"passed_full_time"`
+	FullTime  int64  `json:"full_time_teachers"`
+	Rate      string `json:"pass_rate"`
+	Percent   int64  `json:"gate_percent"`
+	Shortfall int64  `json:"shortfall"`
+	Behind    int    `json:"teachers_behind"` // teachers not yet complete
 }
 
 // Viewer is who is looking, for the header and for which links a page offers; the server
@@ -440,8 +472,32 @@ func (rp *Reports) school(ctx context.Context, p queries.Params) (*Page, error) 
 	if len(t.Result.Rows) == 0 {
 		return nil, fmt.Errorf("%w: 学校 %s 在 %s 没有数据", ErrNotFound, p.School, pg.Params.Month)
 	}
-	pg.Title = fmt.Sprint(t.Result.Rows[0][colIndex(t.Result, "school_name")]) + " · 学校详情"
-	tt, err := rp.table(ctx, pg, "school_teachers", "教师名单（研修考核视图）")
+	row := t.Result.Rows[0]
+	pg.Title = fmt.Sprint(row[colIndex(t.Result, "school_name")]) + " · 学校详情"
+	pg.Gate = gateView(t.Result, row)
+
+	// Who to chase first, each with what is missing.
+	todo, err := rp.table(ctx, pg, "school_todo", "需要跟进的教师（专任教师在前，差得多的在前）")
+	if err != nil {
+		return nil, err
+	}
+	pg.Gate.Behind = len(todo.Result.Rows)
+	todo.Hidden = map[int]bool{}
+	for _, c := range []string{"hours_short", "practice_short", "abilities_short", "dimensions_short", "plan_missing"} {
+		todo.Hidden[colIndex(todo.Result, c)] = true
+	}
+	if full := colIndex(todo.Result, "is_full_time"); full >= 0 {
+		for _, r := range todo.Result.Rows {
+			if r[full] == true {
+				todo.RowClasses = append(todo.RowClasses, "behind")
+			} else {
+				todo.RowClasses = append(todo.RowClasses, "")
+			}
+		}
+	}
+	todo.Empty = "全部教师已完成培训，没有需要跟进的教师。"
+
+	tt, err := rp.table(ctx, pg, "school_teachers", "全部教师（研修考核视图）")
 	if err != nil {
 		return nil, err
 	}
@@ -453,14 +509,92 @@ func (rp *Reports) school(ctx context.Context, p queries.Params) (*Page, error) 
 			tt.RowClasses = append(tt.RowClasses, "behind")
 		}
 	}
-	if _, err := rp.table(ctx, pg, "school_swot", "SWOT 诊断数据（与区县平均对比）"); err != nil {
+	tt.Empty = "本月花名册上没有本校教师。"
+
+	cov, err := rp.r.Named(ctx, "coverage_matrix", pg.Params, 0)
+	if err != nil {
 		return nil, err
 	}
-	if _, err := rp.table(ctx, pg, "school_gaps", "无人覆盖的维度与环境"); err != nil {
+	if len(cov.Rows) > 0 {
+		pg.Charts = append(pg.Charts, Chart{ID: "coverage", Title: "本校维度 × 环境覆盖（通过至少一个能力点的教师占比）", Option: heatmapOption(cov)})
+	}
+
+	sw, err := rp.table(ctx, pg, "school_swot", "SWOT 诊断数据（与区县平均对比）")
+	if err != nil {
 		return nil, err
 	}
+	sw.Hidden = map[int]bool{colIndex(sw.Result, "metric"): true, colIndex(sw.Result, "unit"): true, colIndex(sw.Result, "higher_is_better"): true}
+	sw.Cell = swotCell(sw.Result)
+	sw.Empty = "没有本校的 SWOT 数据（学校信息或花名册尚未导入）。"
+	gaps, err := rp.table(ctx, pg, "school_gaps", "无人覆盖的维度与环境")
+	if err != nil {
+		return nil, err
+	}
+	gaps.Empty = "每个维度和环境都至少有一位教师通过了能力点。"
 	pg.Extra = map[string]string{"roster": "/download/roster.xlsx?" + pg.Params.Query()}
+	// the gate's follow-up first, the school's facts after the heatmap
+	pg.Tables = append([]*Table{todo}, append([]*Table{t}, pg.Tables[2:]...)...)
+	pg.ChartsAfter = 1
 	return pg, nil
+}
+
+// gateView reads the school row: 达标 when the gate is met, else how many more must pass.
+func gateView(res *queries.Result, row []any) *GateView {
+	i64 := func(k string) int64 { v, _ := row[colIndex(res, k)].(int64); return v }
+	g := &GateView{Passed: i64("passed_full_time"), FullTime: i64("full_time_teachers"), Percent: i64("gate_percent"), Shortfall: i64("shortfall")}
+	if i := colIndex(res, "pass_rate"); i >= 0 {
+		g.Rate = formatCell(res.Columns[i], row[i])
+	}
+	switch row[colIndex(res, "gate_met")] {
+	case true:
+		g.Met, g.Status = true, "达标"
+	case false:
+		g.Status = "未达标"
+	default:
+		g.Status = "无专任教师"
+	}
+	return g
+}
+
+// swotCell formats the SWOT figures by what they are: counts as integers, shares as
+// percentages (differences in percentage points), averages with one decimal; differences
+// signed, and never "-0.0".
+func swotCell(res *queries.Result) func(row []any, col int) (string, bool) {
+	unit := colIndex(res, "unit")
+	value, avg, diff := colIndex(res, "value"), colIndex(res, "district_avg"), colIndex(res, "diff_from_district")
+	return func(row []any, col int) (string, bool) {
+		if col != value && col != avg && col != diff {
+			return "", false
+		}
+		f, ok := row[col].(float64)
+		if !ok {
+			return "—", true
+		}
+		u := fmt.Sprint(row[unit])
+		switch {
+		case u == "share" && col == diff:
+			return signed(f*100, 1) + " 个百分点", true
+		case u == "share":
+			return strconv.FormatFloat(f*100, 'f', 1, 64) + "%", true
+		case col == diff:
+			return signed(f, 1), true
+		case u == "count" && col == value:
+			return strconv.FormatFloat(f, 'f', 0, 64), true
+		}
+		return strconv.FormatFloat(f, 'f', 1, 64), true
+	}
+}
+
+// signed writes a difference with its sign; one that rounds to zero is "0".
+func signed(f float64, prec int) string {
+	s := strconv.FormatFloat(f, 'f', prec, 64)
+	if strings.Trim(s, "-0.") == "" {
+		return "0"
+	}
+	if f > 0 {
+		return "+" + s
+	}
+	return s
 }
 
 func (rp *Reports) abilities(ctx context.Context, p queries.Params) (*Page, error) {

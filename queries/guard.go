@@ -149,7 +149,7 @@ func (a *AdHoc) Run(ctx context.Context, q string) (*Result, error) {
 		if ctx.Err() == context.DeadlineExceeded {
 			return nil, fmt.Errorf("%w after %s", ErrTimeout, a.Timeout)
 		}
-		return nil, &GuardError{Msg: "查询出错：" + err.Error()}
+		return nil, &GuardError{Msg: Explain(err)}
 	}
 	return res, nil
 }

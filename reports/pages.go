@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"net/url"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -145,7 +146,7 @@ func (t *Table) prepare(p *Page) {
 		t.Head = append(t.Head, HeadView{Label: c.Label, Name: c.Name, Num: num[i]})
 	}
 	code := colIndex(t.Result, "school_code")
-	month := queries.Params{Month: p.Params.Month}.Query()
+	month := queries.Params{Month: p.Params.Month, District: p.Params.District}.Query()
 	var b strings.Builder
 	for i, row := range t.Result.Rows {
 		b.WriteString(`<tr class="`)
@@ -516,7 +517,7 @@ func (rp *Reports) school(ctx context.Context, p queries.Params) (*Page, error) 
 		return nil, err
 	}
 	if len(cov.Rows) > 0 {
-		pg.Charts = append(pg.Charts, Chart{ID: "coverage", Title: "本校维度 × 环境覆盖（通过至少一个能力点的教师占比）", Option: heatmapOption(cov)})
+		pg.Charts = append(pg.Charts, Chart{ID: "coverage", Title: coverageTitle("本校维度 × 环境覆盖（通过至少一个能力点的教师占比）", cov), Option: heatmapOption(cov)})
 	}
 
 	sw, err := rp.table(ctx, pg, "school_swot", "SWOT 诊断数据（与区县平均对比）")
@@ -618,7 +619,7 @@ func (rp *Reports) abilities(ctx context.Context, p queries.Params) (*Page, erro
 	if err != nil {
 		return nil, err
 	}
-	pg.Charts = append(pg.Charts, Chart{ID: "coverage", Title: "维度 × 环境覆盖（通过至少一个能力点的教师占比）", Option: heatmapOption(c.Result)})
+	pg.Charts = append(pg.Charts, Chart{ID: "coverage", Title: coverageTitle("维度 × 环境覆盖（通过至少一个能力点的教师占比）", c.Result), Option: heatmapOption(c.Result)})
 	return pg, nil
 }
 
@@ -690,12 +691,16 @@ func barOption(cats []string, ss []seriesSpec, percent bool) map[string]any {
 	var legend []string
 	for _, s := range ss {
 		legend = append(legend, s.name)
-		series = append(series, map[string]any{"name": s.name, "type": "bar", "data": s.data, "label": map[string]any{"show": len(cats) <= 12, "position": "top"}})
+		// value labels only where they cannot collide: few categories and few series
+		series = append(series, map[string]any{"name": s.name, "type": "bar", "data": s.data,
+			"label": map[string]any{"show": len(cats)*len(ss) <= 16, "position": "top", "fontSize": 11}, "labelLayout": map[string]any{"hideOverlap": true}})
 	}
-	y := map[string]any{"type": "value"}
+	y := map[string]any{"type": "value", "axisLabel": map[string]any{"color": "#333"}}
 	if percent {
 		y["max"] = 100
-		y["axisLabel"] = map[string]any{"formatter": "{value}%"}
+		y["axisLabel"] = map[string]any{"formatter": "{value}%", "color": "#333"}
+	} else {
+		y["minInterval"] = 1 // counts of schools and teachers: no 0.5 of a school
 	}
 	return map[string]any{
 		"tooltip": map[string]any{"trigger": "axis"},
@@ -717,9 +722,32 @@ func rotate(n int) int {
 func lineOption(cats []string, ss []seriesSpec) map[string]any {
 	o := barOption(cats, ss, true)
 	for _, s := range o["series"].([]any) {
-		s.(map[string]any)["type"] = "line"
+		m := s.(map[string]any)
+		m["type"] = "line"
+		// one label per point would stack where the lines meet; the tooltip gives values
+		m["label"] = map[string]any{"show": false}
+		m["emphasis"] = map[string]any{"label": map[string]any{"show": true}}
 	}
+	o["legend"] = map[string]any{"data": o["legend"].(map[string]any)["data"], "top": 0}
+	o["grid"] = map[string]any{"left": 40, "right": 30, "top": 40, "bottom": 30, "containLabel": true}
 	return o
+}
+
+// blankCellNote explains the empty cells of a coverage heatmap: the catalogue has no point
+// for that dimension in that environment, so there is nothing to cover.
+const blankCellNote = "（空白格：能力点目录中没有该维度与环境组合的能力点）"
+
+// coverageTitle adds blankCellNote when the grid has holes.
+func coverageTitle(title string, res *queries.Result) string {
+	dims, envs := map[string]bool{}, map[string]bool{}
+	for _, row := range res.Rows {
+		dims[fmt.Sprint(row[colIndex(res, "dimension")])] = true
+		envs[fmt.Sprint(row[colIndex(res, "environment")])] = true
+	}
+	if len(res.Rows) < len(dims)*len(envs) {
+		return title + blankCellNote
+	}
+	return title
 }
 
 func heatmapOption(res *queries.Result) map[string]any {
@@ -740,12 +768,13 @@ func heatmapOption(res *queries.Result) map[string]any {
 		data = append(data, []any{x, y, pctValue(row[shareI])})
 	}
 	return map[string]any{
-		"tooltip":   map[string]any{"position": "top"},
-		"grid":      map[string]any{"left": 90, "right": 20, "bottom": 60, "top": 10},
-		"xAxis":     map[string]any{"type": "category", "data": envs, "splitArea": map[string]any{"show": true}},
-		"yAxis":     map[string]any{"type": "category", "data": dims, "splitArea": map[string]any{"show": true}},
-		"visualMap": map[string]any{"min": 0, "max": 100, "calculable": true, "orient": "horizontal", "left": "center", "bottom": 0, "inRange": map[string]any{"color": []string{"#f8696b", "#ffeb84", "#63be7b"}}},
-		"series":    []any{map[string]any{"name": "覆盖率（%）", "type": "heatmap", "data": data, "label": map[string]any{"show": true}}},
+		"tooltip": map[string]any{"position": "top"},
+		"grid":    map[string]any{"left": 90, "right": 20, "bottom": 90, "top": 10},
+		"xAxis":   map[string]any{"type": "category", "data": envs, "splitArea": map[string]any{"show": true}},
+		"yAxis":   map[string]any{"type": "category", "data": dims, "splitArea": map[string]any{"show": true}},
+		"visualMap": map[string]any{"min": 0, "max": 100, "calculable": true, "orient": "horizontal", "left": "center", "bottom": 0,
+			"itemHeight": 160, "text": []string{"100%", "0%"}, "inRange": map[string]any{"color": []string{"#f8696b", "#ffeb84", "#63be7b"}}},
+		"series": []any{map[string]any{"name": "覆盖率（%）", "type": "heatmap", "data": data, "label": map[string]any{"show": true, "formatter": "{@[2]}%"}}},
 	}
 }
 
@@ -788,8 +817,48 @@ func formatCell(c queries.Column, v any) string {
 	case int64:
 		return strconv.FormatInt(x, 10)
 	case string:
+		if strings.HasSuffix(c.Name, "_codes") {
+			return naturalList(x)
+		}
 		return x
 	default:
 		return strings.TrimSpace(fmt.Sprint(x))
 	}
+}
+
+// naturalList orders a comma-separated list of ability codes as people count them:
+// A2,A5,A11, not A11,A2,A5.
+func naturalList(s string) string {
+	parts := strings.Split(s, ",")
+	if len(parts) < 2 {
+		return s
+	}
+	sort.SliceStable(parts, func(i, j int) bool { return NaturalLess(strings.TrimSpace(parts[i]), strings.TrimSpace(parts[j])) })
+	return strings.Join(parts, ",")
+}
+
+// NaturalLess compares codes by their letters, then their number: A2 < A11 < B1.
+func NaturalLess(a, b string) bool {
+	pa, na := splitCode(a)
+	pb, nb := splitCode(b)
+	if pa != pb {
+		return pa < pb
+	}
+	if na != nb {
+		return na < nb
+	}
+	return a < b
+}
+
+func splitCode(s string) (string, int) {
+	i := strings.IndexFunc(s, func(r rune) bool { return r >= '0' && r <= '9' })
+	if i < 0 {
+		return s, -1
+	}
+	j := i
+	for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+		j++
+	}
+	n, _ := strconv.Atoi(s[i:j])
+	return s[:i], n
 }

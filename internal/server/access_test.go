@@ -634,3 +634,20 @@ func TestAuditTrail(t *testing.T) {
 		t.Errorf("SELECT * FROM audit: %d %s", resp.StatusCode, body)
 	}
 }
+
+// Unknown paths answer in Chinese: an HTML page for browsers, JSON for the API.
+func TestNotFoundInChinese(t *testing.T) {
+	e := newEnv(t, Config{})
+	resp, body := e.get("/no/such/page")
+	if resp.StatusCode != 404 || !strings.Contains(resp.Header.Get("Content-Type"), "text/html") || !strings.Contains(string(body), "页面不存在") {
+		t.Errorf("page 404: %d %s %.200s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+	resp, body = e.get("/api/nosuch")
+	if resp.StatusCode != 404 || !strings.Contains(string(body), `"error"`) || strings.Contains(string(body), "page not found") {
+		t.Errorf("api 404: %d %s", resp.StatusCode, body)
+	}
+	resp, body = e.get("/schools/NOSUCH")
+	if resp.StatusCode != 404 || strings.Contains(string(body), "Not Found") {
+		t.Errorf("unknown school: %d %.300s", resp.StatusCode, body)
+	}
+}

@@ -113,6 +113,7 @@ func (s *Server) Handler() http.Handler {
 	pages.With(s.require(auth.Scope.CanSQL, "SQL 查询", true)).Get("/sql", s.html(s.sqlPage))
 	pages.With(s.require(auth.Scope.CanUpload, "上传", true)).Get("/upload", s.html(s.uploadPage))
 	pages.With(s.require(auth.Scope.IsAdmin, "管理页面", true)).Mount("/admin", s.adminPages())
+	pages.NotFound(s.notFound)
 	r.Mount("/", pages)
 
 	api := chi.NewRouter()
@@ -124,6 +125,7 @@ func (s *Server) Handler() http.Handler {
 	api.With(s.require(auth.Scope.CanSQL, "SQL 查询", false)).Post("/sql", s.api(s.withView(s.sqlAPI)))
 	api.With(s.require(auth.Scope.CanUpload, "上传", false)).Post("/ingest", s.api(s.ingestAPI))
 	api.With(s.require(auth.Scope.IsAdmin, "管理接口", false)).Mount("/admin", s.adminAPI())
+	api.NotFound(s.notFound)
 	r.Mount("/api", api)
 
 	dl := chi.NewRouter()
@@ -135,8 +137,26 @@ func (s *Server) Handler() http.Handler {
 	dl.Get("/audit.xlsx", s.require(auth.Scope.IsAdmin, "审计日志", false)(s.api(s.auditDownload)).ServeHTTP)
 	dl.Get("/{query}.xlsx", s.api(s.withView(s.tableDownload(false))))
 	dl.Get("/{query}.csv", s.api(s.withView(s.tableDownload(true))))
+	dl.NotFound(s.notFound)
 	r.Mount("/download", dl)
+	r.NotFound(s.notFound)
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeJSONError(w, http.StatusMethodNotAllowed, "不支持该请求方法")
+	})
 	return r
+}
+
+// notFound answers an unknown path in the caller's language: a page for browsers, JSON for
+// the API and downloads.
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/api/") || strings.HasPrefix(r.URL.Path, "/download/") {
+		writeJSONError(w, http.StatusNotFound, "没有这个地址")
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(http.StatusNotFound)
+	s.reports.Render(w, "error", &reports.Page{Name: "error", Title: statusTitle(http.StatusNotFound),
+		Extra: map[string]string{"message": "没有这个页面：" + r.URL.Path}})
 }
 
 // Run serves until ctx ends, then shuts down gracefully.

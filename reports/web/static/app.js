@@ -23,7 +23,7 @@
         rows.sort(function (a, b) {
           var x = a.cells[col].dataset.v, y = b.cells[col].dataset.v;
           var nx = parseFloat(x), ny = parseFloat(y);
-          var r = (!isNaN(nx) && !isNaN(ny)) ? nx - ny : String(x).localeCompare(String(y), 'zh-CN');
+          var r = (!isNaN(nx) && !isNaN(ny)) ? nx - ny : String(x).localeCompare(String(y), 'zh-CN', { numeric: true });
           return asc ? r : -r;
         });
         rows.forEach(function (r) { body.appendChild(r); });

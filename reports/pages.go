@@ -20,6 +20,7 @@ import (
 	"sync"
 
 	"tisheng/internal/auth"
+	"tisheng/models"
 	"tisheng/internal/xlsxw"
 	"tisheng/queries"
 )
@@ -230,6 +231,8 @@ type Page struct {
 	Gate      *GateView         `json:"gate,omitempty"`
 	// ChartsAfter places the charts after that many tables (0: before them all).
 	ChartsAfter int `json:"-"`
+	// Schema is the analyst tables, for the SQL page's browser.
+	Schema []models.TableDoc `json:"-"`
 }
 
 // GateView is a school's standing at the 95% gate, as 学校详情 opens with it.

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -263,4 +264,90 @@ func TestBrowserRoles(t *testing.T) {
 			}
 		})
 	}
+}
+
+// From a non-default month and district, every link a page offers keeps both: the browser
+// follows each page link and checks the filters it lands on, and every download and JSON
+// link is fetched and must carry them too (the 月报 named for that month and district).
+func TestBrowserLinksKeepFilters(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser tests take a few seconds")
+	}
+	path := browserPath(t)
+	e := newEnv(t, Config{})
+	month := e.one(`SELECT min(month) FROM months`)
+	if month == e.one(`SELECT max(month) FROM months`) {
+		t.Fatal("the demo needs two months")
+	}
+	district := e.one(`SELECT max(district) FROM school_info`)
+	school := e.one(`SELECT min(school_code) FROM school_info WHERE district = ?`, district)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox,
+		chromedp.Flag("disable-gpu", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1400, 1000))
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
+	defer acancel()
+	bctx, bcancel := chromedp.NewContext(actx)
+	defer bcancel()
+	if err := chromedp.Run(bctx, login(e, "admin")); err != nil {
+		t.Fatal(err)
+	}
+	q := "?month=" + month + "&district=" + url.QueryEscape(district)
+	start := []string{"/" + q, "/schools" + q, "/schools/" + school + q, "/abilities" + q, "/trend" + q, "/quality" + q}
+	seen := map[string]bool{}
+	for _, page := range start {
+		var hrefs []string
+		var gotMonth, gotDistrict string
+		err := chromedp.Run(bctx,
+			chromedp.Navigate(e.ts.URL+page),
+			chromedp.WaitVisible(`main h1`, chromedp.ByQuery),
+			chromedp.Evaluate(`Array.from(document.querySelectorAll('main a[href], nav a[href]')).map(a => a.getAttribute('href'))`, &hrefs),
+			chromedp.Value(`select[name=month]`, &gotMonth, chromedp.ByQuery),
+			chromedp.Evaluate(`(document.querySelector('select[name=district]') || {value: '`+district+`'}).value`, &gotDistrict),
+		)
+		if err != nil {
+			t.Fatalf("%s: %v", page, err)
+		}
+		if gotMonth != month || gotDistrict != district {
+			t.Errorf("%s shows %s / %s, want %s / %s", page, gotMonth, gotDistrict, month, district)
+		}
+		for _, h := range hrefs {
+			if seen[h] || strings.HasPrefix(h, "#") || h == "/sql" || h == "/upload" || h == "/admin" {
+				continue
+			}
+			seen[h] = true
+			u, err := url.Parse(h)
+			if err != nil {
+				t.Errorf("%s: bad link %q", page, h)
+				continue
+			}
+			if u.Query().Get("month") != month || u.Query().Get("district") != district {
+				t.Errorf("%s links to %s, losing month %s / district %s", page, h, month, district)
+				continue
+			}
+			resp, body := e.get(h)
+			if resp.StatusCode != 200 {
+				t.Errorf("%s -> %s: %d %.200s", page, h, resp.StatusCode, body)
+				continue
+			}
+			if cd := resp.Header.Get("Content-Disposition"); cd != "" {
+				name, _ := url.PathUnescape(cd[strings.Index(cd, "''")+2:])
+				if !strings.Contains(name, district) {
+					t.Errorf("%s -> %s downloads %s, not %s's", page, h, name, district)
+				}
+				if !strings.Contains(h, "annual") && !strings.Contains(name, monthLabelOf(month)) {
+					t.Errorf("%s -> %s downloads %s, not %s's", page, h, name, month)
+				}
+			}
+		}
+	}
+	if len(seen) < 20 {
+		t.Errorf("followed only %d links", len(seen))
+	}
+}
+
+// monthLabelOf is 2025-05 as file names write it: 2025年5月.
+func monthLabelOf(m string) string {
+	tm, _ := time.Parse("2006-01", m)
+	return fmt.Sprintf("%d年%d月", tm.Year(), tm.Month())
 }

@@ -307,8 +307,13 @@ func (s *Server) profile(ctx context.Context) map[string]any {
 }
 
 func (s *Server) sqlPage(w http.ResponseWriter, r *http.Request) error {
+	// every scope's database has the same tables and columns: the warehouse's say them
+	schema, err := models.Browse(r.Context(), s.wh.DB)
+	if err != nil {
+		return err
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	return s.reports.Render(w, "sql", &reports.Page{Name: "sql", Title: "SQL 查询", Profile: s.profile(r.Context()), Viewer: viewer(scopeOf(r.Context())),
+	return s.reports.Render(w, "sql", &reports.Page{Name: "sql", Title: "SQL 查询", Profile: s.profile(r.Context()), Viewer: viewer(scopeOf(r.Context())), Schema: schema,
 		Extra: map[string]string{"timeout": s.adhoc.Timeout.String(), "limit": fmt.Sprint(s.adhoc.RowLimit)}})
 }
 

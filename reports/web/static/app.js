@@ -51,15 +51,28 @@
         .then(function (r) { return r.json().then(function (j) { return { ok: r.ok, j: j }; }); })
         .then(function (x) {
           if (!x.ok) { errBox.textContent = x.j.error; errBox.hidden = false; status.textContent = ''; return; }
-          var res = x.j, head = '<thead><tr>' + res.columns.map(function (c) { return '<th>' + escapeHTML(c.name) + '</th>'; }).join('') + '</tr></thead>';
+          var res = x.j;
+          var num = res.columns.map(function (c) { return /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|FLOAT|DOUBLE|DECIMAL)/.test(c.type); });
+          // the schema dictionary's Chinese label above the column's name
+          var head = '<thead><tr>' + res.columns.map(function (c, i) {
+            var label = c.label && c.label !== c.name ? escapeHTML(c.label) + '<small>' + escapeHTML(c.name) + '</small>' : escapeHTML(c.name);
+            return '<th' + (num[i] ? ' class="n"' : '') + '>' + label + '</th>';
+          }).join('') + '</tr></thead>';
           var body = '<tbody>' + res.rows.map(function (row) {
-            return '<tr>' + row.map(function (v, i) { return '<td data-v="' + escapeHTML(v === null ? '' : String(v)) + '">' + escapeHTML(fmt(res.columns[i], v)) + '</td>'; }).join('') + '</tr>';
+            return '<tr>' + row.map(function (v, i) { return '<td' + (num[i] ? ' class="n"' : '') + ' data-v="' + escapeHTML(v === null ? '' : String(v)) + '">' + escapeHTML(fmt(res.columns[i], v)) + '</td>'; }).join('') + '</tr>';
           }).join('') + '</tbody>';
           out.innerHTML = head + body;
           sortable(out);
           status.textContent = res.rows.length + ' 行' + (res.truncated ? '（已截断，上限 ' + res.limit + ' 行）' : '');
         })
         .catch(function (err) { errBox.textContent = String(err); errBox.hidden = false; });
+    });
+    document.querySelectorAll('code.col[data-name]').forEach(function (c) {
+      c.addEventListener('click', function () {
+        var pos = sql.selectionStart || sql.value.length;
+        sql.value = sql.value.slice(0, pos) + c.dataset.name + sql.value.slice(pos);
+        sql.focus();
+      });
     });
     document.querySelectorAll('button[data-format]').forEach(function (b) {
       b.addEventListener('click', function () {

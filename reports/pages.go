@@ -20,8 +20,8 @@ import (
 	"sync"
 
 	"tisheng/internal/auth"
-	"tisheng/models"
 	"tisheng/internal/xlsxw"
+	"tisheng/models"
 	"tisheng/queries"
 )
 
@@ -173,7 +173,7 @@ func (t *Table) prepare(p *Page) {
 				}
 			}
 			text := html.EscapeString(shown)
-			if j == t.LinkCol && code >= 0 {
+			if j == t.LinkCol && code >= 0 && (i >= len(t.RowClasses) || t.RowClasses[i] != "notloaded") {
 				link := "/schools/" + url.PathEscape(fmt.Sprint(row[code])) + "?" + month
 				b.WriteString(`<a href="` + html.EscapeString(link) + `">` + text + `</a>`)
 			} else {
@@ -403,6 +403,14 @@ func (rp *Reports) overview(ctx context.Context, p queries.Params) (*Page, error
 		return nil, err
 	}
 	res := t.Result
+	t.Cell = notLoaded(res)
+	for _, row := range res.Rows {
+		if row[colIndex(res, "teachers")] == nil {
+			t.RowClasses = append(t.RowClasses, "notloaded")
+		} else {
+			t.RowClasses = append(t.RowClasses, "")
+		}
+	}
 	var names []string
 	series := map[string][]any{"hours_completion": nil, "assessment_pass_rate": nil, "completion_rate": nil}
 	var gate, schools []any
@@ -447,7 +455,12 @@ func (rp *Reports) schools(ctx context.Context, p queries.Params) (*Page, error)
 		return nil, err
 	}
 	gate := colIndex(t.Result, "gate_met")
+	t.Cell = notLoaded(t.Result)
 	for _, row := range t.Result.Rows {
+		if row[colIndex(t.Result, "teachers")] == nil {
+			t.RowClasses = append(t.RowClasses, "notloaded")
+			continue
+		}
 		switch row[gate] {
 		case false:
 			t.RowClasses = append(t.RowClasses, "behind")
@@ -540,6 +553,18 @@ func (rp *Reports) school(ctx context.Context, p queries.Params) (*Page, error) 
 	pg.Tables = append([]*Table{todo}, append([]*Table{t}, pg.Tables[2:]...)...)
 	pg.ChartsAfter = 1
 	return pg, nil
+}
+
+// notLoaded shows the figures of a district or school that is on the school list but has
+// no roster for the month as 未导入, not as zeros or dashes.
+func notLoaded(res *queries.Result) func(row []any, col int) (string, bool) {
+	teachers := colIndex(res, "teachers")
+	return func(row []any, col int) (string, bool) {
+		if teachers >= 0 && row[teachers] == nil && row[col] == nil {
+			return "未导入", true
+		}
+		return "", false
+	}
 }
 
 // gateView reads the school row: 达标 when the gate is met, else how many more must pass.

@@ -38,6 +38,21 @@ func browserPath(t *testing.T) string {
 	return ""
 }
 
+// profileDir is a browser profile directory removed after the test; Chromium may still be
+// writing to it as it exits, so a failed removal is retried, then left to the OS.
+func profileDir(t *testing.T) string {
+	dir, err := os.MkdirTemp("", "tisheng-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for i := 0; i < 20 && os.RemoveAll(dir) != nil; i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+	return dir
+}
+
 // screenshotDir keeps the screenshots for a person to look at: screenshots/ at the repo root.
 func screenshotDir(t *testing.T) string {
 	dir := filepath.Join("..", "..", "screenshots")
@@ -77,7 +92,7 @@ func TestBrowser(t *testing.T) {
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(profileDir(t)),
 		chromedp.WindowSize(1400, 1000),
 	)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
@@ -222,7 +237,7 @@ func TestBrowserRoles(t *testing.T) {
 	} {
 		t.Run(c.user, func(t *testing.T) {
 			opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox,
-				chromedp.Flag("disable-gpu", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1400, 1000))
+				chromedp.Flag("disable-gpu", true), chromedp.UserDataDir(profileDir(t)), chromedp.WindowSize(1400, 1000))
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
@@ -282,7 +297,7 @@ func TestBrowserLinksKeepFilters(t *testing.T) {
 	district := e.one(`SELECT max(district) FROM school_info`)
 	school := e.one(`SELECT min(school_code) FROM school_info WHERE district = ?`, district)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox,
-		chromedp.Flag("disable-gpu", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1400, 1000))
+		chromedp.Flag("disable-gpu", true), chromedp.UserDataDir(profileDir(t)), chromedp.WindowSize(1400, 1000))
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)

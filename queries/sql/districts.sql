@@ -1,2 +1,4 @@
--- Districts with schools in the month.
-SELECT DISTINCT district FROM school_gate_monthly WHERE month = $month AND district IS NOT NULL ORDER BY district
+-- Districts with schools in the month (on the school list or a roster).
+SELECT district FROM school_gate_monthly WHERE month = $month AND district IS NOT NULL
+UNION SELECT district FROM school_info WHERE month = $month AND district IS NOT NULL
+ORDER BY district

@@ -15,10 +15,15 @@ import (
 	"strings"
 	"testing"
 
+	"log/slog"
+	"net/http/httptest"
+
 	"github.com/go-chi/chi/v5"
 	"github.com/xuri/excelize/v2"
 
+	"tisheng/ingest"
 	"tisheng/internal/auth"
+	"tisheng/internal/warehouse"
 )
 
 // outsiders lists what a scope must never see: the other districts' names and the codes of
@@ -649,5 +654,45 @@ func TestNotFoundInChinese(t *testing.T) {
 	resp, body = e.get("/schools/NOSUCH")
 	if resp.StatusCode != 404 || strings.Contains(string(body), "Not Found") {
 		t.Errorf("unknown school: %d %.300s", resp.StatusCode, body)
+	}
+}
+
+// A fresh warehouse (nothing loaded, never refreshed) guides every role to what to load
+// first and never answers 500.
+func TestFreshWarehouse(t *testing.T) {
+	ctx := context.Background()
+	wh, err := warehouse.OpenWith(ctx, filepath.Join(t.TempDir(), "w.duckdb"), warehouse.Options{Locked: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wh.Close()
+	accounts := auth.NewStore(wh.DB, auth.DefaultPolicy)
+	l, err := ingest.NewLoader(ctx, wh, bytes.Repeat([]byte{5}, 32), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(Config{}, wh, l, accounts, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+	e := &env{t: t, wh: wh, srv: srv, ts: ts, accounts: accounts}
+	for _, u := range []auth.User{{Role: auth.RoleAdmin}, {Role: auth.RoleDistrict, District: "东湖区"}, {Role: auth.RoleSchool, School: "3601000001"}, {Role: auth.RoleLeader}} {
+		c := e.client(string(u.Role), u)
+		for _, p := range []string{"/", "/schools", "/abilities", "/trend", "/quality", "/api/overview", "/api/schools", "/api/quality"} {
+			resp, body := do(t, c, http.MethodGet, ts.URL+p, nil, "")
+			if resp.StatusCode == http.StatusSeeOther {
+				continue // a school's 总览 is its own page
+			}
+			if resp.StatusCode != 200 {
+				t.Errorf("%s %s: %d %.300s", u.Role, p, resp.StatusCode, body)
+				continue
+			}
+			if !strings.HasPrefix(p, "/api/") && !strings.Contains(string(body), "学校信息") {
+				t.Errorf("%s %s: no guidance on what to load first", u.Role, p)
+			}
+		}
 	}
 }

@@ -100,11 +100,17 @@ func narrow(sc auth.Scope, v *view, p queries.Params) (queries.Params, error) {
 }
 
 // scopedHandler is a handler that reads data: it gets the caller's view and parameters,
-// already fitted to the scope.
+// already fitted to the scope. Page handlers get a nil view before the first refresh (see
+// withPageView); the others never do.
 type scopedHandler func(w http.ResponseWriter, r *http.Request, v *view, p queries.Params) error
 
 // withView resolves the caller's view and parameters once, then runs h.
-func (s *Server) withView(h scopedHandler) handler {
+func (s *Server) withView(h scopedHandler) handler { return s.resolve(h, false) }
+
+// withPageView is withView for pages and their JSON twins, which guide on a fresh warehouse.
+func (s *Server) withPageView(h scopedHandler) handler { return s.resolve(h, true) }
+
+func (s *Server) resolve(h scopedHandler, pages bool) handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		sc := scopeOf(r.Context())
 		p, err := params(r)
@@ -113,6 +119,12 @@ func (s *Server) withView(h scopedHandler) handler {
 		}
 		if code := chi.URLParam(r, "code"); code != "" {
 			p.School = code
+		}
+		if !s.ready(r.Context()) {
+			if pages {
+				return h(w, r, nil, p)
+			}
+			return errNoData
 		}
 		v, err := s.viewFor(r.Context(), sc)
 		if err != nil {

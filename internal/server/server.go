@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -64,6 +65,8 @@ type Server struct {
 
 	districtMu sync.Mutex
 	districtOf map[string]string // school code -> district, until the next refresh
+
+	modelsBuilt atomic.Bool // the models exist (a refresh has run): until then pages guide
 }
 
 // New wires a server over an open warehouse, its loader and its accounts.
@@ -119,9 +122,9 @@ func (s *Server) Handler() http.Handler {
 	api := chi.NewRouter()
 	api.Use(s.authenticate(false))
 	for _, name := range []string{"overview", "schools", "abilities", "trend", "quality"} {
-		api.Get("/"+name, s.api(s.withView(s.pageJSON(name))))
+		api.Get("/"+name, s.api(s.withPageView(s.pageJSON(name))))
 	}
-	api.Get("/school/{code}", s.api(s.withView(s.pageJSON("school"))))
+	api.Get("/school/{code}", s.api(s.withPageView(s.pageJSON("school"))))
 	api.With(s.require(auth.Scope.CanSQL, "SQL 查询", false)).Post("/sql", s.api(s.withView(s.sqlAPI)))
 	api.With(s.require(auth.Scope.CanUpload, "上传", false)).Post("/ingest", s.api(s.ingestAPI))
 	api.With(s.require(auth.Scope.IsAdmin, "管理接口", false)).Mount("/admin", s.adminAPI())
@@ -258,9 +261,37 @@ func params(r *http.Request) (queries.Params, error) {
 	return reports.ParseParams(v)
 }
 
+// emptyPage is what every page shows before the first refresh: what to load, in order.
+func emptyPage(name string, sc auth.Scope) *reports.Page {
+	return &reports.Page{Name: name, Title: pageTitles[name], Empty: true, Viewer: viewer(sc)}
+}
+
+var pageTitles = map[string]string{"overview": "总览", "schools": "学校进度", "school": "学校详情", "abilities": "能力点", "trend": "月度趋势", "quality": "数据质量"}
+
+// ready reports whether the models have been built; a fresh warehouse has only its raw
+// tables, and every page then guides instead of failing.
+func (s *Server) ready(ctx context.Context) bool {
+	if s.modelsBuilt.Load() {
+		return true
+	}
+	var n int
+	if err := s.wh.DB.QueryRowContext(ctx, `SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = 'months'`).Scan(&n); err != nil || n == 0 {
+		return false
+	}
+	s.modelsBuilt.Store(true)
+	return true
+}
+
+// errNoData is a download or query on a warehouse whose models were never built.
+var errNoData = fmt.Errorf("%w: 仓库里还没有可统计的数据：请先导入学校信息、教师名单和学时等文件", reports.ErrNotFound)
+
 func (s *Server) page(name string) http.HandlerFunc {
-	return s.html(s.withView(func(w http.ResponseWriter, r *http.Request, v *view, p queries.Params) error {
+	return s.html(s.withPageView(func(w http.ResponseWriter, r *http.Request, v *view, p queries.Params) error {
 		sc := scopeOf(r.Context())
+		if v == nil {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			return s.reports.Render(w, "page", emptyPage(name, sc))
+		}
 		if name == "overview" && sc.Role == auth.RoleSchool && r.URL.RawQuery == "" {
 			// a school's overview is its own page
 			http.Redirect(w, r, "/schools/"+url.PathEscape(sc.School), http.StatusSeeOther)
@@ -278,6 +309,9 @@ func (s *Server) page(name string) http.HandlerFunc {
 
 func (s *Server) pageJSON(name string) scopedHandler {
 	return func(w http.ResponseWriter, r *http.Request, v *view, p queries.Params) error {
+		if v == nil {
+			return writeJSON(w, emptyPage(name, scopeOf(r.Context())))
+		}
 		pg, err := v.rp.Build(r.Context(), name, p)
 		if err != nil {
 			return err
@@ -620,6 +654,7 @@ func (s *Server) refresh(ctx context.Context) error {
 	_, err = models.Refresh(ctx, s.wh, p)
 	s.reports.Invalidate()
 	s.scopes.Invalidate()
+	s.modelsBuilt.Store(false)
 	s.districtMu.Lock()
 	s.districtOf = map[string]string{}
 	s.districtMu.Unlock()

@@ -555,6 +555,42 @@ func (rp *Reports) school(ctx context.Context, p queries.Params) (*Page, error) 
 	return pg, nil
 }
 
+// rowValuesCell shows a rejected row's values (stored as a JSON object of mapped columns) as
+// 学校代码：3601000001；姓名：张三, with the columns' Chinese labels, in the file's order.
+func (rp *Reports) rowValuesCell(res *queries.Result) func(row []any, col int) (string, bool) {
+	rv := colIndex(res, "row_values")
+	return func(row []any, col int) (string, bool) {
+		if col != rv {
+			return "", false
+		}
+		text, ok := row[col].(string)
+		if !ok {
+			return "", false
+		}
+		dec := json.NewDecoder(strings.NewReader(text))
+		dec.UseNumber()
+		if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+			return "", false
+		}
+		var parts []string
+		for dec.More() {
+			k, err := dec.Token()
+			if err != nil {
+				return "", false
+			}
+			var v any
+			if err := dec.Decode(&v); err != nil {
+				return "", false
+			}
+			if v == nil || v == "" {
+				continue
+			}
+			parts = append(parts, rp.r.Label(fmt.Sprint(k))+"："+fmt.Sprint(v))
+		}
+		return strings.Join(parts, "；"), true
+	}
+}
+
 // notLoaded shows the figures of a district or school that is on the school list but has
 // no roster for the month as 未导入, not as zeros or dashes.
 func notLoaded(res *queries.Result) func(row []any, col int) (string, bool) {
@@ -691,9 +727,11 @@ func (rp *Reports) quality(ctx context.Context, p queries.Params) (*Page, error)
 	if p.Batch != "" {
 		title = "拒收的行（批次 " + p.Batch + "）"
 	}
-	if _, err := rp.table(ctx, pg, "rejects", title); err != nil {
+	rj, err := rp.table(ctx, pg, "rejects", title)
+	if err != nil {
 		return nil, err
 	}
+	rj.Cell = rp.rowValuesCell(rj.Result)
 	if _, err := rp.table(ctx, pg, "unmatched", "名单外人员的记录（已保存，未计入）"); err != nil {
 		return nil, err
 	}

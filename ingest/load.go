@@ -82,6 +82,7 @@ type Loader struct {
 	ids       *Identity
 	log       *slog.Logger
 	batchRows int
+	limits    Limits
 	now       func() time.Time
 }
 
@@ -95,7 +96,7 @@ func NewLoader(ctx context.Context, wh *warehouse.Warehouse, key []byte, log *sl
 	if err := ids.checkFingerprint(ctx, wh.DB); err != nil {
 		return nil, err
 	}
-	l := &Loader{wh: wh, ids: ids, log: log, batchRows: 1 << 15, now: time.Now}
+	l := &Loader{wh: wh, ids: ids, log: log, batchRows: 1 << 15, limits: DefaultLimits(), now: time.Now}
 	var n int
 	if err := wh.DB.QueryRowContext(ctx, `SELECT count(*) FROM abilities WHERE catalogue = ?`, NationalCatalogue).Scan(&n); err != nil {
 		return nil, fmt.Errorf("ingest: %w", err)
@@ -159,7 +160,7 @@ func peekKind(path string, opts Options) (Kind, error) {
 	if err != nil {
 		return "", err
 	}
-	o, err := openTable(f, st.Size(), opts.Kind, opts.Shape)
+	o, err := openTable(f, st.Size(), opts.Kind, opts.Shape, DefaultLimits())
 	if err != nil {
 		return "", err
 	}
@@ -230,7 +231,7 @@ func (l *Loader) load(ctx context.Context, r io.ReaderAt, size int64, opts Optio
 		return fmt.Errorf("ingest: %w", err)
 	}
 
-	o, err := openTable(r, size, opts.Kind, opts.Shape)
+	o, err := openTable(r, size, opts.Kind, opts.Shape, l.limits)
 	if err != nil {
 		return err
 	}
@@ -344,6 +345,9 @@ func (j *job) run(ctx context.Context, conn *sql.Conn) error {
 			continue
 		}
 		j.res.Rows++
+		if j.res.Rows > j.l.limits.Rows {
+			return limitError(no, "数据行超过 %d 行的上限", j.l.limits.Rows)
+		}
 		rc := rowCtx{h: j.o.h, cells: cells, no: no, date1904: j.date1904}
 		rej, err := j.conv.convert(ctx, j, &rc)
 		if err != nil {
@@ -446,8 +450,11 @@ func (j *job) reject(ctx context.Context, rc *rowCtx, rej *rowReject) error {
 	} else if strings.HasPrefix(rej.key, "cat:") {
 		col = strings.TrimPrefix(rej.key, "cat:")
 	}
+	lim := j.l.limits
+	// Reasons quote cell values: mask and bound them as the values are.
+	reason := truncate(maskSensitive(rej.reason), lim.RejectReasonChars)
 	if len(j.res.Rejects) < maxShownRejects {
-		j.res.Rejects = append(j.res.Rejects, Reject{Row: rc.no, Column: col, Reason: rej.reason})
+		j.res.Rejects = append(j.res.Rejects, Reject{Row: rc.no, Column: col, Reason: reason})
 	}
 	idCol, hasID := rc.h.col["id"]
 	var b strings.Builder
@@ -456,7 +463,7 @@ func (j *job) reject(ctx context.Context, rc *rowCtx, rej *rowReject) error {
 		if n > 0 {
 			b.WriteByte(',')
 		}
-		quoteJSON(&b, rc.h.names[c])
+		quoteJSON(&b, truncate(rc.h.names[c], lim.RejectValueChars))
 		b.WriteByte(':')
 		v := ""
 		if c < len(rc.cells) {
@@ -465,15 +472,15 @@ func (j *job) reject(ctx context.Context, rc *rowCtx, rej *rowReject) error {
 		if hasID && c == idCol {
 			v = maskAny(clean(v))
 		}
-		quoteJSON(&b, v)
+		quoteJSON(&b, truncate(maskSensitive(v), lim.RejectValueChars))
 	}
 	b.WriteByte('}')
 	w := j.rejects
 	r := j.rejRow
 	r[w.col("batch_id")] = iv(j.batch)
 	r[w.col("row_no")] = iv(int64(rc.no))
-	r[w.col("column_name")] = svOpt(col)
-	r[w.col("reason")] = sv(rej.reason)
+	r[w.col("column_name")] = svOpt(truncate(col, lim.RejectValueChars))
+	r[w.col("reason")] = sv(reason)
 	r[w.col("row_values")] = sv(b.String())
 	return w.append(ctx, r)
 }

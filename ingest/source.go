@@ -329,6 +329,9 @@ func openTable(r io.ReaderAt, size int64, want Kind, shape string, lim Limits) (
 		xs.close()
 		var fe *fileError
 		if errors.As(err, &fe) && fe.Msg != errNoHeader.Error() && fe.Msg != "文件中没有数据" {
+			if strings.HasPrefix(fe.Msg, "工作表「") { // a limit, already naming its sheet
+				return nil, fe
+			}
 			return nil, &fileError{Line: fe.Line, Msg: fmt.Sprintf("工作表「%s」%s", sh.Name, fe.Msg)}
 		}
 	}

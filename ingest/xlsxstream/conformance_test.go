@@ -247,4 +247,3 @@ func readGrid(wb *Workbook, sheet int, kinds map[string]Kind) (grid, error) {
 	}
 	return g, rows.Err()
 }
-

@@ -457,6 +457,7 @@ func (j *job) reject(ctx context.Context, rc *rowCtx, rej *rowReject) error {
 		j.res.Rejects = append(j.res.Rejects, Reject{Row: rc.no, Column: col, Reason: reason})
 	}
 	idCol, hasID := rc.h.col["id"]
+	birthCol, hasBirth := rc.h.col["birth"]
 	var b strings.Builder
 	b.WriteByte('{')
 	for n, c := range rc.h.keys() {
@@ -471,6 +472,9 @@ func (j *job) reject(ctx context.Context, rc *rowCtx, rej *rowReject) error {
 		}
 		if hasID && c == idCol {
 			v = maskAny(clean(v))
+		}
+		if hasBirth && c == birthCol && v != "" {
+			v = "（出生日期不保存）"
 		}
 		quoteJSON(&b, truncate(maskSensitive(v), lim.RejectValueChars))
 	}

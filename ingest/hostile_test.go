@@ -3,12 +3,14 @@ package ingest
 import (
 	"archive/zip"
 	"bufio"
+	"bytes"
 	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // Hostile files are generated, never committed: each writes its bulk as a stream, so a
@@ -311,4 +313,56 @@ func TestKeyFileRefusedWhenOthersCanRead(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzCSVWithinLimits reads arbitrary bytes as CSV under small limits: a file is refused or
+// every row it yields is within them.
+func FuzzCSVWithinLimits(f *testing.F) {
+	f.Add([]byte(schoolHeaderCSV + "1,东湖小学,东湖区\n"))
+	f.Add([]byte("a,b,c,d,e,f\n\"x\ny\",z\n"))
+	f.Add([]byte("\"" + strings.Repeat("长", 40) + "\"\n"))
+	f.Add(mustGBK("姓名,学时\n李四,2\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		lim := DefaultLimits()
+		lim.LineBytes, lim.Columns, lim.CellChars = 64, 4, 8
+		src, err := openSource(bytes.NewReader(b), int64(len(b)), lim)
+		if err != nil {
+			return
+		}
+		for i := 0; i < 10000; i++ {
+			cells, _, err := src.next()
+			if err != nil {
+				return
+			}
+			if len(cells) > lim.Columns {
+				t.Fatalf("%d cells", len(cells))
+			}
+			for _, c := range cells {
+				if utf8.RuneCountInString(c.V) > lim.CellChars {
+					t.Fatalf("cell %q", c.V)
+				}
+			}
+		}
+	})
+}
+
+// FuzzMaskSensitive: masking is stable, and leaves no run of more than 10 visible digits in
+// a 15-character ID-like run and no bare mobile number.
+func FuzzMaskSensitive(f *testing.F) {
+	for _, s := range []string{"11010519491231002X", "3601021980****0017", "电话13812345678", "138-1234-5678",
+		"０７９１-８８１２３４５６", "２０２５年", "440402198506121234567", "学时2.5"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		m := maskSensitive(s)
+		if maskSensitive(m) != m {
+			t.Fatalf("not stable: %q -> %q -> %q", s, m, maskSensitive(m))
+		}
+		for _, run := range reDigitRun.FindAllString(foldDigits(m), -1) {
+			digits := len(run) - strings.Count(run, "*")
+			if len(run) >= 15 && digits > 10 || isMobile(run) {
+				t.Fatalf("%q masked to %q still shows %q", s, m, run)
+			}
+		}
+	})
 }

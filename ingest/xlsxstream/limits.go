@@ -91,11 +91,13 @@ type partReader struct {
 func (p *partReader) Read(b []byte) (int, error) {
 	n, err := p.rc.Read(b)
 	p.n += int64(n)
+	// A read that crosses a bound hands on none of its bytes: nothing past the bound is
+	// ever parsed, even when the rest of the part arrived in the same read.
 	if p.n > p.max {
-		return n, &LimitError{Limit: fmt.Sprintf("文件内部件 %s 解压后超过 %d 字节的上限（疑似压缩炸弹）", p.name, p.max), Part: p.name, Col: -1}
+		return 0, &LimitError{Limit: fmt.Sprintf("文件内部件 %s 解压后超过 %d 字节的上限（疑似压缩炸弹）", p.name, p.max), Part: p.name, Col: -1}
 	}
 	if p.n > p.floor && p.n > p.ratioAt {
-		return n, &LimitError{Limit: fmt.Sprintf("文件内部件 %s 解压后超过压缩大小的 %d 倍（疑似压缩炸弹）", p.name, p.ratio), Part: p.name, Col: -1}
+		return 0, &LimitError{Limit: fmt.Sprintf("文件内部件 %s 解压后超过压缩大小的 %d 倍（疑似压缩炸弹）", p.name, p.ratio), Part: p.name, Col: -1}
 	}
 	return n, err
 }

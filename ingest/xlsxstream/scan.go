@@ -43,6 +43,9 @@ func newScanner(r io.Reader, maxTok int) *scanner {
 // readUntil returns bytes up to (not including) delim; the slice is valid until the next call.
 func (s *scanner) readUntil(delim byte) ([]byte, error) {
 	b, err := s.br.ReadSlice(delim)
+	if len(b) > s.maxTok+1 {
+		return nil, errTokenTooLong
+	}
 	if err == nil {
 		return b[:len(b)-1], nil
 	}

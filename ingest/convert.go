@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"regexp"
 	"strconv"
 	"strings"
@@ -294,10 +295,16 @@ func (j *job) person(ctx context.Context, rc *rowCtx) (person, *rowReject, error
 
 // duplicate reports a repeat of an earlier row of the same file.
 func (j *job) duplicate(key string, rc *rowCtx, what string) *rowReject {
-	if first, ok := j.seen[key]; ok {
+	// The index holds a 128-bit digest of each key, not the key: a file of millions of
+	// teachers then costs tens of bytes a row, whatever its keys' length.
+	h := fnv.New128a()
+	h.Write([]byte(key))
+	var k [16]byte
+	h.Sum(k[:0])
+	if first, ok := j.seen[k]; ok {
 		return rejectf("", "与第%d行重复（同一%s）", first, what)
 	}
-	j.seen[key] = rc.no
+	j.seen[k] = int32(rc.no)
 	return nil
 }
 

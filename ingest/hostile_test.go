@@ -196,7 +196,7 @@ func TestLimitsRefuseWholeFile(t *testing.T) {
 		{"cell_2025-06-30.csv", schoolHeaderCSV + "1,a,b\n2," + strings.Repeat("校", 32768) + ",b\n", "第3行：第2列的单元格超过 32767 个字符的上限", nil},
 		{"quoted_2025-06-30.csv", schoolHeaderCSV + "1,\"" + strings.Repeat("校名\n", 200000) + "\",b\n", "一行超过 1048576 字节的上限", nil},
 		{"columns_2025-06-30.csv", schoolHeaderCSV + cols + "\n", "第2行：一行超过 16384 列的上限", nil},
-		{"rows_2025-06-30.csv", schoolHeaderCSV + "1,a,东湖区\n2,b,东湖区\n3,c,东湖区\n4,d,东湖区\n", "第5行：数据行超过 3 行的上限", func(l *Limits) { l.Rows = 3 }},
+		{"rows_2025-06-30.csv", schoolHeaderCSV + "1,a,东湖区\n2,b,东湖区\n3,c,东湖区\n4,d,东湖区\n", "第5行：数据行超过 3 行的上限", func(l *Limits) { l.KeyedRows = 3 }},
 		{"gbk_2025-06-30.csv", string(mustGBK(schoolHeaderCSV + "1," + strings.Repeat("校", 40000) + ",b\n")), "第2行：第2列的单元格超过 32767 个字符的上限", nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -18,13 +18,17 @@ type Limits struct {
 	Columns   int // cells in one CSV row
 	CellChars int // characters in one CSV cell (Excel's limit, as for XLSX)
 	Rows      int // data rows in one file
+	// Data rows in a file whose rows are checked against each other for repeats (every kind
+	// but hours detail): the check keeps 16 bytes a row in memory.
+	KeyedRows int
 	// What a rejected row keeps: each value and the reason are cut to these many characters.
 	RejectValueChars  int
 	RejectReasonChars int
 }
 
-// DefaultLimits fit a province's exports (tens of millions of hours rows) and nothing that
-// could exhaust memory: a CSV record of at most 1 MiB, a cell of Excel's 32,767 characters.
+// DefaultLimits fit a province's exports (tens of millions of hours rows, a few million
+// teachers or results) and nothing that could exhaust memory: a CSV record of at most 1 MiB,
+// a cell of Excel's 32,767 characters.
 func DefaultLimits() Limits {
 	return Limits{
 		XLSX:              xlsxstream.DefaultLimits(),
@@ -32,6 +36,7 @@ func DefaultLimits() Limits {
 		Columns:           16384,
 		CellChars:         32767,
 		Rows:              50_000_000,
+		KeyedRows:         5_000_000,
 		RejectValueChars:  200,
 		RejectReasonChars: 300,
 	}

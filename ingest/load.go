@@ -272,7 +272,7 @@ type job struct {
 	schools *schoolIndex
 	roster  rosterIndex
 	cat     *catalogueIndex
-	seen    map[string]int
+	seen    map[[16]byte]int32
 	row     []val
 	rejRow  []val
 }
@@ -328,7 +328,11 @@ func (j *job) run(ctx context.Context, conn *sql.Conn) error {
 	}
 	j.row = make([]val, j.data.width())
 	j.rejRow = make([]val, j.rejects.width())
-	j.seen = map[string]int{}
+	j.seen = map[[16]byte]int32{}
+	maxRows := j.l.limits.KeyedRows
+	if j.o.h.kind == KindHours && j.o.h.shape == ShapeDetail {
+		maxRows = j.l.limits.Rows // no index of earlier rows
+	}
 
 	for {
 		if err := ctx.Err(); err != nil {
@@ -345,8 +349,8 @@ func (j *job) run(ctx context.Context, conn *sql.Conn) error {
 			continue
 		}
 		j.res.Rows++
-		if j.res.Rows > j.l.limits.Rows {
-			return limitError(no, "数据行超过 %d 行的上限", j.l.limits.Rows)
+		if j.res.Rows > maxRows {
+			return limitError(no, "数据行超过 %d 行的上限", maxRows)
 		}
 		rc := rowCtx{h: j.o.h, cells: cells, no: no, date1904: j.date1904}
 		rej, err := j.conv.convert(ctx, j, &rc)

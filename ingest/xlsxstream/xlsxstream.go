@@ -48,15 +48,16 @@ type Sheet struct {
 
 // Workbook is an opened XLSX package.
 type Workbook struct {
-	Sheets   []Sheet
-	Date1904 bool
-	limits   Limits
-	zr       *zip.Reader
-	parts    map[string]*zip.File // by normalised name
-	closer   io.Closer
-	shared   sharedTable
-	sstPart  string
-	loaded   bool
+	Sheets    []Sheet
+	Date1904  bool
+	limits    Limits
+	zr        *zip.Reader
+	parts     map[string]*zip.File // by normalised name
+	closer    io.Closer
+	shared    sharedTable
+	sstPart   string
+	loaded    bool
+	sharedErr error // why the shared strings could not be read: every sheet fails with it
 }
 
 // ErrNotXLSX means the file is not an XLSX package.
@@ -266,10 +267,16 @@ func (t *sharedTable) get(i int) string {
 
 // loadShared reads the shared string table once, on first need.
 func (wb *Workbook) loadShared() error {
-	if wb.loaded {
-		return nil
+	if !wb.loaded {
+		wb.loaded = true
+		if wb.sharedErr = wb.readShared(); wb.sharedErr != nil {
+			wb.shared = sharedTable{}
+		}
 	}
-	wb.loaded = true
+	return wb.sharedErr
+}
+
+func (wb *Workbook) readShared() error {
 	part := wb.sstPart
 	if part == "" {
 		part = "xl/sharedStrings.xml"

@@ -24,6 +24,8 @@ type Limits struct {
 	RatioFloor int64
 	MetaBytes  int64 // uncompressed bytes of the workbook and relationship parts
 	XMLToken   int   // bytes of one XML tag or text run
+	Sheets     int   // worksheets in the workbook
+	SheetName  int   // characters of a sheet's name (Excel: 31)
 }
 
 // DefaultLimits are Excel's own bounds where it has them, and room for a province's export
@@ -41,6 +43,8 @@ func DefaultLimits() Limits {
 		RatioFloor:    64 << 20,
 		MetaBytes:     8 << 20,
 		XMLToken:      1 << 20,
+		Sheets:        1024,
+		SheetName:     255, // Excel allows 31; other producers write longer names
 	}
 }
 

@@ -11,7 +11,8 @@ import (
 // small is a set of limits tiny enough to reach with hand-made parts.
 func small() Limits {
 	return Limits{CellChars: 5, RowBytes: 16, Rows: 3, Columns: 4, SharedStrings: 3, SharedBytes: 12,
-		PartBytes: 4096, PartRatio: 10, RatioFloor: 2048, MetaBytes: 2048, XMLToken: 128}
+		PartBytes: 4096, PartRatio: 10, RatioFloor: 2048, MetaBytes: 2048, XMLToken: 128,
+		Sheets: 2, SheetName: 6}
 }
 
 // TestLimits: each limit refuses a workbook that passes it by one, with a LimitError that
@@ -63,6 +64,11 @@ func TestLimits(t *testing.T) {
 			want: "解压后超过压缩大小的 10 倍", col: -1},
 		{name: "the workbook part's size", parts: pkg(`<row r="1"><c r="A1"><v>1</v></c></row>`, part{"xl/workbook.xml", strings.Replace(wbXML, "<sheets>", "<sheets>"+strings.Repeat("<!-- -->", 300), 1)}),
 			limits: func(l *Limits) { l.PartRatio = 1 << 20 }, want: "xl/workbook.xml 解压后超过 2048 字节", col: -1},
+		{name: "a sheet name of the limit", parts: pkg(`<row r="1"><c r="A1"><v>1</v></c></row>`, part{"xl/workbook.xml", strings.Replace(wbXML, `name="Sheet1"`, `name="一二三四五六"`, 1)})},
+		{name: "a sheet name over it", parts: pkg(`<row r="1"><c r="A1"><v>1</v></c></row>`, part{"xl/workbook.xml", strings.Replace(wbXML, `name="Sheet1"`, `name="一二三四五六七"`, 1)}),
+			want: "工作表名称超过 6 个字符", col: -1},
+		{name: "too many sheets", parts: pkg(`<row r="1"><c r="A1"><v>1</v></c></row>`, part{"xl/workbook.xml", strings.Replace(wbXML, `</sheets>`, `<sheet name="a" r:id="rId1"/><sheet name="b" r:id="rId1"/></sheets>`, 1)}),
+			want: "工作表超过 2 个", col: -1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := small()

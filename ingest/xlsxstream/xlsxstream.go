@@ -214,7 +214,13 @@ func (wb *Workbook) readWorkbook() error {
 			wb.sstPart = r.Target
 		}
 	}
+	if len(doc.Sheets) > wb.limits.Sheets {
+		return &LimitError{Limit: fmt.Sprintf("工作表超过 %d 个的上限", wb.limits.Sheets), Part: f.Name, Col: -1}
+	}
 	for _, s := range doc.Sheets {
+		if utf8.RuneCountInString(s.Name) > wb.limits.SheetName {
+			return &LimitError{Limit: fmt.Sprintf("工作表名称超过 %d 个字符的上限", wb.limits.SheetName), Part: f.Name, Col: -1}
+		}
 		// Only the relationship says which part holds a sheet: guessing by position can
 		// return one sheet's cells under another's name.
 		id := ""

@@ -35,6 +35,10 @@ func TestMigration003KeepsAgesDropsBirthDates(t *testing.T) {
 			(7, 3, 'k2', '360102********0028', '乙', 'S1', '女', NULL, 29),
 			(7, 4, 'k3', '360102********0039', '丙', 'S1', NULL, DATE '1975-12-31', 49),
 			(7, 5, 'k4', '360102********0040', '丁', 'S1', NULL, NULL, NULL)`,
+		// Model tables an earlier refresh built, with the birth date in them.
+		`CREATE TABLE roster AS SELECT '2025-06' AS month, teacher_key, birth_date, age FROM raw_teachers`,
+		`CREATE TABLE teacher_progress_monthly AS SELECT * FROM roster`,
+		`CREATE TABLE teacher_progress AS SELECT * FROM roster`,
 	} {
 		if _, err := db.ExecContext(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
@@ -52,6 +56,10 @@ func TestMigration003KeepsAgesDropsBirthDates(t *testing.T) {
 	w.DB.QueryRowContext(ctx, `SELECT count(*) FROM information_schema.columns WHERE column_name LIKE '%birth%'`).Scan(&n)
 	if n != 0 {
 		t.Fatalf("%d birth columns left", n)
+	}
+	w.DB.QueryRowContext(ctx, `SELECT count(*) FROM teacher_progress`).Scan(&n)
+	if n != 4 {
+		t.Fatalf("teacher_progress has %d rows, want its 4 kept", n)
 	}
 	rows, err := w.DB.QueryContext(ctx, `SELECT name, coalesce(age::VARCHAR, '-'), coalesce(age_band, '-'), coalesce(gender, '-') FROM raw_teachers ORDER BY row_no`)
 	if err != nil {

@@ -34,3 +34,9 @@ CROSS JOIN LATERAL (SELECT coalesce(year(b.as_of) - year(t.birth_date), t.age)::
 
 DROP TABLE raw_teachers;
 ALTER TABLE raw_teachers_003 RENAME TO raw_teachers;
+
+-- The models built from rosters by an earlier refresh carry the column too: drop it now
+-- rather than at the next refresh (their ages are refreshed then).
+ALTER TABLE IF EXISTS roster DROP COLUMN IF EXISTS birth_date;
+ALTER TABLE IF EXISTS teacher_progress_monthly DROP COLUMN IF EXISTS birth_date;
+ALTER TABLE IF EXISTS teacher_progress DROP COLUMN IF EXISTS birth_date;

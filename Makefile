@@ -34,7 +34,10 @@ fuzz:
 	$(GO) test ./ingest -run '^$$' -fuzz FuzzCSVSource -fuzztime $(FUZZTIME)
 	$(GO) test ./ingest -run '^$$' -fuzz FuzzParseFraction -fuzztime $(FUZZTIME)
 	$(GO) test ./ingest -run '^$$' -fuzz FuzzMaskedID -fuzztime $(FUZZTIME)
-	$(GO) test ./ingest/xlsxstream -run '^$$' -fuzz FuzzRows -fuzztime $(FUZZTIME)
+	$(GO) test ./ingest -run '^$$' -fuzz FuzzCSVWithinLimits -fuzztime $(FUZZTIME)
+	$(GO) test ./ingest -run '^$$' -fuzz FuzzMaskSensitive -fuzztime $(FUZZTIME)
+	$(GO) test ./ingest/xlsxstream -run '^$$' -fuzz 'FuzzRows$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./ingest/xlsxstream -run '^$$' -fuzz FuzzRowsWithinLimits -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin demo bench-data

@@ -292,7 +292,7 @@ func FuzzCSVSource(f *testing.F) {
 	f.Add([]byte("a\tb\n\"x\ny\"\tz\n"))
 	f.Add([]byte("\x81\n\xff\xfe"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		src, err := openSource(bytes.NewReader(b), int64(len(b)))
+		src, err := openSource(bytes.NewReader(b), int64(len(b)), DefaultLimits())
 		if err != nil {
 			return
 		}

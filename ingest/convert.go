@@ -3,9 +3,11 @@ package ingest
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // converter turns a kind's rows into rows of its table.
@@ -299,10 +301,16 @@ func (j *job) person(ctx context.Context, rc *rowCtx) (person, *rowReject, error
 
 // duplicate reports a repeat of an earlier row of the same file.
 func (j *job) duplicate(key string, rc *rowCtx, what string) *rowReject {
-	if first, ok := j.seen[key]; ok {
+	// The index holds a 128-bit digest of each key, not the key: a file of millions of
+	// teachers then costs tens of bytes a row, whatever its keys' length.
+	h := fnv.New128a()
+	h.Write([]byte(key))
+	var k [16]byte
+	h.Sum(k[:0])
+	if first, ok := j.seen[k]; ok {
 		return rejectf("", "与第%d行重复（同一%s）", first, what)
 	}
-	j.seen[key] = rc.no
+	j.seen[k] = int32(rc.no)
 	return nil
 }
 
@@ -424,17 +432,13 @@ func (teachersConv) convert(ctx context.Context, j *job, rc *rowCtx) (*rowReject
 		}
 		r[w.col("gender")] = sv(g)
 	}
-	d, rej := rc.date("birth", true)
+	age, rej := j.age(rc)
 	if rej != nil {
 		return rej, nil
 	}
-	r[w.col("birth_date")] = d
-	if c, ok := rc.cell("age"); ok && clean(c.V) != "" {
-		n, err := parseCount(c)
-		if err != nil || n < 16 || n > 80 {
-			return rejectf("age", "年龄「%s」不合理", c.V), nil
-		}
-		r[w.col("age")] = iv(n)
+	if age.ok {
+		r[w.col("age")] = age
+		r[w.col("age_band")] = sv(ageBand(age.i))
 	}
 	if c, ok := rc.cell("full_time"); ok {
 		if clean(c.V) == "" {
@@ -464,6 +468,46 @@ func (teachersConv) convert(ctx context.Context, j *job, rc *rowCtx) (*rowReject
 		return rej, nil
 	}
 	return nil, w.append(ctx, r)
+}
+
+// age is a roster row's age in the year of the file's as-of date: the as-of year minus the
+// birth year, else the file's 年龄 column. The birth date itself is never stored (with the
+// masked ID it rebuilds the full number), and a whole-year age does not step at the
+// birthday from one monthly roster to the next, which would give the birth month away.
+func (j *job) age(rc *rowCtx) (val, *rowReject) {
+	if c, ok := rc.cell("birth"); ok && clean(c.V) != "" {
+		d, rej := rc.date("birth", true)
+		if rej != nil {
+			// The reason does not quote the value: a birth date is not kept even in rejects.
+			return val{}, rejectf("birth", "出生日期无法识别（应为 1980-05-12、1980年5月、19800512 等形式）")
+		}
+		n := int64(j.asOf.Year() - time.Unix(d.i*86400, 0).UTC().Year())
+		if n < 16 || n > 80 {
+			return val{}, rejectf("birth", "由出生日期推算的年龄（%d岁）不合理", n)
+		}
+		return iv(n), nil
+	}
+	if c, ok := rc.cell("age"); ok && clean(c.V) != "" {
+		n, err := parseCount(c)
+		if err != nil || n < 16 || n > 80 {
+			return val{}, rejectf("age", "年龄「%s」不合理", c.V)
+		}
+		return iv(n), nil
+	}
+	return val{}, nil
+}
+
+// ageBand is the band reports group by (the same bands as the SWOT inputs).
+func ageBand(age int64) string {
+	switch {
+	case age < 30:
+		return "30岁以下"
+	case age < 40:
+		return "30-39岁"
+	case age < 50:
+		return "40-49岁"
+	}
+	return "50岁及以上"
 }
 
 // --- hours ---------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"io"
 	"os"
 	"strings"
 )
@@ -71,7 +72,7 @@ func LoadKey(dbFile string) ([]byte, error) {
 	if file == "" {
 		file = dbFile + ".key"
 	}
-	b, err := os.ReadFile(file)
+	b, err := readKeyFile(file)
 	if err == nil {
 		k, err := hex.DecodeString(strings.TrimSpace(string(b)))
 		if err != nil {
@@ -98,6 +99,24 @@ func LoadKey(dbFile string) ([]byte, error) {
 		return nil, fmt.Errorf("key: write %s: %w", file, err)
 	}
 	return k, nil
+}
+
+// readKeyFile reads the key file, refusing it, as ssh refuses a private key, when anyone but
+// its owner may read or change it: whoever reads the key can rebuild every ID's hash.
+func readKeyFile(file string) ([]byte, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if perm := st.Mode().Perm(); perm&0o077 != 0 {
+		return nil, fmt.Errorf("key: 密钥文件 %s 的权限为 %04o，同组或其他用户可以访问，已拒绝使用：请执行 chmod 600 %s 后重试", file, perm, file)
+	}
+	return io.ReadAll(io.LimitReader(f, 4096))
 }
 
 // checkFingerprint records the key's fingerprint on first use and refuses a different key.

@@ -93,6 +93,7 @@ type Loader struct {
 	ids       *Identity
 	log       *slog.Logger
 	batchRows int
+	limits    Limits
 	now       func() time.Time
 }
 
@@ -106,7 +107,7 @@ func NewLoader(ctx context.Context, wh *warehouse.Warehouse, key []byte, log *sl
 	if err := ids.checkFingerprint(ctx, wh.DB); err != nil {
 		return nil, err
 	}
-	l := &Loader{wh: wh, ids: ids, log: log, batchRows: 1 << 15, now: time.Now}
+	l := &Loader{wh: wh, ids: ids, log: log, batchRows: 1 << 15, limits: DefaultLimits(), now: time.Now}
 	var n int
 	if err := wh.DB.QueryRowContext(ctx, `SELECT count(*) FROM abilities WHERE catalogue = ?`, NationalCatalogue).Scan(&n); err != nil {
 		return nil, fmt.Errorf("ingest: %w", err)
@@ -170,7 +171,7 @@ func peekKind(path string, opts Options) (Kind, error) {
 	if err != nil {
 		return "", err
 	}
-	o, err := openTable(f, st.Size(), opts.Kind, opts.Shape)
+	o, err := openTable(f, st.Size(), opts.Kind, opts.Shape, DefaultLimits())
 	if err != nil {
 		return "", err
 	}
@@ -241,7 +242,7 @@ func (l *Loader) load(ctx context.Context, r io.ReaderAt, size int64, opts Optio
 		return fmt.Errorf("ingest: %w", err)
 	}
 
-	o, err := openTable(r, size, opts.Kind, opts.Shape)
+	o, err := openTable(r, size, opts.Kind, opts.Shape, l.limits)
 	if err != nil {
 		return err
 	}
@@ -282,7 +283,7 @@ type job struct {
 	schools *schoolIndex
 	roster  rosterIndex
 	cat     *catalogueIndex
-	seen    map[string]int
+	seen    map[[16]byte]int32
 	row     []val
 	rejRow  []val
 }
@@ -338,7 +339,11 @@ func (j *job) run(ctx context.Context, conn *sql.Conn) error {
 	}
 	j.row = make([]val, j.data.width())
 	j.rejRow = make([]val, j.rejects.width())
-	j.seen = map[string]int{}
+	j.seen = map[[16]byte]int32{}
+	maxRows := j.l.limits.KeyedRows
+	if j.o.h.kind == KindHours && j.o.h.shape == ShapeDetail {
+		maxRows = j.l.limits.Rows // no index of earlier rows
+	}
 
 	for {
 		if err := ctx.Err(); err != nil {
@@ -355,6 +360,9 @@ func (j *job) run(ctx context.Context, conn *sql.Conn) error {
 			continue
 		}
 		j.res.Rows++
+		if j.res.Rows > maxRows {
+			return limitError(no, "数据行超过 %d 行的上限", maxRows)
+		}
 		rc := rowCtx{h: j.o.h, cells: cells, no: no, date1904: j.date1904}
 		rej, err := j.conv.convert(ctx, j, &rc)
 		if err != nil {
@@ -457,17 +465,21 @@ func (j *job) reject(ctx context.Context, rc *rowCtx, rej *rowReject) error {
 	} else if strings.HasPrefix(rej.key, "cat:") {
 		col = strings.TrimPrefix(rej.key, "cat:")
 	}
+	lim := j.l.limits
+	// Reasons quote cell values: mask and bound them as the values are.
+	reason := truncate(maskSensitive(rej.reason), lim.RejectReasonChars)
 	if len(j.res.Rejects) < maxShownRejects {
-		j.res.Rejects = append(j.res.Rejects, Reject{Row: rc.no, Column: col, Reason: rej.reason})
+		j.res.Rejects = append(j.res.Rejects, Reject{Row: rc.no, Column: col, Reason: reason})
 	}
 	idCol, hasID := rc.h.col["id"]
+	birthCol, hasBirth := rc.h.col["birth"]
 	var b strings.Builder
 	b.WriteByte('{')
 	for n, c := range rc.h.keys() {
 		if n > 0 {
 			b.WriteByte(',')
 		}
-		quoteJSON(&b, rc.h.names[c])
+		quoteJSON(&b, truncate(rc.h.names[c], lim.RejectValueChars))
 		b.WriteByte(':')
 		v := ""
 		if c < len(rc.cells) {
@@ -476,15 +488,18 @@ func (j *job) reject(ctx context.Context, rc *rowCtx, rej *rowReject) error {
 		if hasID && c == idCol {
 			v = maskAny(clean(v))
 		}
-		quoteJSON(&b, v)
+		if hasBirth && c == birthCol && v != "" {
+			v = "（出生日期不保存）"
+		}
+		quoteJSON(&b, truncate(maskSensitive(v), lim.RejectValueChars))
 	}
 	b.WriteByte('}')
 	w := j.rejects
 	r := j.rejRow
 	r[w.col("batch_id")] = iv(j.batch)
 	r[w.col("row_no")] = iv(int64(rc.no))
-	r[w.col("column_name")] = svOpt(col)
-	r[w.col("reason")] = sv(rej.reason)
+	r[w.col("column_name")] = svOpt(truncate(col, lim.RejectValueChars))
+	r[w.col("reason")] = sv(reason)
 	r[w.col("row_values")] = sv(b.String())
 	return w.append(ctx, r)
 }

@@ -168,13 +168,14 @@ func TestRosterAndSchools(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("schools:\n%s", strings.Join(got, "\n"))
 	}
-	got = f.rows(`SELECT name, id_masked, school_code, subject, is_full_time, strftime(birth_date, '%Y-%m-%d') FROM raw_teachers ORDER BY row_no`)
+	// Ages in the as-of year 2025 (2025 minus the birth year), never the birth date itself.
+	got = f.rows(`SELECT name, id_masked, school_code, subject, is_full_time, age, age_band FROM raw_teachers ORDER BY row_no`)
 	want = []string{
-		"张三|360102********0017|3601000001|语文|true|1980-05-01",
-		"李四|360102********0028|3601000001|数学|true|1985-06-01",
-		"王五|360102********003" + idWang[17:] + "|3601000001|英语|false|1990-01-01",
-		"王五|360102********004" + idWang2[17:] + "|3601000001|体育|true|1992-02-01",
-		"赵六|360102********005" + idZhao[17:] + "|3601000002|物理|true|1975-07-01",
+		"张三|360102********0017|3601000001|语文|true|45|40-49岁",
+		"李四|360102********0028|3601000001|数学|true|40|40-49岁",
+		"王五|360102********003" + idWang[17:] + "|3601000001|英语|false|35|30-39岁",
+		"王五|360102********004" + idWang2[17:] + "|3601000001|体育|true|33|30-39岁",
+		"赵六|360102********005" + idZhao[17:] + "|3601000002|物理|true|50|50岁及以上",
 	}
 	// The first two check digits, worked by hand: for 36010219800512001 the weighted sum is
 	// 214, 214 mod 11 = 5 → '7'; for 36010219850603002 it is 235, mod 11 = 4 → '8'.

@@ -46,7 +46,7 @@ type source interface {
 const sniffLen = 64 << 10
 
 // openSource opens r as XLSX or CSV by its leading bytes, never by its name.
-func openSource(r io.ReaderAt, size int64) (source, error) {
+func openSource(r io.ReaderAt, size int64, lim Limits) (source, error) {
 	head := make([]byte, min(size, sniffLen))
 	if _, err := r.ReadAt(head, 0); err != nil && err != io.EOF {
 		return nil, err
@@ -62,7 +62,7 @@ func openSource(r io.ReaderAt, size int64) (source, error) {
 	case bytes.IndexByte(head, 0) >= 0:
 		return nil, &fileError{Msg: "不是 CSV 或 XLSX 文件"}
 	}
-	return newCSVSource(r, size, head)
+	return newCSVSource(r, size, head, lim)
 }
 
 var (
@@ -72,11 +72,13 @@ var (
 
 type csvSource struct {
 	cr    *csv.Reader
+	br    *boundedReader
+	lim   Limits
 	enc   string
 	cells []Cell
 }
 
-func newCSVSource(r io.ReaderAt, size int64, head []byte) (*csvSource, error) {
+func newCSVSource(r io.ReaderAt, size int64, head []byte, lim Limits) (*csvSource, error) {
 	var rd io.Reader = io.NewSectionReader(r, 0, size)
 	enc := EncUTF8
 	switch {
@@ -89,12 +91,13 @@ func newCSVSource(r io.ReaderAt, size int64, head []byte) (*csvSource, error) {
 		enc = EncGB18030
 		rd = transform.NewReader(rd, simplifiedchinese.GB18030.NewDecoder())
 	}
-	cr := csv.NewReader(rd)
+	br := &boundedReader{r: rd, max: int64(lim.LineBytes)}
+	cr := csv.NewReader(br)
 	cr.FieldsPerRecord = -1
 	cr.LazyQuotes = true
 	cr.ReuseRecord = true
 	cr.Comma = sniffDelimiter(head)
-	return &csvSource{cr: cr, enc: enc}, nil
+	return &csvSource{cr: cr, br: br, lim: lim, enc: enc}, nil
 }
 
 // validUTF8Prefix checks head, allowing a rune cut at the end when more of the file follows.
@@ -131,6 +134,9 @@ func (s *csvSource) next() ([]Cell, int, error) {
 		if err == io.EOF {
 			return nil, 0, io.EOF
 		}
+		if errors.Is(err, errRecordTooLong) {
+			return nil, 0, limitError(s.br.lines+1, "一行超过 %d 字节的上限", s.lim.LineBytes)
+		}
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
@@ -139,9 +145,16 @@ func (s *csvSource) next() ([]Cell, int, error) {
 			return nil, 0, &fileError{Msg: "读取失败：" + err.Error()}
 		}
 		line, _ := s.cr.FieldPos(0)
+		s.br.mark = s.cr.InputOffset()
+		if len(rec) > s.lim.Columns {
+			return nil, 0, limitError(line, "一行超过 %d 列的上限", s.lim.Columns)
+		}
 		s.cells = s.cells[:0]
 		blank := true
-		for _, f := range rec {
+		for i, f := range rec {
+			if len(f) > s.lim.CellChars && utf8.RuneCountInString(f) > s.lim.CellChars {
+				return nil, 0, limitError(line, "第%d列的单元格超过 %d 个字符的上限（与 Excel 单元格的上限相同）", i+1, s.lim.CellChars)
+			}
 			// x/text turns bytes that are invalid in GB18030 into U+FFFD without a word, and a
 			// UTF-8 file may carry stray bytes: either way the file is refused, not stored.
 			if strings.ContainsRune(f, utf8.RuneError) || !utf8.ValidString(f) {
@@ -195,6 +208,8 @@ func (s *xlsxSource) next() ([]Cell, int, error) {
 				cell.Num = true
 			case xlsxstream.Date:
 				cell.V, _, _ = strings.Cut(c.Value, "T")
+				// xlsxstream.Duration stays as written: a time span is no date, so a date
+				// column refuses it rather than reading a day out of it.
 			}
 			if blank && clean(cell.V) != "" {
 				blank = false
@@ -206,6 +221,9 @@ func (s *xlsxSource) next() ([]Cell, int, error) {
 		}
 	}
 	if err := s.rows.Err(); err != nil {
+		if fe, ok := fromXLSXLimit(err, s.sheet); ok {
+			return nil, 0, fe
+		}
 		return nil, 0, &fileError{Msg: fmt.Sprintf("工作表「%s」读取失败：%v", s.sheet, err)}
 	}
 	return nil, 0, io.EOF
@@ -277,16 +295,19 @@ func skipSheet(name string) bool {
 
 // openTable opens r and finds the table to load: for XLSX, the first sheet whose header
 // matches a kind.
-func openTable(r io.ReaderAt, size int64, want Kind, shape string) (*opened, error) {
-	src, err := openSource(r, size)
+func openTable(r io.ReaderAt, size int64, want Kind, shape string, lim Limits) (*opened, error) {
+	src, err := openSource(r, size, lim)
 	if err == nil {
 		return scanHeader(src, want, shape)
 	}
 	if err != errIsXLSX {
 		return nil, err
 	}
-	wb, err := xlsxstream.OpenReader(r, size)
+	wb, err := xlsxstream.OpenReaderLimits(r, size, lim.XLSX)
 	if err != nil {
+		if fe, ok := fromXLSXLimit(err, ""); ok {
+			return nil, fe
+		}
 		return nil, &fileError{Msg: "XLSX 文件已损坏或不是 XLSX：" + err.Error()}
 	}
 	for i, sh := range wb.Sheets {
@@ -295,6 +316,9 @@ func openTable(r io.ReaderAt, size int64, want Kind, shape string) (*opened, err
 		}
 		rows, err := wb.Rows(i)
 		if err != nil {
+			if fe, ok := fromXLSXLimit(err, sh.Name); ok {
+				return nil, fe
+			}
 			return nil, &fileError{Msg: fmt.Sprintf("工作表「%s」无法读取：%v", sh.Name, err)}
 		}
 		xs := &xlsxSource{wb: wb, rows: rows, sheet: sh.Name}
@@ -305,6 +329,9 @@ func openTable(r io.ReaderAt, size int64, want Kind, shape string) (*opened, err
 		xs.close()
 		var fe *fileError
 		if errors.As(err, &fe) && fe.Msg != errNoHeader.Error() && fe.Msg != "文件中没有数据" {
+			if strings.HasPrefix(fe.Msg, "工作表「") { // a limit, already naming its sheet
+				return nil, fe
+			}
 			return nil, &fileError{Line: fe.Line, Msg: fmt.Sprintf("工作表「%s」%s", sh.Name, fe.Msg)}
 		}
 	}

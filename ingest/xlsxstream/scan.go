@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -29,18 +30,22 @@ type token struct {
 // scanner splits XML into text runs and tags. It understands just enough XML for
 // spreadsheet parts: declarations, comments and CDATA are handled, DTDs are not expected.
 type scanner struct {
-	br  *bufio.Reader
-	buf []byte
-	tok token
+	br     *bufio.Reader
+	buf    []byte
+	tok    token
+	maxTok int // longest tag or text run held; longer is errTokenTooLong
 }
 
-func newScanner(r io.Reader) *scanner {
-	return &scanner{br: bufio.NewReaderSize(r, 256<<10)}
+func newScanner(r io.Reader, maxTok int) *scanner {
+	return &scanner{br: bufio.NewReaderSize(r, 64<<10), maxTok: maxTok}
 }
 
 // readUntil returns bytes up to (not including) delim; the slice is valid until the next call.
 func (s *scanner) readUntil(delim byte) ([]byte, error) {
 	b, err := s.br.ReadSlice(delim)
+	if len(b) > s.maxTok+1 {
+		return nil, errTokenTooLong
+	}
 	if err == nil {
 		return b[:len(b)-1], nil
 	}
@@ -49,6 +54,9 @@ func (s *scanner) readUntil(delim byte) ([]byte, error) {
 	}
 	s.buf = append(s.buf[:0], b...)
 	for {
+		if len(s.buf) > s.maxTok {
+			return nil, errTokenTooLong
+		}
 		b, err = s.br.ReadSlice(delim)
 		s.buf = append(s.buf, b...)
 		if err == nil {
@@ -71,7 +79,7 @@ func (s *scanner) next() (*token, error) {
 		if c != '<' {
 			s.br.UnreadByte()
 			text, err := s.readUntil('<')
-			if err == io.EOF {
+			if err == io.EOF && len(text) <= s.maxTok {
 				if len(bytes.TrimSpace(text)) == 0 {
 					return nil, io.EOF
 				}
@@ -86,7 +94,7 @@ func (s *scanner) next() (*token, error) {
 		}
 		body, err := s.readUntil('>')
 		if err != nil {
-			if err == io.EOF {
+			if err == io.EOF && len(body) <= s.maxTok {
 				return nil, errTruncated
 			}
 			return nil, err
@@ -102,7 +110,13 @@ func (s *scanner) next() (*token, error) {
 				// CDATA may contain '>': read on to "]]>".
 				data := append([]byte(nil), body[8:]...)
 				for !bytes.HasSuffix(data, []byte("]]")) {
+					if len(data) > s.maxTok {
+						return nil, errTokenTooLong
+					}
 					more, err := s.readUntil('>')
+					if err == errTokenTooLong {
+						return nil, err
+					}
 					if err != nil {
 						return nil, errTruncated
 					}
@@ -115,6 +129,9 @@ func (s *scanner) next() (*token, error) {
 			if bytes.HasPrefix(body, []byte("!--")) {
 				for !bytes.HasSuffix(body, []byte("--")) {
 					body, err = s.readUntil('>')
+					if err == errTokenTooLong {
+						return nil, err
+					}
 					if err != nil {
 						return nil, errTruncated
 					}
@@ -151,7 +168,20 @@ func localName(n []byte) []byte {
 	return n
 }
 
-// unescape resolves XML entities and the OOXML _xHHHH_ escapes of control characters.
+// text turns a text node's raw bytes into its value: line ends normalised as XML requires
+// (CRLF and a lone CR are LF; only an escaped CR survives), then entities and _xHHHH_
+// escapes resolved.
+func text(raw string) string { return unescape(normalizeNewlines(raw)) }
+
+func normalizeNewlines(s string) string {
+	if strings.IndexByte(s, '\r') < 0 {
+		return s
+	}
+	return strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n")
+}
+
+// unescape resolves XML entities and the OOXML _xHHHH_ escapes of control characters; an
+// escaped UTF-16 surrogate pair (_xD801__xDC05_) is one character.
 func unescape(s string) string {
 	if strings.IndexByte(s, '&') < 0 && !strings.Contains(s, "_x") {
 		return s
@@ -169,17 +199,31 @@ func unescape(s string) string {
 				}
 			}
 		}
-		if c == '_' && i+6 < len(s) && s[i+1] == 'x' && s[i+6] == '_' {
-			if n, err := strconv.ParseUint(s[i+2:i+6], 16, 32); err == nil {
-				b.WriteRune(rune(n))
-				i += 7
-				continue
+		if n, ok := xEscape(s, i); ok {
+			if utf16.IsSurrogate(rune(n)) {
+				if lo, ok := xEscape(s, i+7); ok && n < 0xDC00 && lo >= 0xDC00 && lo <= 0xDFFF {
+					b.WriteRune(utf16.DecodeRune(rune(n), rune(lo)))
+					i += 14
+					continue
+				}
 			}
+			b.WriteRune(rune(n)) // a lone surrogate becomes U+FFFD
+			i += 7
+			continue
 		}
 		b.WriteByte(c)
 		i++
 	}
 	return b.String()
+}
+
+// xEscape reads an _xHHHH_ escape at s[i:].
+func xEscape(s string, i int) (uint64, bool) {
+	if i+6 >= len(s) || s[i] != '_' || s[i+1] != 'x' || s[i+6] != '_' {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(s[i+2:i+6], 16, 32)
+	return n, err == nil
 }
 
 func entity(e string) (rune, bool) {

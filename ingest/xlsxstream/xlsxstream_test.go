@@ -3,7 +3,9 @@ package xlsxstream
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/xuri/excelize/v2"
@@ -158,11 +160,22 @@ func FuzzRows(f *testing.F) {
 	f.Add(`<worksheet><sheetData><row><c t="s"><v>0</v></c></row><row r="3"/></sheetData></worksheet>`)
 	f.Add(`<sheetData><row r="1"><c r="ZZZZ1"><v><![CDATA[1>0]]></v></c></row>`)
 	f.Fuzz(func(t *testing.T, xml string) {
-		r := &Rows{sc: newScanner(bytes.NewReader([]byte(xml))), shared: []string{"共享"}}
+		r := newRows(io.NopCloser(strings.NewReader(xml)), tableOf("共享"), DefaultLimits())
 		for i := 0; r.Next(); i++ {
 			if i > len(xml) {
 				t.Fatal("more rows than bytes")
 			}
 		}
 	})
+}
+
+// tableOf builds a shared-string table from strings.
+func tableOf(ss ...string) *sharedTable {
+	t := &sharedTable{}
+	for _, s := range ss {
+		t.data = append(t.data, s...)
+		t.ends = append(t.ends, uint32(len(t.data)))
+	}
+	t.all = string(t.data)
+	return t
 }

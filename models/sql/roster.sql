@@ -2,8 +2,7 @@
 -- newest roster that lists them (a tie going to the later load).
 SELECT e.month, t.teacher_key, t.name, t.id_masked, t.school_code,
        si.school_name, si.district,
-       t.subject, t.stage, t.gender, t.birth_date,
-       coalesce(date_part('year', age(m.month_end::TIMESTAMP, t.birth_date::TIMESTAMP))::INTEGER, t.age) AS age,
+       t.subject, t.stage, t.gender, t.age, t.age_band,
        coalesce(t.is_full_time, false) AS is_full_time,
        t.is_full_time IS NULL AS full_time_unknown,
        t.teacher_type, t.title, t.research_group,

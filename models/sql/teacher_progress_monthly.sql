@@ -98,9 +98,7 @@ rules AS (
     FROM capped c, p
 )
 SELECT month, teacher_key, name, id_masked, school_code, school_name, district,
-       subject, stage, gender, birth_date, age,
-       CASE WHEN age IS NULL THEN NULL WHEN age < 30 THEN '30岁以下' WHEN age < 40 THEN '30-39岁'
-            WHEN age < 50 THEN '40-49岁' ELSE '50岁及以上' END AS age_band,
+       subject, stage, gender, age, age_band,
        is_full_time, full_time_unknown, teacher_type, title, research_group,
        total_counted::DECIMAL(12,2) AS hours_total,
        hours_online::DECIMAL(12,2) AS hours_online,

@@ -128,7 +128,7 @@ func AddSheetWith(b *xlsxw.Book, name, title string, res *Result, before func(*x
 }
 
 // AddSheetBlock is AddSheetWith with title-block lines between the title and the header.
-func AddSheetBlock(b *xlsxw.Book, name, title string, block []string, res *Result, before func(*xlsxw.Table) error, colorScale ...int) (*xlsxw.Table, error) {
+func AddSheetBlock(b *xlsxw.Book, name, title string, block []xlsxw.Line, res *Result, before func(*xlsxw.Table) error, colorScale ...int) (*xlsxw.Table, error) {
 	cols := make([]xlsxw.Col, len(res.Columns))
 	for i, c := range res.Columns {
 		cols[i] = xlsxw.Col{Header: c.Label, Kind: ColumnKind(c)}

@@ -1,8 +1,12 @@
 package queries
 
 import (
+	"fmt"
 	"math"
+	"sort"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 )
 
 // kindLabels are the export kinds as users name them (the platforms' own sheet titles).
@@ -158,4 +162,51 @@ func LabelCodes(res *Result) *Result {
 		}
 	}
 	return res
+}
+
+// NaturalLess orders text with embedded numbers by their value: A2 before A11.
+func NaturalLess(a, b string) bool {
+	for a != "" && b != "" {
+		da, db := digits(a), digits(b)
+		if da > 0 && db > 0 {
+			na, nb := strings.TrimLeft(a[:da], "0"), strings.TrimLeft(b[:db], "0")
+			if len(na) != len(nb) {
+				return len(na) < len(nb)
+			}
+			if na != nb {
+				return na < nb
+			}
+			a, b = a[da:], b[db:]
+			continue
+		}
+		ra, sa := utf8.DecodeRuneInString(a)
+		rb, sb := utf8.DecodeRuneInString(b)
+		if ra != rb {
+			return ra < rb
+		}
+		a, b = a[sa:], b[sb:]
+	}
+	return len(a) < len(b)
+}
+
+func digits(s string) int {
+	n := 0
+	for n < len(s) && s[n] >= '0' && s[n] <= '9' {
+		n++
+	}
+	return n
+}
+
+// SortNatural orders a result's rows by the given columns, each compared naturally (a
+// stable sort: rows equal on them keep the query's order).
+func SortNatural(res *Result, cols ...int) {
+	sort.SliceStable(res.Rows, func(i, j int) bool {
+		for _, c := range cols {
+			a, b := fmt.Sprint(res.Rows[i][c]), fmt.Sprint(res.Rows[j][c])
+			if a != b {
+				return NaturalLess(a, b)
+			}
+		}
+		return false
+	})
 }

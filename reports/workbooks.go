@@ -218,6 +218,7 @@ func (rp *Reports) Monthly(ctx context.Context, p queries.Params) (*Workbook, er
 		return nil, err
 	}
 	queries.LabelCodes(batches)
+	queries.SortNatural(points, colIndex(points, "code"))
 	code := colIndex(schools, "school_code")
 	addColumn(schools, "stale_sources", "数据滞后（来自更早月份的文件）", func(row []any) any {
 		if s := src.school[fmt.Sprint(row[code])]; len(s) > 0 {
@@ -480,20 +481,20 @@ func (rp *Reports) SchoolRoster(ctx context.Context, p queries.Params) (*Workboo
 			return err
 		}
 		b.SetPrint(xlsxw.Print{Report: title, Scope: district + " · " + monthLabel(p.Month), Unit: wb.Unit, Date: wb.date()})
-		block := []string{
-			fmt.Sprintf("区县：%s　　学校代码：%s　　统计月份：%s　　规则方案：%v", district, p.School, monthLabel(p.Month), profileName(pg)),
-			gateLine(school),
-			progressLine(school),
-			sourceLine(src, p.School),
-			fmt.Sprintf("制表单位：%s　　制表日期：%s", wb.unit(), wb.date()),
+		gate, behind := gateLine(school)
+		sources, stale := sourceLine(src, p.School)
+		block := []xlsxw.Line{
+			{Text: gate, Strong: true, Warn: behind},
+			{Text: progressLine(school)},
+			{Text: sources, Warn: stale},
+			{Text: fmt.Sprintf("区县：%s　　学校代码：%s　　统计月份：%s　　规则方案：%v　　制表单位：%s　　制表日期：%s",
+				district, p.School, monthLabel(p.Month), profileName(pg), wb.unit(), wb.date())},
 		}
-		t, err := queries.AddSheetBlock(b, "学校名单", title, block, teachers, func(t *xlsxw.Table) error {
+		if _, err := queries.AddSheetBlock(b, "学校名单", title, block, teachers, func(t *xlsxw.Table) error {
 			return t.Notes(signLines("校长", "学校")...)
-		})
-		if err != nil {
+		}); err != nil {
 			return err
 		}
-		_ = t
 		return b.Write(w)
 	}
 	return wb, nil
@@ -507,7 +508,7 @@ func profileName(pg *Page) string {
 }
 
 // gateLine is the school's standing at the 95% gate, the first thing a principal reads.
-func gateLine(school *queries.Result) string {
+func gateLine(school *queries.Result) (string, bool) {
 	row := school.Rows[0]
 	val := func(k string) any { return row[colIndex(school, k)] }
 	ft, _ := val("full_time_teachers").(int64)
@@ -523,11 +524,11 @@ func gateLine(school *queries.Result) string {
 	}
 	switch val("gate_met") {
 	case true:
-		return fmt.Sprintf("%s%%门槛：已达标（专任教师 %d 人，合格 %d 人，合格率 %s）", gp, ft, passed, rate)
+		return fmt.Sprintf("%s%%门槛：已达标（专任教师 %d 人，合格 %d 人，合格率 %s）", gp, ft, passed, rate), false
 	case false:
-		return fmt.Sprintf("%s%%门槛：未达标，还差 %d 人（专任教师 %d 人，合格 %d 人，合格率 %s）", gp, short, ft, passed, rate)
+		return fmt.Sprintf("%s%%门槛：未达标，还差 %d 人（专任教师 %d 人，合格 %d 人，合格率 %s）", gp, short, ft, passed, rate), true
 	}
-	return fmt.Sprintf("%s%%门槛：本校没有专任教师，不计门槛", gp)
+	return fmt.Sprintf("%s%%门槛：本校没有专任教师，不计门槛", gp), false
 }
 
 func progressLine(school *queries.Result) string {
@@ -545,7 +546,7 @@ func progressLine(school *queries.Result) string {
 
 // sourceLine names the as-of date of each file the school's month comes from, saying
 // which are stale.
-func sourceLine(src *sources, school string) string {
+func sourceLine(src *sources, school string) (string, bool) {
 	var parts []string
 	stale := false
 	for _, k := range src.kinds {
@@ -569,7 +570,7 @@ func sourceLine(src *sources, school string) string {
 	if stale {
 		line += "。注意：标“数据滞后”的数据来自更早月份的导出文件，请上传本月的文件后再核对。"
 	}
-	return line
+	return line, stale
 }
 
 // Annual is the 年报 the project office files: a cover, headline figures, breakdowns by
@@ -607,6 +608,21 @@ func (rp *Reports) Annual(ctx context.Context, p queries.Params) (*Workbook, err
 	if err != nil {
 		return nil, err
 	}
+	// The categories keep the query's order (point, dimension, environment); within one,
+	// codes sort naturally (A2 before A11).
+	rank := map[any]int{}
+	for _, r := range choices.Rows {
+		if _, ok := rank[r[0]]; !ok {
+			rank[r[0]] = len(rank)
+		}
+	}
+	sort.SliceStable(choices.Rows, func(i, j int) bool {
+		a, b := choices.Rows[i], choices.Rows[j]
+		if rank[a[0]] != rank[b[0]] {
+			return rank[a[0]] < rank[b[0]]
+		}
+		return queries.NaturalLess(fmt.Sprint(a[1]), fmt.Sprint(b[1]))
+	})
 	queries.LabelCodes(choices)
 	choices.Columns[0].Label, choices.Columns[1].Label = "类别", "能力点 / 维度 / 环境"
 	trend, err := rp.r.Named(ctx, "trend", queries.Params{}, 0)

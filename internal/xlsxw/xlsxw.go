@@ -46,6 +46,13 @@ type Print struct {
 	Date   string // 制表日期 YYYY-MM-DD
 }
 
+// Line is one line of a sheet's title block.
+type Line struct {
+	Text   string
+	Strong bool // bold and larger: the line a reader must see first
+	Warn   bool // dark red: something is behind or stale
+}
+
 // Book is a workbook being written.
 type Book struct {
 	f      *excelize.File
@@ -53,6 +60,8 @@ type Book struct {
 	header int
 	title  int
 	note   int
+	strong int
+	warn   int
 	sheets int
 	print  Print
 	cover  coverStyles
@@ -76,7 +85,9 @@ func New() (*Book, error) {
 	b.header = mk(&excelize.Style{Font: &excelize.Font{Bold: true, Color: "FFFFFF"}, Border: border,
 		Fill:      excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{"2F5597"}},
 		Alignment: &excelize.Alignment{Horizontal: "center", Vertical: "center", WrapText: true}})
-	b.title = mk(&excelize.Style{Font: &excelize.Font{Bold: true, Size: 14}, Alignment: &excelize.Alignment{Vertical: "center"}})
+	b.title = mk(&excelize.Style{Font: &excelize.Font{Bold: true, Size: 14}, Alignment: &excelize.Alignment{Vertical: "center", WrapText: true}})
+	b.strong = mk(&excelize.Style{Font: &excelize.Font{Bold: true, Size: 12, Color: "1F3864"}, Alignment: &excelize.Alignment{Vertical: "center", WrapText: true}})
+	b.warn = mk(&excelize.Style{Font: &excelize.Font{Bold: true, Size: 12, Color: "C00000"}, Alignment: &excelize.Alignment{Vertical: "center", WrapText: true}})
 	b.note = mk(&excelize.Style{Font: &excelize.Font{Color: "262626"}, Alignment: &excelize.Alignment{Vertical: "center", WrapText: true}})
 	pct := "0.0%"
 	num := "0.00"
@@ -227,7 +238,7 @@ func (b *Book) AddTable(name, title string, cols []Col) (*Table, error) {
 // AddTableBlock starts a sheet with a title line and, under it, block lines (the title
 // block: 区县, 统计月份, 数据截止日期, a school's standing …), each a row of its own across
 // the table's width, before the header.
-func (b *Book) AddTableBlock(name, title string, block []string, cols []Col) (*Table, error) {
+func (b *Book) AddTableBlock(name, title string, block []Line, cols []Col) (*Table, error) {
 	name = SheetName(name)
 	if err := b.newSheet(name); err != nil {
 		return nil, err
@@ -242,7 +253,12 @@ func (b *Book) AddTableBlock(name, title string, block []string, cols []Col) (*T
 	}
 	t := &Table{b: b, sw: sw, name: name, title: title, cols: cols, width: make([]float64, len(cols))}
 	for i, c := range cols {
+		// Headers wrap onto two lines: a 是/否 or number column need not be as wide as
+		// its header, and narrower columns print larger.
 		t.width[i] = displayWidth(c.Header) + 4
+		if c.Kind != Text {
+			t.width[i] = min(t.width[i], max(displayWidth(c.Header)/2+6, 10))
+		}
 		if c.Width > 0 {
 			t.width[i] = c.Width
 		}
@@ -274,12 +290,19 @@ func (b *Book) AddTableBlock(name, title string, block []string, cols []Col) (*T
 		return nil, err
 	}
 	if title != "" {
-		if err := t.line(b.title, title, 28); err != nil {
+		if err := t.line(b.title, title, 28*float64(lines(title, t.totalWidth()/1.4))); err != nil {
 			return nil, err
 		}
 	}
 	for _, l := range block {
-		if err := t.line(b.note, l, 20*float64(lines(l, t.totalWidth()))); err != nil {
+		style, h := b.note, 20.0
+		switch {
+		case l.Warn:
+			style, h = b.warn, 24
+		case l.Strong:
+			style, h = b.strong, 24
+		}
+		if err := t.line(style, l.Text, h*float64(lines(l.Text, t.totalWidth()))); err != nil {
 			return nil, err
 		}
 	}

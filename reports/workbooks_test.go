@@ -83,7 +83,7 @@ func TestEnglishSentenceHelper(t *testing.T) {
 		"总览: per district in the month":       false, // caught by the sheet check below, not this one
 		"A1,A3,A6":                            false,
 		"national":                            false,
-		"全国基本要求（national）":                  false,
+		"全国基本要求（national）":                    false,
 		"2025-06-30":                          false,
 	} {
 		if got := englishSentence(s); got != want {

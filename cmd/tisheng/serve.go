@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"time"
@@ -15,19 +13,19 @@ import (
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cfg server.Config
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	db := fs.String("db", "", "warehouse file")
-	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "listen address")
-	fs.Int64Var(&cfg.MaxUpload, "max-upload", 1<<30, "bytes per upload request")
-	fs.DurationVar(&cfg.SQLTimeout, "sql-timeout", 30*time.Second, "ad-hoc SQL time limit")
-	fs.IntVar(&cfg.SQLRowLimit, "sql-rows", 10000, "ad-hoc SQL row limit")
-	verbose := fs.Bool("v", true, "log requests")
-	if err := fs.Parse(args); err != nil {
+	const synopsis = "tisheng serve --db 文件 [--addr 127.0.0.1:8080] [--max-upload 字节数] [--sql-timeout 30s] [--sql-rows 10000]"
+	fs := newFlags("serve")
+	db := fs.String("db", "", "仓库`文件`")
+	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "监听的 `地址:端口`")
+	fs.Int64Var(&cfg.MaxUpload, "max-upload", 1<<30, "一次上传最多的 `字节数`")
+	fs.DurationVar(&cfg.SQLTimeout, "sql-timeout", 30*time.Second, "SQL 查询的 `时限`")
+	fs.IntVar(&cfg.SQLRowLimit, "sql-rows", 10000, "SQL 查询最多返回的 `行数`")
+	verbose := fs.Bool("v", true, "记录每个请求的日志")
+	if _, err := parseFlags(fs, synopsis, args, stdout, stderr); err != nil {
 		return err
 	}
 	if *db == "" {
-		return errors.New("--db is required")
+		return usagef("需要 --db 仓库文件")
 	}
 	return serve(ctx, cfg, *db, stdout, stderr, *verbose)
 }
@@ -52,6 +50,6 @@ func serve(ctx context.Context, cfg server.Config, db string, stdout, stderr io.
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "tisheng: serving %s at http://%s/\n", db, cfg.Addr)
+	fmt.Fprintf(stdout, "tisheng：仓库 %s 已在 http://%s/ 提供服务\n", db, cfg.Addr)
 	return srv.Run(ctx)
 }

@@ -519,3 +519,20 @@ func TestTableCSVRatesAndKinds(t *testing.T) {
 		t.Errorf("kinds not in Chinese:\n%.400s", buf.String())
 	}
 }
+
+// Every column a named query returns has a Chinese label: it heads a column in a
+// download, the pages and the workbooks.
+func TestEveryQueryColumnLabelled(t *testing.T) {
+	rp, _ := demoReports(t)
+	for _, q := range rp.r.Catalog().Names() {
+		res, err := rp.r.Named(context.Background(), q, queries.Params{Month: "2025-06", School: "3601000001"}, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range res.Columns {
+			if !strings.ContainsFunc(c.Label, func(r rune) bool { return unicode.Is(unicode.Han, r) }) {
+				t.Errorf("%s: column %s has no Chinese label", q, c.Name)
+			}
+		}
+	}
+}

@@ -381,12 +381,22 @@ func matrixSheet(b *xlsxw.Book, title string, cov *queries.Result) error {
 	if err != nil {
 		return err
 	}
+	none := false
 	for _, d := range dims {
 		vals := []any{d}
 		for _, e := range envs {
-			vals = append(vals, cell[[2]string{d, e}])
+			v, ok := cell[[2]string{d, e}]
+			if !ok {
+				v, none = "目录中无", true
+			}
+			vals = append(vals, v)
 		}
 		if err := t.Row(vals...); err != nil {
+			return err
+		}
+	}
+	if none {
+		if err := t.Footnotes("“目录中无”：能力点目录里没有这个维度与环境组合的能力点，不是没有教师通过。"); err != nil {
 			return err
 		}
 	}

@@ -387,13 +387,22 @@ func (t *Table) RowKinds(kinds []Kind, vals ...any) error {
 // Notes appends text rows below the data (a note, a 审核/签字 block), after one blank
 // row; the filter and the row count stop at the data.
 func (t *Table) Notes(lines ...string) error {
+	return t.below(t.b.cover.sign, 36, lines)
+}
+
+// Footnotes appends explanatory text rows below the data, as Notes does, in the body size.
+func (t *Table) Footnotes(lines ...string) error {
+	return t.below(t.b.note, 20, lines)
+}
+
+func (t *Table) below(style int, height float64, lines []string) error {
 	if !t.notes {
 		t.last = t.row
 		t.notes = true
 		t.row++
 	}
 	for _, l := range lines {
-		if err := t.line(t.b.cover.sign, l, 36); err != nil {
+		if err := t.line(style, l, height); err != nil {
 			return err
 		}
 	}

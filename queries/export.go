@@ -95,6 +95,8 @@ func ColumnKind(c Column) xlsxw.Kind {
 		return xlsxw.Bool
 	case t == "DATE":
 		return xlsxw.Date
+	case strings.HasPrefix(t, "TIMESTAMP"):
+		return xlsxw.DateTime
 	case strings.HasPrefix(t, "DECIMAL"):
 		return xlsxw.Number
 	case t == "DOUBLE" || t == "FLOAT":
@@ -176,6 +178,11 @@ func xlsxValue(v any, k xlsxw.Kind) any {
 	case string:
 		if k == xlsxw.Date && len(x) == 10 {
 			return dateSerialOrText(x)
+		}
+		if k == xlsxw.DateTime {
+			if t, err := time.Parse("2006-01-02 15:04:05", x); err == nil {
+				return float64(t.Sub(excelEpoch)) / float64(24*time.Hour)
+			}
 		}
 		return x
 	}

@@ -27,7 +27,8 @@ const (
 	Number  // two decimals
 	Percent // 0.0%
 	Date
-	Bool // 是/否
+	Bool     // 是/否
+	DateTime // yyyy-mm-dd hh:mm
 )
 
 // Col is one column of a table.
@@ -102,6 +103,8 @@ func New() (*Book, error) {
 	b.styles[Number] = mk(&excelize.Style{Border: border, CustomNumFmt: &num, Alignment: pad("right")})
 	b.styles[Percent] = mk(&excelize.Style{Border: border, CustomNumFmt: &pct, Alignment: pad("right")})
 	b.styles[Date] = mk(&excelize.Style{Border: border, CustomNumFmt: &date, Alignment: pad("center")})
+	dt := "yyyy-mm-dd hh:mm"
+	b.styles[DateTime] = mk(&excelize.Style{Border: border, CustomNumFmt: &dt, Alignment: pad("center")})
 	b.styles[Bool] = mk(&excelize.Style{Border: border, Alignment: &excelize.Alignment{Horizontal: "center", Vertical: "center"}})
 	b.cover = coverStyles{
 		title:    mk(&excelize.Style{Font: &excelize.Font{Bold: true, Size: 20}, Alignment: &excelize.Alignment{Horizontal: "center", Vertical: "center", WrapText: true}}),
@@ -269,6 +272,8 @@ func (b *Book) AddTableBlock(name, title string, block []Line, cols []Col) (*Tab
 		switch c.Kind {
 		case Date:
 			w = max(w, 13)
+		case DateTime:
+			w = max(w, 18)
 		case Percent, Number:
 			w = max(w, 11)
 		case Text:
@@ -464,17 +469,22 @@ func (b *Book) AddChartSheet(name, title string, c *excelize.Chart) error {
 	if err := f.SetSheetView(name, 0, &excelize.ViewOptions{ShowGridLines: &show}); err != nil {
 		return err
 	}
+	if c.Dimension.Width == 0 {
+		c.Dimension = excelize.ChartDimension{Width: 960, Height: 540}
+	}
+	// The heading spans the chart's width (the title style wraps within its cell).
+	end, _ := excelize.CoordinatesToCellName(int(c.Dimension.Width)/64, 1)
+	if err := f.MergeCell(name, "A1", end); err != nil {
+		return err
+	}
 	if err := f.SetCellValue(name, "A1", title); err != nil {
 		return err
 	}
-	if err := f.SetCellStyle(name, "A1", "A1", b.title); err != nil {
+	if err := f.SetCellStyle(name, "A1", end, b.title); err != nil {
 		return err
 	}
 	if err := f.SetRowHeight(name, 1, 28); err != nil {
 		return err
-	}
-	if c.Dimension.Width == 0 {
-		c.Dimension = excelize.ChartDimension{Width: 960, Height: 540}
 	}
 	if err := f.AddChart(name, "A3", c); err != nil {
 		return err

@@ -278,7 +278,7 @@ func (rp *Reports) Monthly(ctx context.Context, p queries.Params) (*Workbook, er
 // monthlyCover is the 月报's first page: the title block, the headline figures (typed),
 // the stale-data note, the sheets inside and the sign block.
 func monthlyCover(wb *Workbook, pg *Page, scope string, districts *queries.Result, src *sources) xlsxw.Cover {
-	var teachers, hoursMet, passed, complete, gate, schools, shortfall int64
+	var teachers, hoursMet, passed, complete, gate, schools, withFullTime, shortfall int64
 	for _, row := range districts.Rows {
 		get := func(k string) int64 { v, _ := row[colIndex(districts, k)].(int64); return v }
 		teachers += get("teachers")
@@ -287,6 +287,7 @@ func monthlyCover(wb *Workbook, pg *Page, scope string, districts *queries.Resul
 		complete += get("complete")
 		gate += get("schools_gate_met")
 		schools += get("schools")
+		withFullTime += get("schools_with_full_time")
 		shortfall += get("shortfall")
 	}
 	ratio := func(a int64) any {
@@ -320,16 +321,18 @@ func monthlyCover(wb *Workbook, pg *Page, scope string, districts *queries.Resul
 		{Label: "完成率", Value: ratio(complete), Kind: xlsxw.Percent},
 		{Label: "学校数", Value: schools, Kind: xlsxw.Int},
 		{Label: "达到95%门槛的学校数", Value: gate, Kind: xlsxw.Int},
-		{Label: "未达门槛的学校数", Value: schools - gate, Kind: xlsxw.Int},
+		{Label: "未达门槛的学校数", Value: withFullTime - gate, Kind: xlsxw.Int}, // a school with no 专任教师 has no gate
 		{Label: "距门槛合计还差（人）", Value: shortfall, Kind: xlsxw.Int},
 	}
 	contents := []xlsxw.Field{
 		{Label: "区县汇总", Value: "各区县的教师数、学时达标、测评合格、完成率与达到门槛的学校"},
 		{Label: "学校进度", Value: "每所学校的门槛状态与差额，未达门槛的在前"},
 		{Label: "95%门槛", Value: "未达到95%门槛的学校及还差的人数"},
-		{Label: "能力点分布", Value: "各能力点的选择与通过人数（附图）"},
+		{Label: "能力点分布", Value: "各能力点的选择与通过人数"},
+		{Label: "能力点分布图", Value: "能力点选择与通过人数柱状图"},
 		{Label: "覆盖矩阵", Value: "维度 × 环境：通过至少一个能力点的教师占比"},
-		{Label: "月度趋势", Value: "逐月的学时达标率、测评合格率与完成率（附图）"},
+		{Label: "月度趋势", Value: "逐月的学时达标率、测评合格率与完成率"},
+		{Label: "月度趋势图", Value: "逐月学时达标率、测评合格率与完成率折线图"},
 		{Label: "数据质量", Value: "已导入的文件、截止日期与拒收行数"},
 	}
 	var notes []string
@@ -731,7 +734,12 @@ func annualCover(wb *Workbook, pg *Page, year, scope string, summary *queries.Re
 		Sheet:    "封面",
 		Title:    programme + "\n年报",
 		Subtitle: year + "年度 · " + scope,
-		Sections: []xlsxw.Section{{Heading: "报表信息", Fields: block}, {Heading: "主要指标", Fields: figures}},
+		Sections: []xlsxw.Section{{Heading: "报表信息", Fields: block}, {Heading: "主要指标", Fields: figures}, {Heading: "目录", Fields: []xlsxw.Field{
+			{Label: "总体情况", Value: "全部教师的参训、完成、合格与优秀，人均学时，达到门槛的学校"},
+			{Label: "按区县 … 按年龄段", Value: "按区县、学校、学段、学科、年龄段分组的同一组指标（除按学校外均附柱状图）"},
+			{Label: "能力点选择", Value: "各能力点、维度、环境的选择、通过与优秀人数"},
+			{Label: "逐月进度", Value: "逐月的学时达标率与完成率（附折线图）"},
+		}}},
 		Notes:    notes,
 		Sign:     signLines("负责人", "单位"),
 	}

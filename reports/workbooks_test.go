@@ -270,6 +270,11 @@ func TestMonthlyWorkbookPrintsReadyToSign(t *testing.T) {
 		t.Errorf("完成率 %q, want the number %s", v, want)
 	}
 
+	c = coverValueCell(t, f, "封面", "未达门槛的学校数")
+	if v, _ := f.GetCellValue("封面", c); v != one(t, db, `SELECT count(*) FROM school_gate_monthly WHERE month = '2025-06' AND gate_met = false`) {
+		t.Errorf("未达门槛的学校数 %s", v)
+	}
+
 	// Stale data per school and per district.
 	rows, _ := f.GetRows("学校进度")
 	h, idx := headerRow(t, rows, "学校代码", "所属区县", "数据滞后（来自更早月份的文件）")

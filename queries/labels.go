@@ -210,3 +210,23 @@ func SortNatural(res *Result, cols ...int) {
 		return false
 	})
 }
+
+// SortCodeLists rewrites, in place, every comma-separated code list of a result (columns
+// named …_codes, like abilities_passed_codes) in natural order: "A11,A2,A5" -> "A2,A5,A11".
+func SortCodeLists(res *Result) *Result {
+	for i, c := range res.Columns {
+		if !strings.HasSuffix(c.Name, "_codes") {
+			continue
+		}
+		for _, row := range res.Rows {
+			s, ok := row[i].(string)
+			if !ok || !strings.Contains(s, ",") {
+				continue
+			}
+			parts := strings.Split(s, ",")
+			sort.SliceStable(parts, func(a, b int) bool { return NaturalLess(strings.TrimSpace(parts[a]), strings.TrimSpace(parts[b])) })
+			row[i] = strings.Join(parts, ",")
+		}
+	}
+	return res
+}

@@ -44,6 +44,14 @@ func TestNaturalOrder(t *testing.T) {
 	}
 }
 
+func TestSortCodeLists(t *testing.T) {
+	res := &Result{Columns: []Column{{Name: "abilities_passed_codes"}, {Name: "name"}}, Rows: [][]any{{"A11,A2,A5", "B11,B2"}, {nil, "x"}, {"C6", "y"}}}
+	SortCodeLists(res)
+	if res.Rows[0][0] != "A2,A5,A11" || res.Rows[0][1] != "B11,B2" || res.Rows[1][0] != nil || res.Rows[2][0] != "C6" {
+		t.Errorf("%v", res.Rows)
+	}
+}
+
 func TestLabelCodes(t *testing.T) {
 	res := &Result{
 		Columns: []Column{{Name: "shape"}, {Name: "kind"}, {Name: "by"}},

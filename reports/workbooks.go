@@ -481,6 +481,7 @@ func (rp *Reports) SchoolRoster(ctx context.Context, p queries.Params) (*Workboo
 	if err != nil {
 		return nil, err
 	}
+	queries.SortCodeLists(teachers)
 	src, err := rp.sources(ctx, queries.Params{Month: p.Month, School: p.School})
 	if err != nil {
 		return nil, err
@@ -774,7 +775,7 @@ func (rp *Reports) TableDownload(ctx context.Context, query string, p queries.Pa
 	if err != nil {
 		return nil, err
 	}
-	queries.LabelCodes(res)
+	queries.SortCodeLists(queries.LabelCodes(res))
 	name := queries.QueryTitle(query)
 	parts := []string{monthLabel(p.Month)}
 	if p.District != "" {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -391,10 +392,14 @@ func TestSchoolRosterGateFirstAndSigned(t *testing.T) {
 			t.Errorf("roster lacks %q", want)
 		}
 	}
-	h, idx := headerRow(t, rows, "姓名", "总学时", "完成培训")
+	h, idx := headerRow(t, rows, "姓名", "总学时", "完成培训", "通过的能力点")
 	n := 0
 	for i := h + 1; i < len(rows) && len(rows[i]) > idx["完成培训"]; i++ {
 		n++
+		codes := strings.Split(rows[i][idx["通过的能力点"]], ",")
+		if !sort.SliceIsSorted(codes, func(a, b int) bool { return queries.NaturalLess(codes[a], codes[b]) }) {
+			t.Errorf("row %d: points %v not in natural order", i+1, codes)
+		}
 		cell, _ := excelize.CoordinatesToCellName(idx["总学时"]+1, i+1)
 		if !isNumberCell(t, f, "学校名单", cell) {
 			t.Errorf("%s: hours stored as text", cell)

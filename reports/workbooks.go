@@ -741,8 +741,8 @@ func annualCover(wb *Workbook, pg *Page, year, scope string, summary *queries.Re
 			{Label: "能力点选择", Value: "各能力点、维度、环境的选择、通过与优秀人数"},
 			{Label: "逐月进度", Value: "逐月的学时达标率与完成率（附折线图）"},
 		}}},
-		Notes:    notes,
-		Sign:     signLines("负责人", "单位"),
+		Notes: notes,
+		Sign:  signLines("负责人", "单位"),
 	}
 }
 

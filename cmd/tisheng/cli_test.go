@@ -57,6 +57,8 @@ func TestCLIRefusals(t *testing.T) {
 		{"gen not a number", []string{"gen", "--out", filepath.Join(dir, "g"), "--teachers", "许多"}, nil, "选项 --teachers 的值"},
 		{"report as csv", []string{"report", "monthly", "--db", db, "--out", filepath.Join(dir, "x.csv")}, nil, "应以 .xlsx 结尾"},
 		{"report unknown", []string{"report", "weekly", "--db", db}, nil, "没有报表「weekly」"},
+		{"report month shape", []string{"report", "monthly", "--db", db, "--month", "2025-6"}, nil, "应为 YYYY-MM"},
+		{"ingest unknown kind", []string{"ingest", "--db", db, "--kind", "foo", "x.csv"}, nil, "没有导出类型「foo」"},
 		{"sql xlsx to a terminal", []string{"sql", "--db", db, "--format", "xlsx", "SELECT 1"}, devnull, "不能输出到终端"},
 		{"sql arrow to a terminal", []string{"sql", "--db", db, "--format", "arrow", "SELECT 1"}, devnull, "不能输出到终端"},
 		{"unknown flag", []string{"refresh", "--db", db, "--profil", "x"}, nil, "没有这个选项：--profil"},

@@ -135,7 +135,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	if cfg.kind != "" {
 		if opts.Kind, opts.Shape, err = ingest.ParseKind(cfg.kind); err != nil {
-			return exitStatus(stderr, "ingest", usageError{err.Error()})
+			return exitStatus(stderr, "ingest", usagef("没有导出类型「%s」（可选 schools 学校信息、teachers 教师名单、hours 学时、hours_detail 学时明细、hours_summary 学时汇总、progress 研修考核、assessments 能力点测评结果、catalogue 能力点目录）", cfg.kind))
 		}
 	}
 	opts.School, opts.Catalogue = cfg.schools.all, cfg.catalogue

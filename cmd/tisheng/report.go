@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"tisheng/internal/warehouse"
 	"tisheng/queries"
@@ -50,6 +52,11 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	default:
 		return usagef("没有报表「%s」（可选 monthly 月报、school 学校名单、annual 年报）", kind)
 	}
+	if *month != "" {
+		if _, err := time.Parse("2006-01", *month); err != nil {
+			return usagef("--month %q 应为 YYYY-MM，例如 2025-06", *month)
+		}
+	}
 	// A workbook written under another extension opens as garbage or not at all.
 	if *out != "" && !strings.EqualFold(filepath.Ext(*out), ".xlsx") {
 		return usagef("--out %s：报表是 Excel 工作簿，文件名应以 .xlsx 结尾", *out)
@@ -68,6 +75,10 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		wb, err = rp.SchoolRoster(ctx, p)
 	case "annual":
 		wb, err = rp.Annual(ctx, p)
+	}
+	if errors.Is(err, reports.ErrNotFound) {
+		// The sentinel's own words are for the server's status mapping, not for a reader.
+		return fmt.Errorf("没有找到：%s", strings.TrimPrefix(err.Error(), reports.ErrNotFound.Error()+": "))
 	}
 	if err != nil {
 		return err

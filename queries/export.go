@@ -26,6 +26,7 @@ func WriteJSON(w io.Writer, res *Result) error {
 
 // WriteCSV writes UTF-8 with a BOM (so Excel shows Chinese) and Chinese headers; text that
 // a spreadsheet would run as a formula (= + - @ first) is prefixed with an apostrophe.
+// Rates are percentages with one decimal (87.7%), as every page and workbook shows them.
 func WriteCSV(w io.Writer, res *Result) error {
 	if _, err := io.WriteString(w, "\ufeff"); err != nil {
 		return err
@@ -41,6 +42,10 @@ func WriteCSV(w io.Writer, res *Result) error {
 	rec := make([]string, len(res.Columns))
 	for _, row := range res.Rows {
 		for i, v := range row {
+			if f, ok := v.(float64); ok && IsRate(res.Columns[i]) {
+				rec[i] = FormatRate(f) // Excel reads 87.7% back as the number 0.877
+				continue
+			}
 			rec[i] = csvText(v)
 		}
 		if err := cw.Write(rec); err != nil {
@@ -90,6 +95,8 @@ func ColumnKind(c Column) xlsxw.Kind {
 		return xlsxw.Bool
 	case t == "DATE":
 		return xlsxw.Date
+	case strings.HasPrefix(t, "TIMESTAMP"):
+		return xlsxw.DateTime
 	case strings.HasPrefix(t, "DECIMAL"):
 		return xlsxw.Number
 	case t == "DOUBLE" || t == "FLOAT":
@@ -119,6 +126,11 @@ func AddSheet(b *xlsxw.Book, name, title string, res *Result, colorScale ...int)
 
 // AddSheetWith is AddSheet with a hook that runs before the sheet is closed (for charts).
 func AddSheetWith(b *xlsxw.Book, name, title string, res *Result, before func(*xlsxw.Table) error, colorScale ...int) (*xlsxw.Table, error) {
+	return AddSheetBlock(b, name, title, nil, res, before, colorScale...)
+}
+
+// AddSheetBlock is AddSheetWith with title-block lines between the title and the header.
+func AddSheetBlock(b *xlsxw.Book, name, title string, block []xlsxw.Line, res *Result, before func(*xlsxw.Table) error, colorScale ...int) (*xlsxw.Table, error) {
 	cols := make([]xlsxw.Col, len(res.Columns))
 	for i, c := range res.Columns {
 		cols[i] = xlsxw.Col{Header: c.Label, Kind: ColumnKind(c)}
@@ -130,10 +142,10 @@ func AddSheetWith(b *xlsxw.Book, name, title string, res *Result, before func(*x
 					w = max(w, xlsxw.DisplayWidth(s)+2)
 				}
 			}
-			cols[i].Width = min(w, 48)
+			cols[i].Width = min(w+2, 48)
 		}
 	}
-	t, err := b.AddTable(name, title, cols)
+	t, err := b.AddTableBlock(name, title, block, cols)
 	if err != nil {
 		return nil, err
 	}
@@ -166,6 +178,11 @@ func xlsxValue(v any, k xlsxw.Kind) any {
 	case string:
 		if k == xlsxw.Date && len(x) == 10 {
 			return dateSerialOrText(x)
+		}
+		if k == xlsxw.DateTime {
+			if t, err := time.Parse("2006-01-02 15:04:05", x); err == nil {
+				return float64(t.Sub(excelEpoch)) / float64(24*time.Hour)
+			}
 		}
 		return x
 	}

@@ -176,7 +176,11 @@ func (r *Runner) Named(ctx context.Context, name string, p Params, limit int) (*
 	if err != nil {
 		return nil, err
 	}
-	return r.run(ctx, stmtQueryer{st}, "", q.args(p), limit)
+	res, err := r.run(ctx, stmtQueryer{st}, "", q.args(p), limit)
+	if err != nil {
+		return nil, err
+	}
+	return roundRates(res), nil
 }
 
 func (r *Runner) stmt(ctx context.Context, q Query) (*sql.Stmt, error) {
@@ -205,7 +209,27 @@ func (s stmtQueryer) QueryContext(ctx context.Context, _ string, args ...any) (*
 
 // SQL runs a fixed query of the program's own (reports), with its arguments bound.
 func (r *Runner) SQL(ctx context.Context, q string, args ...any) (*Result, error) {
-	return r.run(ctx, r.db, q, args, 0)
+	res, err := r.run(ctx, r.db, q, args, 0)
+	if err != nil {
+		return nil, err
+	}
+	return roundRates(res), nil
+}
+
+// roundRates applies the one rounding rule (RoundRate) to every rate column of a report's
+// result. Analysts' ad-hoc results keep full precision; their writers round what they show.
+func roundRates(res *Result) *Result {
+	for i, c := range res.Columns {
+		if !IsRate(c) {
+			continue
+		}
+		for _, row := range res.Rows {
+			if f, ok := row[i].(float64); ok {
+				row[i] = RoundRate(f)
+			}
+		}
+	}
+	return res
 }
 
 // Label is a column's Chinese label, or its name.

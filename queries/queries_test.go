@@ -121,7 +121,7 @@ func TestRowLimitAndWriters(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(csvBuf.String(), "\n")
-	if !strings.HasPrefix(lines[0], "\ufeffformula,合格率,总学时,数据截止日期,达到95%门槛") || lines[1] != "'=1+1,0.25,12.50,2025-06-30,是" {
+	if !strings.HasPrefix(lines[0], "\ufeffformula,合格率,总学时,数据截止日期,达到95%门槛") || lines[1] != "'=1+1,25.0%,12.50,2025-06-30,是" {
 		t.Fatalf("csv: %q / %q", lines[0], lines[1])
 	}
 	if !strings.Contains(csvBuf.String(), "已截断") {

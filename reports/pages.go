@@ -540,7 +540,7 @@ func (rp *Reports) school(ctx context.Context, p queries.Params) (*Page, error) 
 	if err != nil {
 		return nil, err
 	}
-	sw.Hidden = map[int]bool{colIndex(sw.Result, "metric"): true, colIndex(sw.Result, "unit"): true, colIndex(sw.Result, "higher_is_better"): true}
+	sw.Hidden = map[int]bool{colIndex(sw.Result, "unit"): true, colIndex(sw.Result, "higher_is_better"): true}
 	sw.Cell = swotCell(sw.Result)
 	sw.Empty = "没有本校的 SWOT 数据（学校信息或花名册尚未导入）。"
 	gaps, err := rp.table(ctx, pg, "school_gaps", "无人覆盖的维度与环境")
@@ -637,13 +637,13 @@ func swotCell(res *queries.Result) func(row []any, col int) (string, bool) {
 		}
 		u := fmt.Sprint(row[unit])
 		switch {
-		case u == "share" && col == diff:
+		case u == "比例" && col == diff:
 			return signed(f*100, 1) + " 个百分点", true
-		case u == "share":
+		case u == "比例":
 			return strconv.FormatFloat(f*100, 'f', 1, 64) + "%", true
 		case col == diff:
 			return signed(f, 1), true
-		case u == "count" && col == value:
+		case u == "计数" && col == value:
 			return strconv.FormatFloat(f, 'f', 0, 64), true
 		}
 		return strconv.FormatFloat(f, 'f', 1, 64), true
@@ -899,32 +899,7 @@ func naturalList(s string) string {
 	if len(parts) < 2 {
 		return s
 	}
-	sort.SliceStable(parts, func(i, j int) bool { return NaturalLess(strings.TrimSpace(parts[i]), strings.TrimSpace(parts[j])) })
+	sort.SliceStable(parts, func(i, j int) bool { return queries.NaturalLess(strings.TrimSpace(parts[i]), strings.TrimSpace(parts[j])) })
 	return strings.Join(parts, ",")
 }
 
-// NaturalLess compares codes by their letters, then their number: A2 < A11 < B1.
-func NaturalLess(a, b string) bool {
-	pa, na := splitCode(a)
-	pb, nb := splitCode(b)
-	if pa != pb {
-		return pa < pb
-	}
-	if na != nb {
-		return na < nb
-	}
-	return a < b
-}
-
-func splitCode(s string) (string, int) {
-	i := strings.IndexFunc(s, func(r rune) bool { return r >= '0' && r <= '9' })
-	if i < 0 {
-		return s, -1
-	}
-	j := i
-	for j < len(s) && s[j] >= '0' && s[j] <= '9' {
-		j++
-	}
-	n, _ := strconv.Atoi(s[i:j])
-	return s[:i], n
-}

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -49,13 +48,13 @@ type benchFiles struct {
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dir := fs.String("dir", "bench-data", "where the generated files and warehouses go")
-	rows := fs.Int("rows", 1_000_000, "rows in the hours CSV")
-	xrows := fs.Int("xlsx-rows", 200_000, "rows in the hours XLSX")
-	scales := fs.String("scales", "city,province", "refresh benchmarks to run: city (50,000 teachers), province (1,000,000), or none")
-	if err := fs.Parse(args); err != nil {
+	const synopsis = "tisheng bench [--rows N] [--xlsx-rows N] [--dir 目录] [--scales city,province|none]"
+	fs := newFlags("bench")
+	dir := fs.String("dir", "bench-data", "生成的文件和仓库放在这个 `目录`")
+	rows := fs.Int("rows", 1_000_000, "学时 CSV 的 `行数`")
+	xrows := fs.Int("xlsx-rows", 200_000, "学时 XLSX 的 `行数`")
+	scales := fs.String("scales", "city,province", "要测的刷新规模：city（5 万教师）、province（100 万）或 none")
+	if _, err := parseFlags(fs, synopsis, args, stdout, stderr); err != nil {
 		return err
 	}
 	if err := benchIngest(ctx, *dir, *rows, *xrows, stdout, stderr); err != nil {

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,20 +16,25 @@ import (
 	"tisheng/internal/warehouse"
 )
 
-const usage = `tisheng: 中小学教师信息技术应用能力提升工程2.0 数据仓库
+const usage = `tisheng：中小学教师信息技术应用能力提升工程2.0 数据仓库
 
-usage:
-  tisheng ingest --db FILE [--as-of YYYY-MM-DD] [--school CODE] [--kind KIND] [--catalogue NAME] [--json] FILE...
-  tisheng refresh --db FILE [--profile national|xiamen|baoji|guangdong|PATH.json]
-  tisheng report monthly|school|annual --db FILE [--month YYYY-MM] [--district D] [--school CODE] [--out FILE.xlsx]
-  tisheng serve  --db FILE [--addr 127.0.0.1:8080] [--allowed-hosts NAME,…] [--tls-cert FILE --tls-key FILE]
-  tisheng user   add --db FILE --name NAME --role admin|district|school|leader [--district D] [--school CODE] [--password-stdin]
-  tisheng user   list|disable|enable|passwd --db FILE [NAME]
-  tisheng token  add --db FILE --user NAME | list --db FILE | revoke --db FILE ID
-  tisheng sql    --db FILE [--format table|csv|json|xlsx|arrow] [--out FILE] QUERY
-  tisheng gen    --out DIR [--districts N] [--teachers N] [--seed N]
-  tisheng demo   [--dir DIR] [--teachers N] [--districts N]
-  tisheng bench  [--rows N] [--xlsx-rows N] [--dir DIR]
+用法：
+  tisheng ingest  --db 文件 [--as-of YYYY-MM-DD] [--school 学校代码 | --school 学校代码=文件 …]
+                  [--school-from-name 模式] [--kind 类型] [--catalogue 目录名] [--json] 文件…
+  tisheng refresh --db 文件 [--profile national|xiamen|baoji|guangdong|规则.json]
+  tisheng report  monthly|school|annual --db 文件 [--month YYYY-MM] [--district 区县] [--school 学校代码]
+                  [--unit 制表单位] [--out 文件.xlsx]
+  tisheng serve   --db 文件 [--addr 127.0.0.1:8080] [--allowed-hosts 主机名,…] [--tls-cert 证书 --tls-key 私钥]
+  tisheng user    add --db 文件 --name 用户名 --role admin|district|school|leader [--district 区县] [--school 学校代码]
+                  [--password-stdin]
+  tisheng user    list|disable|enable|passwd --db 文件 [用户名]
+  tisheng token   add --db 文件 --user 用户名 | list --db 文件 | revoke --db 文件 令牌编号
+  tisheng sql     --db 文件 [--format table|csv|json|xlsx|arrow] [--out 文件] 查询语句
+  tisheng gen     --out 目录 [--districts N] [--teachers N] [--seed N]
+  tisheng demo    [--dir 目录] [--teachers N] [--districts N] [--addr 127.0.0.1:8080]
+  tisheng bench   [--rows N] [--xlsx-rows N] [--dir 目录]
+
+命令后加 -h 查看它的全部选项。
 `
 
 func main() {
@@ -72,14 +78,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, usage)
 		return 0
 	default:
-		fmt.Fprintf(stderr, "tisheng: unknown command %q\n\n%s", args[0], usage)
+		fmt.Fprintf(stderr, "tisheng：没有命令「%s」\n\n%s", args[0], usage)
 		return 2
 	}
-	if err != nil {
-		fmt.Fprintf(stderr, "tisheng %s: %v\n", args[0], err)
-		return 1
+	return exitStatus(stderr, args[0], err)
+}
+
+// exitStatus prints a command's error and gives its exit status: 0 for success or -h, 2 for
+// a command line that cannot run, 1 for a failure.
+func exitStatus(stderr io.Writer, cmd string, err error) int {
+	if err == nil || errors.Is(err, errHelp) {
+		return 0
 	}
-	return 0
+	fmt.Fprintf(stderr, "tisheng %s：%v\n", cmd, err)
+	var ue usageError
+	if errors.As(err, &ue) {
+		return 2
+	}
+	return 1
 }
 
 // openLoader opens the warehouse file and a loader with the file's ID key.

@@ -3,31 +3,59 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"strings"
 
+	"tisheng/ingest"
 	"tisheng/internal/warehouse"
 	"tisheng/models"
 )
 
 func runRefresh(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("refresh", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	db := fs.String("db", "", "warehouse file")
-	profile := fs.String("profile", "", "national, xiamen, baoji, guangdong or a PATH.json (default: the last one used, else national)")
-	if err := fs.Parse(args); err != nil {
+	const synopsis = "tisheng refresh --db 文件 [--profile national|xiamen|baoji|guangdong|规则.json]"
+	fs := newFlags("refresh")
+	db := fs.String("db", "", "仓库`文件`")
+	profile := fs.String("profile", "", "规则方案：national、xiamen、baoji、guangdong 或一个 `规则.json`（默认：上次用的，否则 national）")
+	rest, err := parseFlags(fs, synopsis, args, stdout, stderr)
+	if err != nil {
 		return err
 	}
 	if *db == "" {
-		return errors.New("--db is required")
+		return usagef("需要 --db 仓库文件")
+	}
+	if len(rest) > 0 {
+		return usagef("多余的参数：%s", strings.Join(rest, " "))
 	}
 	wh, err := warehouse.Open(ctx, *db)
 	if err != nil {
 		return err
 	}
 	defer wh.Close()
+	if err := ensureNational(ctx, wh, *db, stderr); err != nil {
+		return err
+	}
 	return refresh(ctx, wh, *profile, stdout)
+}
+
+// ensureNational loads the built-in national catalogue into a warehouse that has none yet
+// (one no file was ever loaded into), as every load and the server do: every warehouse
+// has the national 30 points. The loader that does it needs the ID key, which is read (or
+// made) only then.
+func ensureNational(ctx context.Context, wh *warehouse.Warehouse, db string, stderr io.Writer) error {
+	var n int
+	if err := wh.DB.QueryRowContext(ctx, `SELECT count(*) FROM abilities WHERE catalogue = ?`, ingest.NationalCatalogue).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	key, err := ingest.LoadKey(db)
+	if err != nil {
+		return err
+	}
+	_, err = ingest.NewLoader(ctx, wh, key, newLogger(stderr, false))
+	return err
 }
 
 // refresh picks the profile (named, else the recorded one, else national), refreshes and
@@ -51,13 +79,13 @@ func refresh(ctx context.Context, wh *warehouse.Warehouse, name string, stdout i
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "profile %s（%s）\n", p.Name, p.Label)
+	fmt.Fprintf(stdout, "规则方案 %s（%s）\n", p.Name, p.Label)
 	for _, b := range rep.Built {
-		fmt.Fprintf(stdout, "  %-26s %10d rows %7d ms\n", b.Table, b.Rows, b.Millis)
+		fmt.Fprintf(stdout, "  模型 %-26s %10d 行  %7d 毫秒\n", b.Table, b.Rows, b.Millis)
 	}
 	for _, c := range rep.Checked {
-		fmt.Fprintf(stdout, "  test %-21s %10s      %7d ms\n", c.Table, "passed", c.Millis)
+		fmt.Fprintf(stdout, "  检查 %-26s %10s     %7d 毫秒\n", c.Table, "通过", c.Millis)
 	}
-	fmt.Fprintf(stdout, "data tests: %d passed; refresh took %d ms\n", rep.Tests, rep.Millis)
+	fmt.Fprintf(stdout, "数据检查：%d 项通过；刷新用时 %d 毫秒\n", rep.Tests, rep.Millis)
 	return nil
 }

@@ -3,33 +3,63 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
+	"time"
 
 	"tisheng/internal/warehouse"
 	"tisheng/queries"
 	"tisheng/reports"
 )
 
+const reportSynopsis = "tisheng report monthly|school|annual --db 文件 [--month YYYY-MM] [--district 区县] [--school 学校代码] [--unit 制表单位] [--out 文件.xlsx]"
+
 func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return errors.New("usage: tisheng report monthly|school|annual --db FILE [--month YYYY-MM] [--district D] [--school CODE] --out FILE.xlsx")
+	fs := newFlags("report")
+	db := fs.String("db", "", "仓库`文件`")
+	month := fs.String("month", "", "统计月份 `YYYY-MM`（默认：最新的月份）")
+	district := fs.String("district", "", "`区县`（默认：全部区县）")
+	school := fs.String("school", "", "`学校代码`（学校名单必填）")
+	unit := fs.String("unit", "", "`制表单位`，印在封面、标题和页脚（默认：留空，打印后手填）")
+	out := fs.String("out", "", "写入的`文件.xlsx`（默认：报表自己的文件名）")
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		if _, err := parseFlags(fs, reportSynopsis, args, stdout, stderr); err != nil {
+			return err
+		}
+		printUsage(stderr, fs, reportSynopsis)
+		return usagef("请指明报表：monthly（月报）、school（学校名单）或 annual（年报）")
 	}
 	kind := args[0]
-	fs := flag.NewFlagSet("report", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	db := fs.String("db", "", "warehouse file")
-	month := fs.String("month", "", "report month YYYY-MM (default: the latest)")
-	district := fs.String("district", "", "district (default: all)")
-	school := fs.String("school", "", "school code (the school report)")
-	out := fs.String("out", "", "the .xlsx file to write (default: the report's own name)")
-	if err := fs.Parse(args[1:]); err != nil {
+	rest, err := parseFlags(fs, reportSynopsis, args[1:], stdout, stderr)
+	if err != nil {
 		return err
 	}
+	if len(rest) > 0 {
+		return usagef("多余的参数：%s", strings.Join(rest, " "))
+	}
 	if *db == "" {
-		return errors.New("--db is required")
+		return usagef("需要 --db 仓库文件")
+	}
+	switch kind {
+	case "monthly", "annual":
+	case "school":
+		if *school == "" {
+			return usagef("学校名单需要 --school 学校代码")
+		}
+	default:
+		return usagef("没有报表「%s」（可选 monthly 月报、school 学校名单、annual 年报）", kind)
+	}
+	if *month != "" {
+		if _, err := time.Parse("2006-01", *month); err != nil {
+			return usagef("--month %q 应为 YYYY-MM，例如 2025-06", *month)
+		}
+	}
+	// A workbook written under another extension opens as garbage or not at all.
+	if *out != "" && !strings.EqualFold(filepath.Ext(*out), ".xlsx") {
+		return usagef("--out %s：报表是 Excel 工作簿，文件名应以 .xlsx 结尾", *out)
 	}
 	wh, _, rp, err := openReports(ctx, *db)
 	if err != nil {
@@ -42,18 +72,18 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	case "monthly":
 		wb, err = rp.Monthly(ctx, p)
 	case "school":
-		if *school == "" {
-			return errors.New("report school needs --school CODE")
-		}
 		wb, err = rp.SchoolRoster(ctx, p)
 	case "annual":
 		wb, err = rp.Annual(ctx, p)
-	default:
-		return fmt.Errorf("unknown report %q (monthly, school, annual)", kind)
+	}
+	if errors.Is(err, reports.ErrNotFound) {
+		// The sentinel's own words are for the server's status mapping, not for a reader.
+		return fmt.Errorf("没有找到：%s", strings.TrimPrefix(err.Error(), reports.ErrNotFound.Error()+": "))
 	}
 	if err != nil {
 		return err
 	}
+	wb.Unit = *unit
 	path := *out
 	if path == "" {
 		path = wb.FileName
@@ -70,7 +100,10 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := f.Close(); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "wrote %s\n", path)
+	fmt.Fprintf(stdout, "已写入 %s\n", path)
+	if wb.Stale > 0 {
+		fmt.Fprintf(stderr, "注意：%d 所学校本月的数据来自更早月份的导出文件（报表中已标出“数据滞后”）\n", wb.Stale)
+	}
 	return nil
 }
 

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -18,19 +16,19 @@ import (
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cfg server.Config
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	db := fs.String("db", "", "warehouse file")
-	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "listen address")
-	fs.Int64Var(&cfg.MaxUpload, "max-upload", 1<<30, "bytes per upload request")
-	fs.DurationVar(&cfg.SQLTimeout, "sql-timeout", 30*time.Second, "ad-hoc SQL time limit")
-	fs.IntVar(&cfg.SQLRowLimit, "sql-rows", 10000, "ad-hoc SQL row limit")
-	hosts := fs.String("allowed-hosts", "", "host names the server answers to, comma-separated (IP addresses and localhost always)")
-	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate (PEM) for HTTPS")
-	fs.StringVar(&cfg.TLSKey, "tls-key", "", "TLS private key (PEM) for HTTPS")
-	fs.IntVar(&cfg.Scopes.Max, "scope-cache", 8, "district and school databases kept in memory at once")
-	verbose := fs.Bool("v", true, "log requests")
-	if err := fs.Parse(args); err != nil {
+	const synopsis = "tisheng serve --db 文件 [--addr 127.0.0.1:8080] [--max-upload 字节数] [--sql-timeout 30s] [--sql-rows 10000] [--allowed-hosts 主机名,…] [--tls-cert 证书 --tls-key 私钥]"
+	fs := newFlags("serve")
+	db := fs.String("db", "", "仓库`文件`")
+	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "监听的 `地址:端口`")
+	fs.Int64Var(&cfg.MaxUpload, "max-upload", 1<<30, "一次上传最多的 `字节数`")
+	fs.DurationVar(&cfg.SQLTimeout, "sql-timeout", 30*time.Second, "SQL 查询的 `时限`")
+	fs.IntVar(&cfg.SQLRowLimit, "sql-rows", 10000, "SQL 查询最多返回的 `行数`")
+	hosts := fs.String("allowed-hosts", "", "服务器接受的`主机名`，逗号分隔（IP 地址和 localhost 总是接受）")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "HTTPS 的`证书`文件（PEM）")
+	fs.StringVar(&cfg.TLSKey, "tls-key", "", "HTTPS 的`私钥`文件（PEM）")
+	fs.IntVar(&cfg.Scopes.Max, "scope-cache", 8, "内存中同时保留的区县、学校数据库`个数`")
+	verbose := fs.Bool("v", true, "记录每个请求的日志")
+	if _, err := parseFlags(fs, synopsis, args, stdout, stderr); err != nil {
 		return err
 	}
 	for _, h := range strings.Split(*hosts, ",") {
@@ -39,10 +37,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
-		return errors.New("--tls-cert 与 --tls-key 须同时给出")
+		return usagef("--tls-cert 与 --tls-key 须同时给出")
 	}
 	if *db == "" {
-		return errors.New("--db is required")
+		return usagef("需要 --db 仓库文件")
 	}
 	return serve(ctx, cfg, *db, stdout, stderr, *verbose)
 }
@@ -69,7 +67,7 @@ func serve(ctx context.Context, cfg server.Config, db string, stdout, stderr io.
 		return err
 	}
 	if len(users) == 0 {
-		log.Warn("no accounts yet: nobody can log in; create one with `tisheng user add --db " + db + " --name NAME --role admin` (stop the server first)")
+		log.Warn("还没有任何账号，无人能登录：请先停止服务，执行 tisheng user add --db " + db + " --name 用户名 --role admin")
 	}
 	srv, err := server.New(cfg, wh, loader, accounts, log)
 	if err != nil {
@@ -80,9 +78,9 @@ func serve(ctx context.Context, cfg server.Config, db string, stdout, stderr io.
 	if cfg.TLSCert != "" {
 		scheme = "https"
 	} else if !loopback(cfg.Addr) {
-		log.Warn("serving personal data over plain HTTP on a non-loopback address: passwords and pages cross the network unencrypted; use --tls-cert and --tls-key", "addr", cfg.Addr)
+		log.Warn("在非本机地址上以明文 HTTP 提供个人数据：密码和页面会以明文在网络上传输；请用 --tls-cert 和 --tls-key 启用 HTTPS", "addr", cfg.Addr)
 	}
-	fmt.Fprintf(stdout, "tisheng: serving %s at %s://%s/\n", db, scheme, cfg.Addr)
+	fmt.Fprintf(stdout, "tisheng：仓库 %s 已在 %s://%s/ 提供服务\n", db, scheme, cfg.Addr)
 	return srv.Run(ctx)
 }
 

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -46,19 +45,19 @@ func runUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return errors.New("用法：tisheng user add|list|disable|enable|passwd --db FILE …")
 	}
 	op := args[0]
-	fs := flag.NewFlagSet("user "+op, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	db := fs.String("db", "", "仓库文件")
+	fs := newFlags("user " + op)
+	db := fs.String("db", "", "仓库`文件`")
 	name := fs.String("name", "", "用户名")
 	role := fs.String("role", "", "角色：admin、district、school、leader")
 	district := fs.String("district", "", "区县（district 用户必填；leader 可选）")
 	school := fs.String("school", "", "学校代码（school 用户必填）")
 	pwStdin := fs.Bool("password-stdin", false, "从标准输入读取密码（一行）；不给则生成随机密码并打印")
-	if err := fs.Parse(args[1:]); err != nil {
+	rest, err := parseFlags(fs, "tisheng user add|list|disable|enable|passwd --db 文件 [--name 用户名] [--role 角色] [--district 区县] [--school 学校代码] [--password-stdin] [用户名]", args[1:], stdout, stderr)
+	if err != nil {
 		return err
 	}
-	if *name == "" && fs.NArg() == 1 && op != "add" && op != "list" {
-		*name = fs.Arg(0) // `user disable NAME`
+	if *name == "" && len(rest) == 1 && op != "add" && op != "list" {
+		*name = rest[0] // `user disable NAME`
 	}
 	wh, st, err := openAccounts(ctx, *db)
 	if err != nil {
@@ -158,11 +157,11 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return errors.New("用法：tisheng token add|list|revoke --db FILE …")
 	}
 	op := args[0]
-	fs := flag.NewFlagSet("token "+op, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	db := fs.String("db", "", "仓库文件")
-	name := fs.String("user", "", "令牌所属用户")
-	if err := fs.Parse(args[1:]); err != nil {
+	fs := newFlags("token " + op)
+	db := fs.String("db", "", "仓库`文件`")
+	name := fs.String("user", "", "令牌所属`用户名`")
+	rest, err := parseFlags(fs, "tisheng token add --db 文件 --user 用户名 | list --db 文件 | revoke --db 文件 令牌编号", args[1:], stdout, stderr)
+	if err != nil {
 		return err
 	}
 	wh, st, err := openAccounts(ctx, *db)
@@ -204,15 +203,15 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return tw.Flush()
 	case "revoke":
-		if fs.NArg() != 1 {
-			return errors.New("用法：tisheng token revoke --db FILE 令牌编号")
+		if len(rest) != 1 {
+			return usagef("用法：tisheng token revoke --db 文件 令牌编号")
 		}
-		err := st.RevokeToken(ctx, fs.Arg(0))
-		record(fs.Arg(0), "revoke", err)
+		err := st.RevokeToken(ctx, rest[0])
+		record(rest[0], "revoke", err)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "已吊销令牌 %s\n", fs.Arg(0))
+		fmt.Fprintf(stdout, "已吊销令牌 %s\n", rest[0])
 	default:
 		return fmt.Errorf("未知的 token 子命令 %q：应为 add、list 或 revoke", op)
 	}

@@ -31,6 +31,26 @@ type Config struct {
 	Seed      int64
 }
 
+// Limits of a generated city: school codes hold two digits of district, and every
+// district needs two teachers (one moves school, one fails a point).
+const (
+	MaxDistricts = 99
+	MaxTeachers  = 1_000_000
+)
+
+// Validate refuses a city that cannot be generated, saying why (in the user's words).
+func (c Config) Validate() error {
+	switch {
+	case c.Out == "":
+		return fmt.Errorf("gen: 需要 --out 目录")
+	case c.Districts < 1 || c.Districts > MaxDistricts:
+		return fmt.Errorf("gen: --districts 应在 1 到 %d 之间（现为 %d）", MaxDistricts, c.Districts)
+	case c.Teachers < 2*c.Districts || c.Teachers > MaxTeachers:
+		return fmt.Errorf("gen: --teachers 应在 %d（每个区县至少 2 人）到 %d 之间（现为 %d）", 2*c.Districts, MaxTeachers, c.Teachers)
+	}
+	return nil
+}
+
 // File is one written export and what loading it needs.
 type File struct {
 	Path   string
@@ -107,11 +127,8 @@ type city struct {
 
 // Generate writes the exports into cfg.Out.
 func Generate(cfg Config) (Summary, error) {
-	if cfg.Districts < 1 {
-		cfg.Districts = 1
-	}
-	if cfg.Teachers < cfg.Districts {
-		cfg.Teachers = cfg.Districts
+	if err := cfg.Validate(); err != nil {
+		return Summary{}, err
 	}
 	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
 		return Summary{}, fmt.Errorf("gen: %w", err)

@@ -174,7 +174,7 @@ func TestBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the downloaded 月报 does not open: %v", err)
 	}
-	if len(f.GetSheetList()) != 8 {
+	if len(f.GetSheetList()) != 10 {
 		t.Errorf("月报 sheets %v", f.GetSheetList())
 	}
 	f.Close()

@@ -287,7 +287,7 @@ func TestMonthlyWorkbookMatchesModels(t *testing.T) {
 	if !strings.Contains(cd, "filename*=UTF-8''"+url.PathEscape("2025年6月_东湖区_月报.xlsx")) {
 		t.Fatalf("disposition %s", cd)
 	}
-	want := []string{"概览", "区县汇总", "学校进度", "95%门槛", "能力点分布", "覆盖矩阵", "月度趋势", "数据质量"}
+	want := []string{"封面", "区县汇总", "学校进度", "95%门槛", "能力点分布", "能力点分布图", "覆盖矩阵", "月度趋势", "月度趋势图", "数据质量"}
 	if got := f.GetSheetList(); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("sheets %v", got)
 	}
@@ -296,10 +296,14 @@ func TestMonthlyWorkbookMatchesModels(t *testing.T) {
 			t.Errorf("sheet name too long: %s", s)
 		}
 		lay, _ := f.GetPageLayout(s)
-		if lay.Orientation == nil || *lay.Orientation != "landscape" || lay.Size == nil || *lay.Size != 9 {
-			t.Errorf("%s: not A4 landscape", s)
+		orient := "landscape"
+		if s == "封面" {
+			orient = "portrait"
 		}
-		if p, _ := f.GetPanes(s); !p.Freeze {
+		if lay.Orientation == nil || *lay.Orientation != orient || lay.Size == nil || *lay.Size != 9 {
+			t.Errorf("%s: not A4 %s", s, orient)
+		}
+		if p, _ := f.GetPanes(s); !p.Freeze && s != "封面" && !strings.HasSuffix(s, "图") {
 			t.Errorf("%s: header not frozen", s)
 		}
 	}
@@ -323,7 +327,7 @@ func TestMonthlyWorkbookMatchesModels(t *testing.T) {
 		}
 		n++
 		code := r[codeC]
-		want := e.one(`SELECT concat_ws('|', full_time_teachers, passed_full_time, shortfall, coalesce(printf('%.1f%%', pass_rate * 100), '')) FROM school_gate_monthly WHERE month = '2025-06' AND school_code = ?`, code)
+		want := e.one(`SELECT concat_ws('|', full_time_teachers, passed_full_time, shortfall, coalesce(printf('%.1f%%', round(pass_rate, 3) * 100), '')) FROM school_gate_monthly WHERE month = '2025-06' AND school_code = ?`, code)
 		got := strings.Join([]string{r[ftC], r[passedC], r[shortC], r[rateC]}, "|")
 		if got != want {
 			t.Errorf("%s: workbook %s, model %s", code, got, want)
@@ -342,17 +346,17 @@ func TestMonthlyWorkbookMatchesModels(t *testing.T) {
 	if fmt.Sprint(len(below)-2) != e.one(`SELECT count(*) FROM school_gate_monthly WHERE month = '2025-06' AND district = '东湖区' AND gate_met = false`) {
 		t.Errorf("95%%门槛 has %d rows", len(below)-2)
 	}
-	// 概览 headline against the model.
-	ov, _ := f.GetRows("概览")
+	// The cover's headline against the model (labels in B, values in C).
+	ov, _ := f.GetRows("封面")
 	kv := map[string]string{}
 	for _, r := range ov {
-		if len(r) == 2 {
-			kv[r[0]] = r[1]
+		if len(r) >= 3 {
+			kv[r[1]] = r[2]
 		}
 	}
-	if kv["教师数"] != e.one(`SELECT sum(teachers)::VARCHAR FROM school_gate_monthly WHERE month = '2025-06' AND district = '东湖区'`) ||
-		kv["范围"] != "东湖区" || !strings.Contains(kv["规则方案"], "national") {
-		t.Errorf("概览 %v", kv)
+	if kv["教师数"] != e.one(`SELECT format('{:,}', sum(teachers)) FROM school_gate_monthly WHERE month = '2025-06' AND district = '东湖区'`) ||
+		kv["区县"] != "东湖区" || !strings.Contains(kv["规则方案"], "national") {
+		t.Errorf("封面 %v", kv)
 	}
 	// Native charts on 能力点分布 and 月度趋势, a color scale on 覆盖矩阵, print titles.
 	zr, _ := zip.NewReader(bytes.NewReader(raw), int64(len(raw)))
@@ -383,7 +387,7 @@ func TestMonthlyWorkbookMatchesModels(t *testing.T) {
 			titles++
 		}
 	}
-	if titles != len(want) {
+	if titles != len(want)-3 { // not on the cover and the two chart sheets
 		t.Errorf("print titles on %d sheets", titles)
 	}
 }
@@ -393,16 +397,32 @@ func TestSchoolRosterAndAnnual(t *testing.T) {
 	school := e.one(`SELECT school_code FROM school_gate ORDER BY teachers DESC LIMIT 1`)
 	f, _, _ := download(t, e, "/download/roster.xlsx?school="+school)
 	rows, _ := f.GetRows("学校名单")
-	if fmt.Sprint(len(rows)-2) != e.one(`SELECT count(*) FROM teacher_progress WHERE school_code = ?`, school) {
-		t.Fatalf("roster rows %d", len(rows)-2)
+	// The title block comes first; the header is the row that starts with 姓名, and the sign
+	// block follows the teachers after a blank row.
+	h := 0
+	for h < len(rows) && (len(rows[h]) == 0 || rows[h][0] != "姓名") {
+		h++
+	}
+	if h == len(rows) {
+		t.Fatalf("no header row in %v", rows)
+	}
+	body := rows[h+1:]
+	for i, r := range body {
+		if len(r) == 0 {
+			body = body[:i]
+			break
+		}
+	}
+	if fmt.Sprint(len(body)) != e.one(`SELECT count(*) FROM teacher_progress WHERE school_code = ?`, school) {
+		t.Fatalf("roster rows %d", len(body))
 	}
 	// Each teacher's hours and completion, cell by cell.
-	hdr := rows[1]
+	hdr := rows[h]
 	idx := map[string]int{}
 	for i, h := range hdr {
 		idx[h] = i
 	}
-	for _, r := range rows[2:] {
+	for _, r := range body {
 		want := e.one(`SELECT concat_ws('|', hours_total, CASE WHEN complete THEN '是' ELSE '否' END) FROM teacher_progress WHERE school_code = ? AND id_masked = ?`, school, r[idx["身份证号（脱敏）"]])
 		if got := r[idx["总学时"]] + "|" + r[idx["完成培训"]]; got != want {
 			t.Errorf("%s: %s, model %s", r[0], got, want)
@@ -410,7 +430,7 @@ func TestSchoolRosterAndAnnual(t *testing.T) {
 	}
 	a, _, _ := download(t, e, "/download/annual.xlsx")
 	sheets := strings.Join(a.GetSheetList(), ",")
-	if sheets != "总体情况,按区县,按学校,按学段,按学科,按年龄段,能力点选择,逐月进度" {
+	if sheets != "封面,总体情况,按区县,按区县图,按学校,按学段,按学段图,按学科,按学科图,按年龄段,按年龄段图,能力点选择,逐月进度,逐月进度图" {
 		t.Fatalf("annual sheets %s", sheets)
 	}
 	ar, _ := a.GetRows("按区县")

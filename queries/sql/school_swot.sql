@@ -1,9 +1,9 @@
 -- A school's SWOT inputs beside the district average (latest month).
-SELECT label, detail, value, district_avg, diff_from_district, higher_is_better, metric,
-       CASE WHEN metric LIKE '%_share' OR metric IN ('hours_completion', 'gate_pass_rate') THEN 'share'
+SELECT label, detail, value, district_avg, diff_from_district, higher_is_better,
+       CASE WHEN metric LIKE '%_share' OR metric IN ('hours_completion', 'gate_pass_rate') THEN '比例'
             WHEN metric IN ('classes', 'students', 'teachers', 'multimedia_rooms', 'smart_classrooms', 'computer_rooms',
-                            'teacher_terminals', 'subjects', 'gate_shortfall', 'points_by_dimension', 'points_by_environment') THEN 'count'
-            ELSE 'average' END AS unit
+                            'teacher_terminals', 'subjects', 'gate_shortfall', 'points_by_dimension', 'points_by_environment') THEN '计数'
+            ELSE '平均' END AS unit
 FROM swot_inputs
 WHERE school_code = $school
 ORDER BY ord, detail

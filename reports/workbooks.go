@@ -600,7 +600,12 @@ func (rp *Reports) Annual(ctx context.Context, p queries.Params) (*Workbook, err
 		return nil, fmt.Errorf("%w: 仓库里还没有数据", ErrNotFound)
 	}
 	year := pg.Params.Month[:4]
+	// A district's 年报 is written from that district's own database (internal/scoped),
+	// where every table, aggregates included, holds the district's rows only.
 	scope := "全部区县"
+	if p.District != "" {
+		scope = p.District
+	}
 	run := func(q string) (*queries.Result, error) {
 		return rp.r.SQL(ctx, q)
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"tisheng/internal/scoped"
 	"tisheng/internal/warehouse"
 	"tisheng/queries"
 	"tisheng/reports"
@@ -74,7 +75,25 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	case "school":
 		wb, err = rp.SchoolRoster(ctx, p)
 	case "annual":
-		wb, err = rp.Annual(ctx, p)
+		if p.District == "" {
+			wb, err = rp.Annual(ctx, p)
+			break
+		}
+		// a district's 年报 is worked from the district's own rows, aggregates included
+		var d *scoped.DB
+		if d, err = scoped.Build(ctx, wh.DB, scoped.Key{District: p.District}, ""); err != nil {
+			return err
+		}
+		defer d.Close()
+		var dr *queries.Runner
+		if dr, err = queries.NewRunner(d.DB); err != nil {
+			return err
+		}
+		var drp *reports.Reports
+		if drp, err = reports.New(dr); err != nil {
+			return err
+		}
+		wb, err = drp.Annual(ctx, p)
 	}
 	if errors.Is(err, reports.ErrNotFound) {
 		// The sentinel's own words are for the server's status mapping, not for a reader.

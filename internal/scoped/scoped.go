@@ -111,6 +111,9 @@ type DB struct {
 	dead bool
 }
 
+// Close closes a database made by Build (a Set closes its own).
+func (d *DB) Close() { d.close() }
+
 func (d *DB) close() {
 	d.DB.Close()
 	d.conn.Close()

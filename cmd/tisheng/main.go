@@ -22,6 +22,8 @@ usage:
   tisheng refresh --db FILE [--profile national|xiamen|baoji|guangdong|PATH.json]
   tisheng report monthly|school|annual --db FILE [--month YYYY-MM] [--district D] [--school CODE] [--out FILE.xlsx]
   tisheng serve  --db FILE [--addr 127.0.0.1:8080]
+  tisheng batch  list --db FILE
+  tisheng batch  rm --db FILE ID...
   tisheng sql    --db FILE [--format table|csv|json|xlsx|arrow] [--out FILE] QUERY
   tisheng gen    --out DIR [--districts N] [--teachers N] [--seed N]
   tisheng demo   [--dir DIR] [--teachers N] [--districts N]
@@ -53,6 +55,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runServe(ctx, args[1:], stdout, stderr)
 	case "sql":
 		err = runSQL(ctx, args[1:], stdout, stderr)
+	case "batch":
+		err = runBatch(ctx, args[1:], stdout, stderr)
 	case "gen":
 		err = runGen(ctx, args[1:], stdout, stderr)
 	case "demo":

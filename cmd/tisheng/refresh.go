@@ -22,7 +22,7 @@ func runRefresh(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if *db == "" {
 		return errors.New("--db is required")
 	}
-	wh, err := warehouse.Open(ctx, *db)
+	wh, err := warehouse.OpenExisting(ctx, *db)
 	if err != nil {
 		return err
 	}

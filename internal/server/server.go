@@ -37,6 +37,7 @@ type Config struct {
 	MaxUpload   int64         // bytes per upload request
 	SQLTimeout  time.Duration // ad-hoc query time limit
 	SQLRowLimit int
+	Limits      // limits.go
 }
 
 // Server serves one warehouse.
@@ -49,6 +50,8 @@ type Server struct {
 	reports *reports.Reports
 	log     *slog.Logger
 	writeMu sync.Mutex // one upload (ingest + refresh) at a time
+
+	sqlSlots, uploadSlots slots // limits.go
 }
 
 // New wires a server over an open warehouse and loader.
@@ -71,7 +74,13 @@ func New(cfg Config, wh *warehouse.Warehouse, loader *ingest.Loader, log *slog.L
 	if cfg.MaxUpload <= 0 {
 		cfg.MaxUpload = 1 << 30
 	}
-	return &Server{cfg: cfg, wh: wh, loader: loader, runner: r, adhoc: ah, reports: rp, log: log}, nil
+	cfg.Limits.apply(ah)
+	s := &Server{cfg: cfg, wh: wh, loader: loader, runner: r, adhoc: ah, reports: rp, log: log,
+		sqlSlots: make(slots, cfg.MaxSQL), uploadSlots: make(slots, cfg.MaxUploads)}
+	if err := s.sweepUploads(); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // handler is an HTTP handler that returns its error for errorStatus to answer.
@@ -80,7 +89,7 @@ type handler func(w http.ResponseWriter, r *http.Request) error
 // Handler is the whole HTTP interface.
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
-	r.Use(middleware.RequestID, s.logRequests, middleware.Recoverer)
+	r.Use(middleware.RequestID, s.logRequests, middleware.Recoverer, s.deadlines)
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") })
 	r.Handle("/static/*", http.StripPrefix("/static/", http.FileServer(http.FS(reports.Static()))))
 
@@ -101,8 +110,9 @@ func (s *Server) Handler() http.Handler {
 		api.Get("/"+name, s.api(s.pageJSON(name)))
 	}
 	api.Get("/school/{code}", s.api(s.pageJSON("school")))
-	api.Post("/sql", s.api(s.sqlAPI))
-	api.Post("/ingest", s.api(s.ingestAPI))
+	api.Post("/sql", limited(s.sqlSlots, "查询", s.api(s.sqlAPI)))
+	api.Post("/ingest", limited(s.uploadSlots, "上传", s.api(s.ingestAPI)))
+	r.Mount("/api/admin", s.adminRoutes())
 	r.Mount("/api", api)
 
 	dl := chi.NewRouter()
@@ -160,6 +170,8 @@ func (s *Server) errorStatus(r *http.Request, err error) (int, string) {
 		return http.StatusBadRequest, "参数错误：" + strings.TrimPrefix(err.Error(), "bad parameter: ")
 	case errors.As(err, &ge):
 		return http.StatusBadRequest, ge.Msg
+	case errors.Is(err, queries.ErrMemory):
+		return http.StatusUnprocessableEntity, fmt.Sprintf("查询占用内存超过 %s 的上限，已中断：请缩小范围或先汇总", humanBytes(s.adhoc.Memory))
 	case errors.Is(err, queries.ErrTimeout):
 		return http.StatusRequestTimeout, fmt.Sprintf("查询超过 %s 已中断，请缩小范围", s.adhoc.Timeout)
 	case errors.As(err, &mb):
@@ -405,7 +417,7 @@ func (s *Server) ingestAPI(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("%w: 请用 multipart/form-data 上传文件", errBadRequest)
 	}
-	dir, err := os.MkdirTemp("", "tisheng-upload-")
+	dir, err := os.MkdirTemp(s.uploadDir(), "upload-")
 	if err != nil {
 		return err
 	}
@@ -468,13 +480,16 @@ func (s *Server) ingestAPI(w http.ResponseWriter, r *http.Request) error {
 		results = append(results, res)
 	}
 	out := map[string]any{"files": results, "refreshed": false}
-	if loaded {
+	// Models older than the batches (a server killed between a load and its refresh) are
+	// refreshed even when every file was already loaded.
+	if loaded || s.outdated(r.Context()) {
 		if err := s.refresh(r.Context()); err != nil {
 			out["refresh_error"] = err.Error()
 		} else {
 			out["refreshed"] = true
 		}
 	}
+	s.extendWrite(w)
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)

@@ -160,7 +160,11 @@ func (b *stallReader) Read(p []byte) (int, error) {
 	}
 	_ = b.rc.SetReadDeadline(d)
 	n, err := b.body.Read(p)
-	_ = b.rc.SetReadDeadline(time.Time{})
+	if err == nil || err == io.EOF {
+		_ = b.rc.SetReadDeadline(time.Time{})
+	}
+	// On a stall the deadline stays past, so net/http's own discard of the unread body
+	// fails at once too, and the connection is closed instead of waiting.
 	return n, err
 }
 

@@ -28,9 +28,17 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&cfg.MaxSQL, "max-sql", server.DefaultMaxSQL, "ad-hoc queries running at once")
 	fs.IntVar(&cfg.MaxUploads, "max-uploads", server.DefaultMaxUploads, "uploads accepted at once")
 	fs.DurationVar(&cfg.WriteTimeout, "write-timeout", server.DefaultWriteTimeout, "time to write one response")
+	maxMem := fs.String("max-memory", defaultMaxMemory(), "hard memory ceiling of the process (e.g. 6GB; none): past it an allocation fails the query, not the server (Linux)")
 	verbose := fs.Bool("v", true, "log requests")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	n, err := parseBytes(*maxMem)
+	if err != nil {
+		return err
+	}
+	if err := setMaxMemory(n); err != nil {
+		return fmt.Errorf("max-memory: %w", err)
 	}
 	if *db == "" {
 		return errors.New("--db is required")

@@ -280,7 +280,7 @@ func TestUnreadResponseIsDropped(t *testing.T) {
 func TestSQLMemoryCeilingOverHTTP(t *testing.T) {
 	e := newEnv(t, Config{Limits: Limits{SQLMemory: 256 << 20}})
 	resp, body := e.post("/api/sql", `{"sql": "SELECT repeat('x', 100000) FROM range(10000)"}`)
-	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(body), "查询占用内存超过 256 MB 的上限") {
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(body), "查询占用内存过多，已中断（每个查询最多 256 MB）") {
 		t.Fatalf("%d %s", resp.StatusCode, body)
 	}
 	resp, body = e.post("/api/sql", `{"sql": "SELECT count(*) FROM teacher_progress"}`)

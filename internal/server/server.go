@@ -171,7 +171,7 @@ func (s *Server) errorStatus(r *http.Request, err error) (int, string) {
 	case errors.As(err, &ge):
 		return http.StatusBadRequest, ge.Msg
 	case errors.Is(err, queries.ErrMemory):
-		return http.StatusUnprocessableEntity, fmt.Sprintf("查询占用内存超过 %s 的上限，已中断：请缩小范围或先汇总", humanBytes(s.adhoc.Memory))
+		return http.StatusUnprocessableEntity, fmt.Sprintf("查询占用内存过多，已中断（每个查询最多 %s）：请缩小范围或先汇总", humanBytes(s.adhoc.Memory))
 	case errors.Is(err, queries.ErrTimeout):
 		return http.StatusRequestTimeout, fmt.Sprintf("查询超过 %s 已中断，请缩小范围", s.adhoc.Timeout)
 	case errors.As(err, &mb):

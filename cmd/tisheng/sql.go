@@ -21,7 +21,9 @@ func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	format := fs.String("format", "table", "table, csv, json, xlsx or arrow")
 	out := fs.String("out", "", "write to this file instead of standard output")
 	timeout := fs.Duration("timeout", 30*time.Second, "interrupt the query after this long")
-	limit := fs.Int("limit", 10000, "rows at most")
+	limit := fs.Int("limit", queries.DefaultRowLimit, "rows at most")
+	maxBytes := fs.Int64("max-bytes", queries.DefaultByteLimit, "result size at most, in bytes")
+	memory := fs.Int64("memory", queries.DefaultMemory, "interrupt the query past this much memory, in bytes")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -34,7 +36,7 @@ func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	defer wh.Close()
 	ah := queries.NewAdHoc(r)
-	ah.Timeout, ah.RowLimit = *timeout, *limit
+	ah.Timeout, ah.RowLimit, ah.ByteLimit, ah.Memory = *timeout, *limit, *maxBytes, *memory
 	w := stdout
 	if *out != "" {
 		f, err := os.Create(*out)
@@ -48,7 +50,7 @@ func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *format == "arrow" {
 		cut, err := ah.WriteArrow(ctx, w, q)
 		if cut {
-			fmt.Fprintf(stderr, "结果已截断：只输出前 %d 行\n", *limit)
+			fmt.Fprintf(stderr, "结果已截断：超过行数（%d）或大小（%d 字节）上限\n", *limit, *maxBytes)
 		}
 		return err
 	}
@@ -74,7 +76,7 @@ func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		tw.Flush()
 		fmt.Fprintf(stderr, "%d 行", len(res.Rows))
 		if res.Truncated {
-			fmt.Fprintf(stderr, "（已截断，上限 %d 行）", *limit)
+			fmt.Fprintf(stderr, "（%s）", res.Note)
 		}
 		fmt.Fprintln(stderr)
 		return nil

@@ -143,6 +143,18 @@ func (s *Server) extendWrite(w http.ResponseWriter) {
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
 }
 
+// longBody gives a handler that may read a body for longer than the write timeout (an
+// upload) a fresh write deadline for its error answer too.
+func (s *Server) longBody(h handler) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		err := h(w, r)
+		if err != nil {
+			s.extendWrite(w)
+		}
+		return err
+	}
+}
+
 // stallReader gives each read of the body a deadline (stall from now, never past end) and
 // clears it after: a deadline left running while the handler works would, once it fired,
 // cancel the request's context (net/http's background read treats it as the client gone).

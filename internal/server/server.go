@@ -111,7 +111,7 @@ func (s *Server) Handler() http.Handler {
 	}
 	api.Get("/school/{code}", s.api(s.pageJSON("school")))
 	api.Post("/sql", limited(s.sqlSlots, "查询", s.api(s.sqlAPI)))
-	api.Post("/ingest", limited(s.uploadSlots, "上传", s.api(s.ingestAPI)))
+	api.Post("/ingest", limited(s.uploadSlots, "上传", s.api(s.longBody(s.ingestAPI))))
 	r.Mount("/api/admin", s.adminRoutes())
 	r.Mount("/api", api)
 

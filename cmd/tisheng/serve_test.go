@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -17,29 +18,7 @@ import (
 func TestServeSurvivesAHugeValue(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "w.duckdb")
 	loadDemo(t, db)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	srv := tisheng("serve", "--db", db, "--addr", addr, "--max-memory", "1GB", "--sql-memory", "100000000000", "-v=false")
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { srv.Process.Kill(); srv.Wait() }()
-	up := false
-	for i := 0; i < 300 && !up; i++ {
-		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
-			resp.Body.Close()
-			up = true
-		} else {
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
-	if !up {
-		t.Fatal("server did not start")
-	}
+	addr := startServe(t, db, "--max-memory", "1GB", "--sql-memory", "100000000000")
 	post := func(q string) (int, string) {
 		resp, err := http.Post("http://"+addr+"/api/sql", "application/json", strings.NewReader(`{"sql": "`+q+`"}`))
 		if err != nil {
@@ -59,4 +38,58 @@ func TestServeSurvivesAHugeValue(t *testing.T) {
 	if code, body := post("SELECT count(*) FROM teacher_progress"); code != 200 {
 		t.Fatalf("after the huge value: %d %s", code, body)
 	}
+}
+
+// TestServeRefreshesOutdatedModels: a file loaded and never refreshed (as a server killed
+// between a load and its refresh leaves it) is in the models soon after serve starts.
+func TestServeRefreshesOutdatedModels(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "w.duckdb")
+	loadDemo(t, db)
+	if out, err := tisheng("ingest", "--db", db, "../../testdata/demo/东湖区_能力点测评_20250630.csv").CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	addr := startServe(t, db)
+	for i := 0; ; i++ {
+		resp, err := http.Get("http://" + addr + "/api/admin/batches")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out struct {
+			Outdated bool `json:"models_outdated"`
+		}
+		json.NewDecoder(resp.Body).Decode(&out)
+		resp.Body.Close()
+		if !out.Outdated {
+			break
+		}
+		if i == 600 {
+			t.Fatal("serve did not refresh the outdated models")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// startServe runs tisheng serve on a free port until the test ends and returns its address.
+func startServe(t *testing.T, db string, flags ...string) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	srv := tisheng(append([]string{"serve", "--db", db, "--addr", addr, "-v=false"}, flags...)...)
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	for i := 0; i < 300; i++ {
+		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
+			resp.Body.Close()
+			return addr
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatal("server did not start")
+	return ""
 }

@@ -33,6 +33,7 @@ fuzz:
 	$(GO) test ./ingest -run '^$$' -fuzz FuzzValidateID -fuzztime $(FUZZTIME)
 	$(GO) test ./ingest -run '^$$' -fuzz FuzzCSVSource -fuzztime $(FUZZTIME)
 	$(GO) test ./ingest -run '^$$' -fuzz FuzzParseFraction -fuzztime $(FUZZTIME)
+	$(GO) test ./queries -run '^$$' -fuzz FuzzGuard -fuzztime $(FUZZTIME)
 	$(GO) test ./ingest -run '^$$' -fuzz FuzzMaskedID -fuzztime $(FUZZTIME)
 	$(GO) test ./ingest -run '^$$' -fuzz FuzzCSVWithinLimits -fuzztime $(FUZZTIME)
 	$(GO) test ./ingest -run '^$$' -fuzz FuzzMaskSensitive -fuzztime $(FUZZTIME)

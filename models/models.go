@@ -325,6 +325,9 @@ func swap(ctx context.Context, conn *sql.Conn, ms []Model) error {
 			return fail(err)
 		}
 	}
+	if err := recordBuilt(ctx, conn); err != nil {
+		return fail(err)
+	}
 	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
 		return fail(err)
 	}

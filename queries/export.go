@@ -11,11 +11,20 @@ import (
 	"strings"
 	"time"
 
+	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/ipc"
 	"github.com/marcboeker/go-duckdb"
 
 	"tisheng/internal/xlsxw"
 )
+
+// cutNote says where the result was cut.
+func (res *Result) cutNote() string {
+	if res.Note != "" {
+		return res.Note
+	}
+	return fmt.Sprintf("结果已截断：只显示前 %d 行", res.Limit)
+}
 
 // WriteJSON writes the result as {"columns": […], "rows": […], "truncated": …}.
 func WriteJSON(w io.Writer, res *Result) error {
@@ -53,7 +62,7 @@ func WriteCSV(w io.Writer, res *Result) error {
 		}
 	}
 	if res.Truncated {
-		if err := cw.Write([]string{fmt.Sprintf("（结果已截断：只显示前 %d 行）", res.Limit)}); err != nil {
+		if err := cw.Write([]string{"（" + res.cutNote() + "）"}); err != nil {
 			return err
 		}
 	}
@@ -159,7 +168,7 @@ func AddSheetBlock(b *xlsxw.Book, name, title string, block []xlsxw.Line, res *R
 		}
 	}
 	if res.Truncated {
-		if err := t.Row(fmt.Sprintf("（结果已截断：只显示前 %d 行）", res.Limit)); err != nil {
+		if err := t.Row("（" + res.cutNote() + "）"); err != nil {
 			return nil, err
 		}
 	}
@@ -214,14 +223,19 @@ func WriteXLSX(w io.Writer, sheet, title string, res *Result) error {
 }
 
 // WriteArrow checks and runs q and streams its result as an Arrow IPC stream, cut at the
-// row limit; it reports whether it cut.
+// row and byte limits, within the time limit and memory ceiling; it reports whether it cut.
+// go-duckdb's Arrow API cannot be interrupted (duckdb_execute_prepared_arrow runs to the
+// end whatever the context says), so the query first runs through the interruptible path
+// with every limit; only a query that finished within them runs again for Arrow.
 func (a *AdHoc) WriteArrow(ctx context.Context, w io.Writer, q string) (bool, error) {
-	if err := a.Check(ctx, q); err != nil {
+	if _, err := a.Run(ctx, q); err != nil {
 		return false, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, a.Timeout)
 	defer cancel()
-	conn, err := a.r.db.Conn(ctx)
+	mctx, stop := a.mem.watch(ctx, a.Memory)
+	defer stop()
+	conn, err := a.r.db.Conn(mctx)
 	if err != nil {
 		return false, err
 	}
@@ -232,37 +246,69 @@ func (a *AdHoc) WriteArrow(ctx context.Context, w io.Writer, q string) (bool, er
 		if err != nil {
 			return err
 		}
-		rdr, err := ar.QueryContext(ctx, q)
+		rdr, err := ar.QueryContext(mctx, q)
 		if err != nil {
-			return &GuardError{Msg: "查询出错：" + err.Error()}
+			return a.failure(ctx, mctx, err)
 		}
 		defer rdr.Release()
 		iw := ipc.NewWriter(w, ipc.WithSchema(rdr.Schema()))
 		left := int64(a.RowLimit)
+		leftBytes := a.ByteLimit
 		for rdr.Next() {
 			rec := rdr.Record()
-			if rec.NumRows() > left {
-				truncated = true
-				rec = rec.NewSlice(0, left)
-				err := iw.Write(rec)
-				rec.Release()
-				if err != nil {
-					return err
+			n := rec.NumRows()
+			if a.RowLimit > 0 && n > left {
+				truncated, n = true, left
+			}
+			if size := recordSize(rec); a.ByteLimit > 0 && size > leftBytes && n > 0 {
+				// Rows of a record are of similar size, near enough for a cap.
+				truncated, n = true, min(n, rec.NumRows()*leftBytes/size)
+			}
+			if n < rec.NumRows() {
+				if n > 0 {
+					part := rec.NewSlice(0, n)
+					err := iw.Write(part)
+					part.Release()
+					if err != nil {
+						return err
+					}
 				}
 				break
 			}
 			if err := iw.Write(rec); err != nil {
 				return err
 			}
-			left -= rec.NumRows()
+			left -= n
+			leftBytes -= recordSize(rec)
 		}
 		if err := rdr.Err(); err != nil {
-			return err
+			return a.failure(ctx, mctx, err)
 		}
 		return iw.Close()
 	})
-	if err != nil && ctx.Err() == context.DeadlineExceeded {
-		return false, fmt.Errorf("%w after %s", ErrTimeout, a.Timeout)
+	if err != nil && mctx.Err() != nil {
+		return false, a.failure(ctx, mctx, err)
 	}
 	return truncated, err
+}
+
+// recordSize is the bytes of a record's buffers (arrow/util's TotalRecordSize pulls in
+// protobuf).
+func recordSize(rec arrow.Record) int64 {
+	var n int64
+	var add func(d arrow.ArrayData)
+	add = func(d arrow.ArrayData) {
+		for _, b := range d.Buffers() {
+			if b != nil {
+				n += int64(b.Len())
+			}
+		}
+		for _, c := range d.Children() {
+			add(c)
+		}
+	}
+	for _, c := range rec.Columns() {
+		add(c.Data())
+	}
+	return n
 }

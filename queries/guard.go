@@ -2,6 +2,7 @@ package queries
 
 import (
 	"context"
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,31 +20,80 @@ func (e *GuardError) Error() string { return e.Msg }
 // ErrTimeout is a query interrupted at its time limit.
 var ErrTimeout = errors.New("query timed out")
 
-// allowedTableFunctions generate rows without reading anything.
+// allowedTableFunctions generate rows without reading anything; what they can cost is
+// bounded by the time limit, the memory ceiling and the result caps.
 var allowedTableFunctions = map[string]bool{"range": true, "generate_series": true, "unnest": true}
 
-// AdHoc runs analysts' SQL: one read-only statement over the analyst schema, with a time
-// limit that interrupts it and a row limit that says when it cut the result. The check uses
-// DuckDB's own parser (json_serialize_sql), which serialises SELECT statements only, so
-// COPY, ATTACH, INSTALL, LOAD, SET, PRAGMA and every write are refused by construction;
-// the serving database also runs with external access off and its configuration locked.
-type AdHoc struct {
-	r        *Runner
-	allowed  map[string]bool
-	Timeout  time.Duration
-	RowLimit int
+// functionList is the allow-list of functions ad-hoc SQL may call (see the file's header).
+//
+//go:embed functions.txt
+var functionList string
+
+// allowedFunctions parses functionList.
+func allowedFunctions() map[string]bool {
+	m := map[string]bool{}
+	for _, line := range strings.Split(functionList, "\n") {
+		line = strings.TrimSpace(line)
+		if line != "" && !strings.HasPrefix(line, "#") {
+			m[line] = true
+		}
+	}
+	return m
 }
 
-// NewAdHoc returns the ad-hoc runner with the default limits (30 s, 10,000 rows).
+// sessionKeywords are the bare words DuckDB binds as calls of catalog or session
+// functions (current_date and current_timestamp, which read nothing, are not among them).
+var sessionKeywords = map[string]bool{"current_catalog": true, "current_schema": true, "current_user": true,
+	"current_role": true, "session_user": true, "user": true}
+
+// Query nodes and table references a query may contain; anything else (SUMMARIZE,
+// DESCRIBE and SHOW parse as SHOW_REF) is refused.
+var (
+	allowedQueryNodes = map[string]bool{"SELECT_NODE": true, "SET_OPERATION_NODE": true, "RECURSIVE_CTE_NODE": true, "CTE_NODE": true}
+	allowedTableRefs  = map[string]bool{"BASE_TABLE": true, "JOIN": true, "SUBQUERY": true, "TABLE_FUNCTION": true,
+		"EXPRESSION_LIST": true, "EMPTY": true, "PIVOT": true}
+)
+
+// AdHoc runs analysts' SQL: one read-only statement over the analyst schema calling only
+// allow-listed functions, within a time limit that interrupts it, a memory ceiling, and row
+// and byte caps on the result that say when they cut it. The check walks DuckDB's own parse
+// tree (json_serialize_sql), which serialises SELECT statements only, so COPY, ATTACH,
+// INSTALL, LOAD, SET, PRAGMA and every write are refused by construction; every table,
+// table function, function and query construct is then checked against an allow-list. The
+// serving database also runs with external access off and its configuration locked.
+type AdHoc struct {
+	r        *Runner
+	tables   map[string]bool
+	funcs    map[string]bool
+	Timeout  time.Duration
+	RowLimit int
+	// ByteLimit caps the result's size (the sum of its values' sizes as text).
+	ByteLimit int64
+	// Memory interrupts a query while the process has grown by more than this many bytes
+	// since the query began (0: no ceiling); see memguard.go.
+	Memory int64
+	mem    *memGuard
+}
+
+// Default limits of ad-hoc queries.
+const (
+	DefaultTimeout   = 30 * time.Second
+	DefaultRowLimit  = 10000
+	DefaultByteLimit = 32 << 20
+	DefaultMemory    = 1 << 30
+)
+
+// NewAdHoc returns the ad-hoc runner with the default limits.
 func NewAdHoc(r *Runner) *AdHoc {
-	a := &AdHoc{r: r, allowed: map[string]bool{}, Timeout: 30 * time.Second, RowLimit: 10000}
+	a := &AdHoc{r: r, tables: map[string]bool{}, funcs: allowedFunctions(), Timeout: DefaultTimeout,
+		RowLimit: DefaultRowLimit, ByteLimit: DefaultByteLimit, Memory: DefaultMemory, mem: newMemGuard()}
 	for _, t := range models.AnalystTables() {
-		a.allowed[t] = true
+		a.tables[t] = true
 	}
 	return a
 }
 
-// Check refuses anything but one SELECT over the analyst tables.
+// Check refuses anything but one SELECT over the analyst tables with allowed functions.
 func (a *AdHoc) Check(ctx context.Context, q string) error {
 	if strings.TrimSpace(q) == "" {
 		return &GuardError{Msg: "查询为空"}
@@ -73,8 +123,10 @@ func (a *AdHoc) Check(ctx context.Context, q string) error {
 	return a.walk(tree.Statements[0], map[string]bool{})
 }
 
-// walk checks every table and table function the statement reads, with CTE names in scope
-// only where they are visible.
+// walk checks every node of the tree. CTE names are in scope only where DuckDB binds them:
+// a CTE's body sees the CTEs before it (a recursive CTE's recursive side also sees itself),
+// and the query sees them all; a name out of scope is checked as a table, so a CTE named
+// like an internal table cannot smuggle that table in.
 func (a *AdHoc) walk(n any, ctes map[string]bool) error {
 	switch x := n.(type) {
 	case []any:
@@ -84,49 +136,24 @@ func (a *AdHoc) walk(n any, ctes map[string]bool) error {
 			}
 		}
 	case map[string]any:
-		if cm, ok := x["cte_map"].(map[string]any); ok {
-			if entries, ok := cm["map"].([]any); ok && len(entries) > 0 {
-				scope := map[string]bool{}
-				for k := range ctes {
-					scope[k] = true
-				}
-				for _, e := range entries {
-					if em, ok := e.(map[string]any); ok {
-						if k, ok := em["key"].(string); ok {
-							scope[strings.ToLower(k)] = true
-						}
-					}
-				}
-				ctes = scope
-			}
+		if err := a.checkNode(x, ctes); err != nil {
+			return err
 		}
-		switch x["type"] {
-		case "BASE_TABLE":
-			name := strings.ToLower(fmt.Sprint(x["table_name"]))
-			schema := strings.ToLower(fmt.Sprint(x["schema_name"]))
-			catalog := strings.ToLower(fmt.Sprint(x["catalog_name"]))
-			if (schema == "" || schema == "main") && catalog == "" && (a.allowed[name] || ctes[name]) {
-				break
+		if cm, ok := x["cte_map"].(map[string]any); ok {
+			entries, _ := cm["map"].([]any)
+			scope := copyScope(ctes)
+			for _, e := range entries {
+				em, _ := e.(map[string]any)
+				name, _ := em["key"].(string)
+				if err := a.walkCTE(strings.ToLower(name), em["value"], scope); err != nil {
+					return err
+				}
+				scope[strings.ToLower(name)] = true
 			}
-			full := name
-			if schema != "" {
-				full = schema + "." + name
-			}
-			return &GuardError{Msg: fmt.Sprintf("不能读取「%s」：只能查询分析表（见 docs/schema.md）", full)}
-		case "TABLE_FUNCTION":
-			fn, _ := x["function"].(map[string]any)
-			name := strings.ToLower(fmt.Sprint(fn["function_name"]))
-			if !allowedTableFunctions[name] {
-				return &GuardError{Msg: fmt.Sprintf("不能使用表函数「%s」", name)}
-			}
+			ctes = scope
 		}
 		for k, v := range x {
-			if k == "cte_map" || k == "type" {
-				if k == "cte_map" {
-					if err := a.walk(v, ctes); err != nil {
-						return err
-					}
-				}
+			if k == "cte_map" {
 				continue
 			}
 			if err := a.walk(v, ctes); err != nil {
@@ -137,19 +164,168 @@ func (a *AdHoc) walk(n any, ctes map[string]bool) error {
 	return nil
 }
 
-// Run checks and runs q within the time and row limits.
+// walkCTE checks one CTE's body with the CTEs before it in scope; the recursive side of a
+// recursive CTE also sees the CTE itself.
+func (a *AdHoc) walkCTE(name string, v any, scope map[string]bool) error {
+	body, _ := v.(map[string]any)
+	query, _ := body["query"].(map[string]any)
+	node, _ := query["node"].(map[string]any)
+	if node != nil && node["type"] == "RECURSIVE_CTE_NODE" {
+		self := copyScope(scope)
+		self[name] = true
+		for k, c := range node {
+			s := scope
+			if k == "right" {
+				s = self
+			}
+			if k == "left" || k == "right" {
+				if err := a.walk(c, s); err != nil {
+					return err
+				}
+			}
+		}
+		rest := map[string]any{}
+		for k, c := range node {
+			if k != "left" && k != "right" {
+				rest[k] = c
+			}
+		}
+		return a.walk(rest, scope)
+	}
+	return a.walk(v, scope)
+}
+
+func copyScope(m map[string]bool) map[string]bool {
+	c := make(map[string]bool, len(m))
+	for k := range m {
+		c[k] = true
+	}
+	return c
+}
+
+// checkNode checks one node: an expression (class set), a query node (type …_NODE) or a
+// table reference (the rest that carry an alias and a sample).
+func (a *AdHoc) checkNode(x map[string]any, ctes map[string]bool) error {
+	typ, _ := x["type"].(string)
+	if class, ok := x["class"].(string); ok {
+		switch class {
+		case "FUNCTION", "WINDOW":
+			return a.checkFunction(x)
+		case "COLUMN_REF":
+			// DuckDB binds these bare keywords, when no column has the name, as calls of
+			// functions that reveal the database (current_catalog is the file's name).
+			names, _ := x["column_names"].([]any)
+			if len(names) == 1 {
+				if n, _ := names[0].(string); sessionKeywords[strings.ToLower(n)] {
+					return &GuardError{Msg: fmt.Sprintf("不能调用函数「%s」：只允许不读取设置、序列或数据库信息的函数（清单见 queries/functions.txt）", strings.ToLower(n))}
+				}
+			}
+		}
+		return nil
+	}
+	if strings.HasSuffix(typ, "_NODE") {
+		if !allowedQueryNodes[typ] {
+			return &GuardError{Msg: fmt.Sprintf("不支持的查询结构「%s」", typ)}
+		}
+		return nil
+	}
+	_, hasAlias := x["alias"]
+	_, hasSample := x["sample"]
+	if !hasAlias || !hasSample || typ == "" {
+		return nil
+	}
+	switch typ {
+	case "SHOW_REF":
+		return &GuardError{Msg: "不能使用 SUMMARIZE、DESCRIBE 或 SHOW：请直接查询分析表（表和列见 docs/schema.md）"}
+	case "BASE_TABLE":
+		name := strings.ToLower(fmt.Sprint(x["table_name"]))
+		schema := strings.ToLower(fmt.Sprint(x["schema_name"]))
+		catalog := strings.ToLower(fmt.Sprint(x["catalog_name"]))
+		if (schema == "" || schema == "main") && catalog == "" && (a.tables[name] || ctes[name]) {
+			return nil
+		}
+		full := name
+		if schema != "" {
+			full = schema + "." + name
+		}
+		if catalog != "" {
+			full = catalog + "." + full
+		}
+		return &GuardError{Msg: fmt.Sprintf("不能读取「%s」：只能查询分析表（见 docs/schema.md）", full)}
+	case "TABLE_FUNCTION":
+		fn, _ := x["function"].(map[string]any)
+		name := strings.ToLower(fmt.Sprint(fn["function_name"]))
+		if !allowedTableFunctions[name] {
+			return &GuardError{Msg: fmt.Sprintf("不能使用表函数「%s」：只允许 range、generate_series 和 unnest", name)}
+		}
+		return nil
+	}
+	if !allowedTableRefs[typ] {
+		return &GuardError{Msg: fmt.Sprintf("不支持的查询结构「%s」", typ)}
+	}
+	return nil
+}
+
+// checkFunction refuses a function that is not on the allow-list, or one named with a
+// schema or catalog other than DuckDB's own main schema.
+func (a *AdHoc) checkFunction(x map[string]any) error {
+	name := strings.ToLower(fmt.Sprint(x["function_name"]))
+	schema, _ := x["schema"].(string)
+	catalog, _ := x["catalog"].(string)
+	schema, catalog = strings.ToLower(schema), strings.ToLower(catalog)
+	if a.funcs[name] && (schema == "" || schema == "main") && catalog == "" {
+		return nil
+	}
+	full := name
+	if schema != "" {
+		full = schema + "." + full
+	}
+	if catalog != "" {
+		full = catalog + "." + full
+	}
+	return &GuardError{Msg: fmt.Sprintf("不能调用函数「%s」：只允许不读取设置、序列或数据库信息的函数（清单见 queries/functions.txt）", full)}
+}
+
+// Run checks and runs q within the time, memory, row and byte limits.
 func (a *AdHoc) Run(ctx context.Context, q string) (*Result, error) {
 	if err := a.Check(ctx, q); err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, a.Timeout)
 	defer cancel()
-	res, err := a.r.run(ctx, a.r.db, q, nil, a.RowLimit)
+	mctx, stop := a.mem.watch(ctx, a.Memory)
+	res, err := a.r.run(mctx, a.r.db, q, nil, a.RowLimit, a.ByteLimit)
+	stop()
 	if err != nil {
-		if ctx.Err() == context.DeadlineExceeded {
-			return nil, fmt.Errorf("%w after %s", ErrTimeout, a.Timeout)
-		}
-		return nil, &GuardError{Msg: Explain(err)}
+		return nil, a.failure(ctx, mctx, err)
 	}
 	return res, nil
+}
+
+// failure says why a query that passed the guard failed: its time limit, its memory
+// ceiling, the caller going away, or DuckDB's own error.
+func (a *AdHoc) failure(ctx, mctx context.Context, err error) error {
+	switch {
+	case errors.Is(context.Cause(mctx), ErrMemory):
+		return fmt.Errorf("%w (%s)", ErrMemory, humanSize(a.Memory))
+	case ctx.Err() == context.DeadlineExceeded:
+		return fmt.Errorf("%w after %s", ErrTimeout, a.Timeout)
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case strings.Contains(err.Error(), "Out of Memory Error"):
+		// DuckDB's memory_limit, or an allocation refused under serve's --max-memory.
+		return fmt.Errorf("%w: %v", ErrMemory, err)
+	}
+	return &GuardError{Msg: Explain(err)}
+}
+
+// humanSize writes a byte count the way the messages do (32 MB, 1 GB).
+func humanSize(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%d GB", n>>30)
+	case n >= 1<<20:
+		return fmt.Sprintf("%d MB", n>>20)
+	}
+	return fmt.Sprintf("%d KB", n>>10)
 }

@@ -126,6 +126,8 @@ type Result struct {
 	Rows      [][]any  `json:"rows"`
 	Truncated bool     `json:"truncated"`
 	Limit     int      `json:"limit,omitempty"`
+	// Note says, for the reader, where and why the result was cut.
+	Note string `json:"note,omitempty"`
 }
 
 // Dec is an exact decimal (DuckDB DECIMAL): written as a JSON number, a typed Excel number.
@@ -176,7 +178,7 @@ func (r *Runner) Named(ctx context.Context, name string, p Params, limit int) (*
 	if err != nil {
 		return nil, err
 	}
-	res, err := r.run(ctx, stmtQueryer{st}, "", q.args(p), limit)
+	res, err := r.run(ctx, stmtQueryer{st}, "", q.args(p), limit, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -209,7 +211,7 @@ func (s stmtQueryer) QueryContext(ctx context.Context, _ string, args ...any) (*
 
 // SQL runs a fixed query of the program's own (reports), with its arguments bound.
 func (r *Runner) SQL(ctx context.Context, q string, args ...any) (*Result, error) {
-	res, err := r.run(ctx, r.db, q, args, 0)
+	res, err := r.run(ctx, r.db, q, args, 0, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -244,7 +246,9 @@ type queryer interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
-func (r *Runner) run(ctx context.Context, db queryer, q string, args []any, limit int) (*Result, error) {
+// run reads the result up to limit rows and maxBytes bytes (0: no limit), saying in the
+// result where it stopped.
+func (r *Runner) run(ctx context.Context, db queryer, q string, args []any, limit int, maxBytes int64) (*Result, error) {
 	rows, err := db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
@@ -263,21 +267,42 @@ func (r *Runner) run(ctx context.Context, db queryer, q string, args []any, limi
 	for i := range vals {
 		ptrs[i] = &vals[i]
 	}
+	var size int64
 	for rows.Next() {
 		if limit > 0 && len(res.Rows) == limit {
 			res.Truncated = true
+			res.Note = fmt.Sprintf("结果已截断：只显示前 %d 行（行数上限 %d）", len(res.Rows), limit)
 			break
 		}
 		if err := rows.Scan(ptrs...); err != nil {
 			return nil, err
 		}
 		row := make([]any, len(vals))
+		var rowSize int64
 		for i, v := range vals {
 			row[i] = normalize(v, res.Columns[i].Type)
+			rowSize += valueSize(row[i])
 		}
+		if maxBytes > 0 && size+rowSize > maxBytes {
+			res.Truncated = true
+			res.Note = fmt.Sprintf("结果已截断：超过 %s 的大小上限，只显示前 %d 行", humanSize(maxBytes), len(res.Rows))
+			break
+		}
+		size += rowSize
 		res.Rows = append(res.Rows, row)
 	}
 	return res, rows.Err()
+}
+
+// valueSize is a value's size as text, about what it costs in memory and in any writer.
+func valueSize(v any) int64 {
+	switch x := v.(type) {
+	case string:
+		return int64(len(x)) + 2
+	case Dec:
+		return int64(len(x.Text))
+	}
+	return 8
 }
 
 // normalize turns driver values into plain ones the writers know.

@@ -899,7 +899,8 @@ func naturalList(s string) string {
 	if len(parts) < 2 {
 		return s
 	}
-	sort.SliceStable(parts, func(i, j int) bool { return queries.NaturalLess(strings.TrimSpace(parts[i]), strings.TrimSpace(parts[j])) })
+	sort.SliceStable(parts, func(i, j int) bool {
+		return queries.NaturalLess(strings.TrimSpace(parts[i]), strings.TrimSpace(parts[j]))
+	})
 	return strings.Join(parts, ",")
 }
-

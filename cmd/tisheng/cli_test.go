@@ -112,6 +112,11 @@ func TestIngestSchoolsOfProgressFiles(t *testing.T) {
 	files, _ := filepath.Glob("../../testdata/demo/*")
 	dir := t.TempDir()
 	db := filepath.Join(dir, "w.duckdb")
+	// a new warehouse: made by ingest (refresh refuses a file that does not exist)
+	schools, _ := filepath.Glob("../../testdata/demo/学校信息_2025-05*")
+	if code, out, stderr := runCLI(t, nil, append([]string{"ingest", "--db", db}, schools...)...); code != 0 {
+		t.Fatalf("ingest into a new warehouse: exit %d\n%s%s", code, out, stderr)
+	}
 	if code, out, stderr := runCLI(t, nil, "refresh", "--db", db); code != 0 {
 		t.Fatalf("refresh of a new warehouse: exit %d\n%s%s", code, out, stderr)
 	}

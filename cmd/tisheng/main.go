@@ -29,6 +29,7 @@ const usage = `tisheng：中小学教师信息技术应用能力提升工程2.0 
                   [--password-stdin]
   tisheng user    list|disable|enable|passwd --db 文件 [用户名]
   tisheng token   add --db 文件 --user 用户名 | list --db 文件 | revoke --db 文件 令牌编号
+  tisheng batch   list --db 文件 | rm --db 文件 批次号…
   tisheng sql     --db 文件 [--format table|csv|json|xlsx|arrow] [--out 文件] 查询语句
   tisheng gen     --out 目录 [--districts N] [--teachers N] [--seed N]
   tisheng demo    [--dir 目录] [--teachers N] [--districts N] [--addr 127.0.0.1:8080]
@@ -66,6 +67,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runUser(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "token":
 		err = runToken(ctx, args[1:], stdout, stderr)
+	case "batch":
+		err = runBatch(ctx, args[1:], stdout, stderr)
 	case "gen":
 		err = runGen(ctx, args[1:], stdout, stderr)
 	case "demo":

@@ -27,7 +27,7 @@ func runRefresh(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if len(rest) > 0 {
 		return usagef("多余的参数：%s", strings.Join(rest, " "))
 	}
-	wh, err := warehouse.Open(ctx, *db)
+	wh, err := warehouse.OpenExisting(ctx, *db)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"tisheng/internal/auth"
 	"tisheng/internal/server"
 	"tisheng/internal/warehouse"
+	"tisheng/queries"
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -23,6 +24,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Int64Var(&cfg.MaxUpload, "max-upload", 1<<30, "一次上传最多的 `字节数`")
 	fs.DurationVar(&cfg.SQLTimeout, "sql-timeout", 30*time.Second, "SQL 查询的 `时限`")
 	fs.IntVar(&cfg.SQLRowLimit, "sql-rows", 10000, "SQL 查询最多返回的 `行数`")
+	fs.Int64Var(&cfg.SQLBytes, "sql-bytes", queries.DefaultByteLimit, "SQL 查询结果最多的 `字节数`")
+	fs.Int64Var(&cfg.SQLMemory, "sql-memory", queries.DefaultMemory, "一条 SQL 查询运行时进程内存最多增长的 `字节数`，超过即中断该查询")
+	fs.IntVar(&cfg.MaxSQL, "max-sql", server.DefaultMaxSQL, "同时运行的 SQL 查询`个数`")
+	fs.IntVar(&cfg.MaxUploads, "max-uploads", server.DefaultMaxUploads, "同时接受的上传`个数`")
+	fs.DurationVar(&cfg.WriteTimeout, "write-timeout", server.DefaultWriteTimeout, "写出一个响应的`时限`")
+	maxMem := fs.String("max-memory", defaultMaxMemory(), "进程内存的硬上限（如 6GB；none 不设）：超过时失败的是查询而不是服务器（Linux）")
 	hosts := fs.String("allowed-hosts", "", "服务器接受的`主机名`，逗号分隔（IP 地址和 localhost 总是接受）")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "HTTPS 的`证书`文件（PEM）")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "HTTPS 的`私钥`文件（PEM）")
@@ -38,6 +45,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
 		return usagef("--tls-cert 与 --tls-key 须同时给出")
+	}
+	n, err := parseBytes(*maxMem)
+	if err != nil {
+		return usagef("--max-memory：%v", err)
+	}
+	if err := setMaxMemory(n); err != nil {
+		return fmt.Errorf("max-memory: %w", err)
 	}
 	if *db == "" {
 		return usagef("需要 --db 仓库文件")
@@ -80,6 +94,17 @@ func serve(ctx context.Context, cfg server.Config, db string, stdout, stderr io.
 	} else if !loopback(cfg.Addr) {
 		log.Warn("在非本机地址上以明文 HTTP 提供个人数据：密码和页面会以明文在网络上传输；请用 --tls-cert 和 --tls-key 启用 HTTPS", "addr", cfg.Addr)
 	}
+	// Models older than the batches (a server killed after a load committed and before its
+	// refresh finished) are rebuilt first; pages answer from the old state meanwhile.
+	go func() {
+		refreshed, err := srv.RefreshIfOutdated(ctx)
+		switch {
+		case err != nil:
+			log.Error("启动时重新计算失败：统计仍早于已导入的文件", "err", err)
+		case refreshed:
+			log.Warn("统计早于已导入的文件：已在启动时重新计算")
+		}
+	}()
 	fmt.Fprintf(stdout, "tisheng：仓库 %s 已在 %s://%s/ 提供服务\n", db, scheme, cfg.Addr)
 	return srv.Run(ctx)
 }

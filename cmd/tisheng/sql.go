@@ -21,7 +21,9 @@ func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	format := fs.String("format", "table", "输出格式：table（终端表格）、csv、json、xlsx 或 arrow")
 	out := fs.String("out", "", "写入这个 `文件`，而不是标准输出（xlsx 和 arrow 在终端上必须指定）")
 	timeout := fs.Duration("timeout", 30*time.Second, "查询超过这个 `时长` 就中断")
-	limit := fs.Int("limit", 10000, "最多输出的 `行数`")
+	limit := fs.Int("limit", queries.DefaultRowLimit, "最多输出的 `行数`")
+	maxBytes := fs.Int64("max-bytes", queries.DefaultByteLimit, "结果最多的 `字节数`")
+	memory := fs.Int64("memory", queries.DefaultMemory, "查询内存超过这个 `字节数` 就中断")
 	rest, err := parseFlags(fs, synopsis, args, stdout, stderr)
 	if err != nil {
 		return err
@@ -48,7 +50,7 @@ func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	defer wh.Close()
 	ah := queries.NewAdHoc(r)
-	ah.Timeout, ah.RowLimit = *timeout, *limit
+	ah.Timeout, ah.RowLimit, ah.ByteLimit, ah.Memory = *timeout, *limit, *maxBytes, *memory
 	w := stdout
 	if *out != "" {
 		f, err := os.Create(*out)
@@ -62,7 +64,7 @@ func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *format == "arrow" {
 		cut, err := ah.WriteArrow(ctx, w, q)
 		if cut {
-			fmt.Fprintf(stderr, "结果已截断：只输出前 %d 行\n", *limit)
+			fmt.Fprintf(stderr, "结果已截断：超过行数（%d）或大小（%d 字节）上限\n", *limit, *maxBytes)
 		}
 		return err
 	}
@@ -89,7 +91,7 @@ func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		fmt.Fprintf(stderr, "%d 行", len(res.Rows))
 		if res.Truncated {
-			fmt.Fprintf(stderr, "（已截断，上限 %d 行）", *limit)
+			fmt.Fprintf(stderr, "（%s）", res.Note)
 		}
 		fmt.Fprintln(stderr)
 		return nil

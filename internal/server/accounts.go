@@ -36,6 +36,7 @@ func (s *Server) adminAPI() http.Handler {
 		}
 		return writeJSON(w, us)
 	}))
+	s.adminRoutes(r) // batches, their removal, refresh (admin.go)
 	r.Get("/audit", s.api(func(w http.ResponseWriter, r *http.Request) error {
 		f, err := auditFilter(r.URL.Query())
 		if err != nil {

@@ -52,6 +52,7 @@ func (s *Server) newAdHoc(r *queries.Runner) *queries.AdHoc {
 	if s.cfg.SQLRowLimit > 0 {
 		ah.RowLimit = s.cfg.SQLRowLimit
 	}
+	s.cfg.Limits.caps(ah)
 	return ah
 }
 

@@ -47,6 +47,7 @@ type Config struct {
 	TLSKey       string
 	// Scopes bounds the district and school databases kept at once.
 	Scopes scoped.Options
+	Limits // limits.go
 }
 
 // Server serves one warehouse.
@@ -66,7 +67,8 @@ type Server struct {
 	districtMu sync.Mutex
 	districtOf map[string]string // school code -> district, until the next refresh
 
-	modelsBuilt atomic.Bool // the models exist (a refresh has run): until then pages guide
+	modelsBuilt           atomic.Bool // the models exist (a refresh has run): until then pages guide
+	sqlSlots, uploadSlots slots       // limits.go
 }
 
 // New wires a server over an open warehouse, its loader and its accounts.
@@ -82,9 +84,14 @@ func New(cfg Config, wh *warehouse.Warehouse, loader *ingest.Loader, accounts *a
 	if cfg.MaxUpload <= 0 {
 		cfg.MaxUpload = 1 << 30
 	}
-	s := &Server{cfg: cfg, wh: wh, loader: loader, runner: r, reports: rp, log: log, accounts: accounts, districtOf: map[string]string{}}
+	cfg.Limits.defaults()
+	s := &Server{cfg: cfg, wh: wh, loader: loader, runner: r, reports: rp, log: log, accounts: accounts, districtOf: map[string]string{},
+		sqlSlots: make(slots, cfg.MaxSQL), uploadSlots: make(slots, cfg.MaxUploads)}
 	s.adhoc = s.newAdHoc(r)
 	s.scopes = scoped.NewSet(wh.DB, cfg.Scopes, log, s.newScopeView)
+	if err := s.sweepUploads(); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -97,7 +104,7 @@ type handler func(w http.ResponseWriter, r *http.Request) error
 // Handler is the whole HTTP interface.
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
-	r.Use(middleware.RequestID, s.logRequests, middleware.Recoverer, s.hostCheck, securityHeaders, s.crossOrigin)
+	r.Use(middleware.RequestID, s.logRequests, middleware.Recoverer, s.hostCheck, securityHeaders, s.crossOrigin, s.deadlines)
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") })
 	r.Handle("/static/*", http.StripPrefix("/static/", staticFiles(reports.Static())))
 	r.Get("/login", s.loginPage)
@@ -125,8 +132,8 @@ func (s *Server) Handler() http.Handler {
 		api.Get("/"+name, s.api(s.withPageView(s.pageJSON(name))))
 	}
 	api.Get("/school/{code}", s.api(s.withPageView(s.pageJSON("school"))))
-	api.With(s.require(auth.Scope.CanSQL, "SQL 查询", false)).Post("/sql", s.api(s.withView(s.sqlAPI)))
-	api.With(s.require(auth.Scope.CanUpload, "上传", false)).Post("/ingest", s.api(s.ingestAPI))
+	api.With(s.require(auth.Scope.CanSQL, "SQL 查询", false)).Post("/sql", limited(s.sqlSlots, "查询", s.api(s.withView(s.sqlAPI))))
+	api.With(s.require(auth.Scope.CanUpload, "上传", false)).Post("/ingest", limited(s.uploadSlots, "上传", s.api(s.longBody(s.ingestAPI))))
 	api.With(s.require(auth.Scope.IsAdmin, "管理接口", false)).Mount("/admin", s.adminAPI())
 	api.NotFound(s.notFound)
 	r.Mount("/api", api)
@@ -214,6 +221,8 @@ func (s *Server) errorStatus(r *http.Request, err error) (int, string) {
 		return http.StatusBadRequest, "参数错误：" + strings.TrimPrefix(err.Error(), "bad parameter: ")
 	case errors.As(err, &ge):
 		return http.StatusBadRequest, ge.Msg
+	case errors.Is(err, queries.ErrMemory):
+		return http.StatusUnprocessableEntity, fmt.Sprintf("查询占用内存过多，已中断（每个查询最多 %s）：请缩小范围或先汇总", humanBytes(s.adhoc.Memory))
 	case errors.Is(err, queries.ErrTimeout):
 		return http.StatusRequestTimeout, fmt.Sprintf("查询超过 %s 已中断，请缩小范围", s.adhoc.Timeout)
 	case errors.As(err, &mb):
@@ -520,7 +529,7 @@ func (s *Server) ingestAPI(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("%w: 请用 multipart/form-data 上传文件", errBadRequest)
 	}
-	dir, err := os.MkdirTemp("", "tisheng-upload-")
+	dir, err := os.MkdirTemp(s.uploadDir(), "upload-")
 	if err != nil {
 		return err
 	}
@@ -603,13 +612,16 @@ func (s *Server) ingestAPI(w http.ResponseWriter, r *http.Request) error {
 		results = append(results, res)
 	}
 	out := map[string]any{"files": results, "refreshed": false}
-	if loaded {
+	// Models older than the batches (a server killed between a load and its refresh) are
+	// refreshed even when every file was already loaded.
+	if loaded || s.outdated(r.Context()) {
 		if err := s.refresh(r.Context()); err != nil {
 			out["refresh_error"] = err.Error()
 		} else {
 			out["refreshed"] = true
 		}
 	}
+	s.extendWrite(w)
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)

@@ -37,6 +37,7 @@ type env struct {
 	ts       *httptest.Server
 	accounts *auth.Store
 	c        *http.Client // an admin's API token on every request
+	tok      string       // that token, for raw requests
 }
 
 // newEnv serves the demo warehouse, opened as tisheng serve opens it, with an admin whose
@@ -67,6 +68,9 @@ func (e *env) client(name string, u auth.User) *http.Client {
 	_, tok, err := e.accounts.AddToken(context.Background(), name)
 	if err != nil {
 		e.t.Fatal(err)
+	}
+	if name == "admin" {
+		e.tok = tok
 	}
 	return &http.Client{Transport: bearer{tok}, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }

@@ -65,8 +65,8 @@ func OpenWith(ctx context.Context, file string, o Options) (*Warehouse, error) {
 		return nil, errors.New("warehouse: no database file given")
 	}
 	if o.ReadOnly {
-		if _, err := os.Stat(file); err != nil {
-			return nil, fmt.Errorf("warehouse: %w", err)
+		if err := mustExist(file); err != nil {
+			return nil, err
 		}
 	}
 	var opts []string
@@ -91,6 +91,10 @@ func OpenWith(ctx context.Context, file string, o Options) (*Warehouse, error) {
 	}
 	c, err := duckdb.NewConnector(dsn, nil)
 	if err != nil {
+		var le *LockedError
+		if err := lockError(file, err); errors.As(err, &le) {
+			return nil, le
+		}
 		return nil, fmt.Errorf("warehouse: open %s: %w", file, err)
 	}
 	w := &Warehouse{DB: sql.OpenDB(c), Path: file, conn: c}

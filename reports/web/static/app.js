@@ -63,7 +63,7 @@
           }).join('') + '</tbody>';
           out.innerHTML = head + body;
           sortable(out);
-          status.textContent = res.rows.length + ' 行' + (res.truncated ? '（已截断，上限 ' + res.limit + ' 行）' : '');
+          status.textContent = res.rows.length + ' 行' + (res.truncated ? '（' + (res.note || '已截断，上限 ' + res.limit + ' 行') + '）' : '');
         })
         .catch(function (err) { errBox.textContent = String(err); errBox.hidden = false; });
     });

@@ -34,6 +34,10 @@ func foldDigits(s string) string {
 	}, s)
 }
 
+// MaskSensitive masks ID-like and phone-like numbers in s, for anything outside ingest that
+// keeps or logs text a user typed (the audit trail's query texts, error logs).
+func MaskSensitive(s string) string { return maskSensitive(s) }
+
 // maskSensitive masks ID-like and phone-like numbers in s; text without them is returned
 // as it was.
 func maskSensitive(s string) string {

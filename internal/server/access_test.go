@@ -696,3 +696,16 @@ func TestFreshWarehouse(t *testing.T) {
 		}
 	}
 }
+
+// A query text holding an ID number or a phone number is kept in the audit trail masked.
+func TestAuditMasksPersonalNumbers(t *testing.T) {
+	e := newEnv(t, Config{})
+	e.postSQL(`SELECT * FROM teacher_progress WHERE id_masked = '110101198001010010' OR name = '13812345678'`, "json")
+	es, err := e.accounts.Audit(context.Background(), auth.Filter{Action: auth.ActSQL})
+	if err != nil || len(es) != 1 {
+		t.Fatalf("%v %+v", err, es)
+	}
+	if strings.Contains(es[0].Detail, "110101198001010010") || strings.Contains(es[0].Detail, "13812345678") || !strings.Contains(es[0].Detail, "110101********0010") {
+		t.Errorf("audit keeps %q", es[0].Detail)
+	}
+}

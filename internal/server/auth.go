@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-chi/chi/v5/middleware"
 
+	"tisheng/ingest"
 	"tisheng/internal/auth"
 	"tisheng/reports"
 )
@@ -144,6 +145,8 @@ func (s *Server) audit(r *http.Request, e auth.Entry) {
 		e.Scope = sc.String()
 	}
 	e.Remote = clientIP(r)
+	// a query text or a file name can hold an ID number or a phone number typed by hand
+	e.Detail, e.Object = ingest.MaskSensitive(e.Detail), ingest.MaskSensitive(e.Object)
 	if err := s.accounts.Record(r.Context(), e); err != nil {
 		s.log.Error("audit", "id", middleware.GetReqID(r.Context()), "err", err)
 	}

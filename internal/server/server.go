@@ -232,7 +232,7 @@ func (s *Server) errorStatus(r *http.Request, err error) (int, string) {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable, "请求超时，请稍后再试"
 	}
-	s.log.Error("request failed", "id", middleware.GetReqID(r.Context()), "path", r.URL.Path, "err", err)
+	s.log.Error("request failed", "id", middleware.GetReqID(r.Context()), "path", r.URL.Path, "err", ingest.MaskSensitive(err.Error()))
 	return http.StatusInternalServerError, "服务器内部错误（请求编号 " + middleware.GetReqID(r.Context()) + "）"
 }
 

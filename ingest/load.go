@@ -268,12 +268,12 @@ type job struct {
 	data    *tableWriter
 	rejects *tableWriter
 	conv    converter
-	schools *schoolIndex
-	roster  rosterIndex
 	cat     *catalogueIndex
 	seen    map[string]int
 	row     []val
 	rejRow  []val
+	// hoursSchoolName is raw_hours' school_name column, set by position like the others
+	hoursSchoolName int
 }
 
 func (j *job) resolveAsOf() error {

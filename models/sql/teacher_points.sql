@@ -1,13 +1,16 @@
 -- Each teacher's result per ability point and month, in the profile's catalogue: the latest
 -- assessment wins; on the same day the higher review level (市级认定 > 县级复核 > 校级初评)
--- wins; a result with no date counts as of its file's date.
-SELECT e.month, x.teacher_key, x.school_code, x.ability_code, c.name AS ability_name,
+-- wins; a result with no date counts as of its file's date. Masked IDs count as masked_ids
+-- finds them.
+SELECT e.month, coalesce(x.teacher_key, mi.teacher_key) AS teacher_key, e.school_code, x.ability_code, c.name AS ability_name,
        c.dimension, c.environment, c.credits, c.dimension_no, c.environment_no,
        x.result, x.passed, x.result = '优秀' AS excellent,
        coalesce(x.assessed_on, e.as_of) AS assessed_on, x.review_level
 FROM raw_assessments x
-JOIN effective_batches e ON e.kind = 'assessments' AND e.school_code = x.school_code AND e.batch_id = x.batch_id
+JOIN effective_batches e ON e.kind = 'assessments' AND e.batch_id = x.batch_id
+    AND e.given_code IS NOT DISTINCT FROM x.school_code AND e.given_name IS NOT DISTINCT FROM x.school_name
+LEFT JOIN masked_ids mi ON mi.month = e.month AND mi.school_code = e.school_code AND mi.name = x.name AND mi.id_masked = x.id_masked
 LEFT JOIN profile_catalogue c ON c.code = x.ability_code
-WHERE x.catalogue = (SELECT catalogue FROM profile)
-QUALIFY row_number() OVER (PARTITION BY e.month, x.teacher_key, x.ability_code
+WHERE x.catalogue = (SELECT catalogue FROM profile) AND coalesce(x.teacher_key, mi.teacher_key) IS NOT NULL
+QUALIFY row_number() OVER (PARTITION BY e.month, coalesce(x.teacher_key, mi.teacher_key), x.ability_code
     ORDER BY coalesce(x.assessed_on, e.as_of) DESC, coalesce(x.review_rank, 0) DESC, x.batch_id DESC, x.row_no DESC) = 1

@@ -52,7 +52,7 @@ func TestGoldenDemo(t *testing.T) {
 	// itself. The generator also plants one masked ID in each June 研修考核 file (3) that fits
 	// no one on the roster (查无此人): whom a masked ID names depends on the rosters, so those
 	// rows load and refresh lists them in unmatched_rows with 姓名与脱敏身份证号在花名册中无匹配
-	// (checked in internal/testkit's TestDemoUnmatched), so the June 研修考核 files accept 67,
+	// (checked in models' TestLoadOrderDoesNotMatter/demo/unmatched), so the June 研修考核 files accept 67,
 	// 59 and 56 rows rather than 66, 58 and 55.
 	if rejected != 1+2+1+3 {
 		t.Errorf("rejected %d rows; the generator plants 7 rows wrong in themselves", rejected)

@@ -346,7 +346,7 @@ func TestResolvedAtRefresh(t *testing.T) {
 	// for 北塘小学) is on no roster; June's T3 row names S9; the 研修考核 of S1 has T4 (at
 	// 北塘小学, not S1) and 查无此人, whose masks fit no one at S1; S7, given with --school,
 	// is on no school list.
-	got = rows(`SELECT concat_ws('|', kind, file_name, row_no, coalesce(school_code, '-'), name, reason) FROM unmatched_rows ORDER BY file_name, row_no`)
+	got = rows(`SELECT concat_ws('|', kind, file_name, row_no, coalesce(school_code, '-'), name, unmatched_reason) FROM unmatched_rows ORDER BY file_name, row_no`)
 	want = strings.Join([]string{
 		"hours|hours_2025-05-31.csv|5|S3|钱七|不在任何有效花名册中",
 		"hours|hours_2025-06-30.csv|6|S9|T3|学校代码不在学校信息中",
@@ -383,7 +383,7 @@ func demoUnmatched(t *testing.T, path string) {
 	defer db.Close()
 	var n, counted int
 	err = db.QueryRow(`SELECT count(*) FROM unmatched_rows WHERE kind = 'progress' AND name = '查无此人'
-		AND reason = '姓名与脱敏身份证号在花名册中无匹配' AND file_name LIKE '研修考核_%_2025-06-30.xlsx'`).Scan(&n)
+		AND unmatched_reason = '姓名与脱敏身份证号在花名册中无匹配' AND file_name LIKE '研修考核_%_2025-06-30.xlsx'`).Scan(&n)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -507,7 +507,7 @@ func (rp *Reports) quality(ctx context.Context, p queries.Params) (*Page, error)
 	if _, err := rp.table(ctx, pg, "rejects", title); err != nil {
 		return nil, err
 	}
-	if _, err := rp.table(ctx, pg, "unmatched", "名单外人员的记录（已保存，未计入）"); err != nil {
+	if _, err := rp.table(ctx, pg, "unmatched", "未匹配的记录（已保存，未计入）"); err != nil {
 		return nil, err
 	}
 	return pg, nil

@@ -48,5 +48,5 @@ found AS (
 SELECT month, kind, batch_id, given_code, given_name,
        CASE WHEN school_scope IS NULL OR found = school_scope THEN found END AS school_code,
        CASE WHEN found IS NOT NULL AND school_scope IS NOT NULL AND found <> school_scope
-            THEN '学校与指定的学校代码' || school_scope || '不符' ELSE why END AS reason
+            THEN '学校与指定的学校代码' || school_scope || '不符' ELSE why END AS unmatched_reason
 FROM found

@@ -16,7 +16,7 @@ strangers AS (
     EXCEPT SELECT teacher_key FROM teacher_progress
 ),
 no_school AS (
-    SELECT r.kind, r.batch_id, r.given_code, r.given_name, r.reason
+    SELECT r.kind, r.batch_id, r.given_code, r.given_name, r.unmatched_reason AS reason
     FROM school_refs r
     JOIN batches b ON b.batch_id = r.batch_id
     WHERE r.month = (SELECT month FROM lm) AND r.school_code IS NULL
@@ -55,6 +55,7 @@ rows AS (
     JOIN no_school n ON n.kind = x.kind AND n.batch_id = x.batch_id
         AND n.given_code IS NOT DISTINCT FROM x.school_code AND n.given_name IS NOT DISTINCT FROM x.school_name
 )
-SELECT r.kind, r.batch_id, b.file_name, r.row_no, r.school_code, r.school_name, r.name, r.id_masked, r.teacher_key, r.reason
+SELECT r.kind, r.batch_id, b.file_name, r.row_no, r.school_code, r.school_name, r.name, r.id_masked, r.teacher_key,
+       r.reason AS unmatched_reason
 FROM rows r
 JOIN batches b ON b.batch_id = r.batch_id

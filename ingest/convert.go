@@ -45,39 +45,6 @@ func mustFloat(s string) float64 {
 
 // --- lookups -------------------------------------------------------------------------------
 
-// catalogueIndex is the effective version (latest batch) of one catalogue.
-type catalogueIndex struct {
-	name   string
-	byCode map[string]string // code -> point name
-	byName map[string][]string
-}
-
-func loadCatalogue(ctx context.Context, j *job, name string) (*catalogueIndex, error) {
-	rows, err := j.conn.QueryContext(ctx, `SELECT code, name FROM abilities
-		WHERE catalogue = ? AND batch_id = (SELECT max(batch_id) FROM abilities WHERE catalogue = ?)`, name, name)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	c := &catalogueIndex{name: name, byCode: map[string]string{}, byName: map[string][]string{}}
-	for rows.Next() {
-		var code, pname string
-		if err := rows.Scan(&code, &pname); err != nil {
-			return nil, err
-		}
-		c.byCode[code] = pname
-		n := normPointName(pname)
-		c.byName[n] = append(c.byName[n], code)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	if len(c.byCode) == 0 {
-		return nil, &fileError{Msg: fmt.Sprintf("能力点目录「%s」尚未导入", name)}
-	}
-	return c, nil
-}
-
 // fold turns full-width ASCII (Ａ１) into ASCII.
 func fold(s string) string {
 	return strings.Map(func(r rune) rune {
@@ -103,29 +70,18 @@ func normPointName(s string) string {
 
 var rePoint = regexp.MustCompile(`^([A-Za-z]{1,2}\d{1,2})\s*[.、:：\-_]?\s*(.*)$`)
 
-// resolve reads `A1`, `A1 技术支持的学情分析`, `A1技术支持的学情分析` or the name alone.
-func (c *catalogueIndex) resolve(s string) (string, error) {
-	s = clean(fold(s))
+// pointText reads `A1`, `A1 技术支持的学情分析`, `A1技术支持的学情分析` or the name alone, as
+// stored for matching at refresh (models/sql/ability_refs.sql): full-width folded and trimmed.
+// Which point it is depends on the catalogue, another file, so it is not decided here.
+func pointText(s string) string { return clean(fold(s)) }
+
+// pointKey identifies a point's text within a file, for duplicate checks: the code it gives
+// and the rest of its name, normalised, or the whole name.
+func pointKey(s string) string {
 	if m := rePoint.FindStringSubmatch(s); m != nil {
-		code := strings.ToUpper(m[1])
-		if name, ok := c.byCode[code]; ok {
-			if rest := normPointName(m[2]); rest != "" && rest != normPointName(name) {
-				return "", fmt.Errorf("能力点「%s」编号与名称不符：%s 是「%s」", s, code, name)
-			}
-			return code, nil
-		}
-		if normPointName(m[2]) != "" {
-			return "", fmt.Errorf("能力点「%s」不在「%s」目录中", s, c.name)
-		}
+		return strings.ToUpper(m[1]) + "\x00" + normPointName(m[2])
 	}
-	switch codes := c.byName[normPointName(s)]; len(codes) {
-	case 1:
-		return codes[0], nil
-	case 0:
-		return "", fmt.Errorf("能力点「%s」不在「%s」目录中", s, c.name)
-	default:
-		return "", fmt.Errorf("能力点「%s」在目录中对应多个编号（%s），请写明编号", s, strings.Join(codes, "、"))
-	}
+	return "\x00" + normPointName(s)
 }
 
 // --- people --------------------------------------------------------------------------------
@@ -581,11 +537,6 @@ type assessmentsConv struct{}
 
 func (assessmentsConv) table() string { return "raw_assessments" }
 func (assessmentsConv) setup(ctx context.Context, j *job) error {
-	cat, err := loadCatalogue(ctx, j, j.catalogueName())
-	if err != nil {
-		return err
-	}
-	j.cat = cat
 	return j.needSchool()
 }
 
@@ -607,10 +558,7 @@ func (assessmentsConv) convert(ctx context.Context, j *job, rc *rowCtx) (*rowRej
 	if point == "" {
 		return rejectf("ability", "能力点为空"), nil
 	}
-	code, err := j.cat.resolve(point)
-	if err != nil {
-		return &rowReject{key: "ability", reason: err.Error()}, nil
-	}
+	point = pointText(point)
 	res := rc.str("result")
 	passed, ok := assessmentResults[res]
 	if !ok {
@@ -630,12 +578,12 @@ func (assessmentsConv) convert(ctx context.Context, j *job, rc *rowCtx) (*rowRej
 		r[w.col("review_level")] = sv(lv)
 		r[w.col("review_rank")] = iv(rank)
 	}
-	if rej := j.duplicate(fmt.Sprint(p.ident(), code, d, r[w.col("review_rank")]), rc, "教师、能力点、日期与层级"); rej != nil {
+	if rej := j.duplicate(fmt.Sprint(p.ident(), pointKey(point), d, r[w.col("review_rank")]), rc, "教师、能力点、日期与层级"); rej != nil {
 		return rej, nil
 	}
 	j.setPerson(w, r, p)
-	r[w.col("catalogue")] = sv(j.cat.name)
-	r[w.col("ability_code")] = sv(code)
+	r[w.col("catalogue")] = sv(j.catalogueName())
+	r[w.col("ability_given")] = sv(point)
 	r[w.col("result")] = sv(res)
 	r[w.col("passed")] = bv(passed)
 	r[w.col("assessed_on")] = d

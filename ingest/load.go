@@ -36,7 +36,7 @@ type Options struct {
 	School    string    // --school: the school of a 研修考核 file, or of any file with no school column
 	Kind      Kind      // --kind
 	Shape     string    // hours shape, with Kind
-	Catalogue string    // catalogue file: its name; assessments: the catalogue to resolve against
+	Catalogue string    // catalogue file: its name; assessments: the catalogue their points are read against
 	Name      string    // the file name to record (uploads); default the path's base name
 }
 
@@ -110,11 +110,12 @@ func NewLoader(ctx context.Context, wh *warehouse.Warehouse, key []byte, log *sl
 	return l, nil
 }
 
-// loadOrder puts the files that others are checked against first.
+// loadOrder groups a command's files by kind. The order changes no figure (rows are matched
+// against other files at refresh), only the order of the command's output lines.
 var loadOrder = map[Kind]int{KindCatalogue: 0, KindSchools: 1, KindTeachers: 2, KindHours: 3, KindProgress: 4, KindAssessments: 5}
 
 // LoadRank orders files of several kinds for loading: catalogues, schools and rosters
-// before the files checked against them. A file of no known kind goes last (and fails).
+// first, as an analyst reads them. A file of no known kind goes last (and fails).
 func LoadRank(k Kind) int {
 	if r, ok := loadOrder[k]; ok {
 		return r
@@ -122,8 +123,8 @@ func LoadRank(k Kind) int {
 	return len(loadOrder)
 }
 
-// LoadFiles loads several files, schools before rosters before the rest, so that one
-// command can take a whole month's exports; emit is called after each file.
+// LoadFiles loads several files, grouped by kind (schools, rosters, the rest); emit is
+// called after each file.
 func (l *Loader) LoadFiles(ctx context.Context, paths []string, opts Options, emit func(Result)) []Result {
 	type item struct {
 		path  string
@@ -268,7 +269,6 @@ type job struct {
 	data    *tableWriter
 	rejects *tableWriter
 	conv    converter
-	cat     *catalogueIndex
 	seen    map[string]int
 	row     []val
 	rejRow  []val

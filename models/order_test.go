@@ -373,8 +373,9 @@ func TestResolvedAtRefresh(t *testing.T) {
 }
 
 // demoUnmatched: the generator plants one masked ID in each June 研修考核 file that fits no
-// one on the roster (查无此人, 360201********0000). Ingest used to refuse those rows; now they
-// load, and refresh lists them, and counts them for no one.
+// one on the roster (查无此人, 360201********0000), and A99 in each district's June
+// assessments. Ingest used to refuse those rows; now they load, and refresh lists them, and
+// counts them for no one.
 func demoUnmatched(t *testing.T, path string) {
 	db, err := sql.Open("duckdb", path+"?access_mode=READ_ONLY")
 	if err != nil {
@@ -392,5 +393,61 @@ func demoUnmatched(t *testing.T, path string) {
 	}
 	if n != 3 || counted != 0 {
 		t.Errorf("查无此人 listed %d times (want 3, one per June 研修考核 file), counted for %d teachers", n, counted)
+	}
+	// A99, in no catalogue, once in each district's June assessments: listed, and in nobody's points.
+	if err := db.QueryRow(`SELECT count(*) FROM unmatched_rows WHERE kind = 'assessments'
+		AND unmatched_reason = '能力点「A99」不在「national」目录中'`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRow(`SELECT count(*) FROM teacher_points WHERE ability_code = 'A99'`).Scan(&counted); err != nil {
+		t.Fatal(err)
+	}
+	if n != 3 || counted != 0 {
+		t.Errorf("A99 listed %d times (want 3), counted %d times", n, counted)
+	}
+}
+
+// TestAbilityPointsResolvedAtRefresh: which point an assessment names is read against the
+// profile's catalogue at refresh, so a regional catalogue loaded after its assessments
+// counts for them, and texts naming no point (or several) are listed, not counted.
+func TestAbilityPointsResolvedAtRefresh(t *testing.T) {
+	c := newCity(t)
+	c.load("schools_2025-06-30.csv", schoolHeader, []string{"S1,东湖小学,东湖区", "S2,西山中学,西山区"}, ingest.Options{})
+	c.load("roster_2025-06-30.csv", rosterHeader, []string{c.person("T1", "东湖小学") + ",是", c.person("T2", "东湖小学") + ",是", c.person("T3", "西山中学") + ",是"}, ingest.Options{})
+	// (T3 is at another school: one school's assessments file of a date is the one that counts)
+	a := func(name, point string) string {
+		school := map[bool]string{true: "西山中学", false: "东湖小学"}[name == "T3"]
+		return c.person(name, school) + "," + point + ",合格,2025-06-01,"
+	}
+	c.load("assess_2025-06-30.csv", assessHeader, []string{
+		a("T1", "A1"), a("T1", "Ａ２"), a("T1", "A3 演示文稿设计与制作"), a("T1", "数字教育资源管理"), // A4 by name
+		a("T2", "A99"), a("T2", "A1 数字教育资源管理"), a("T2", "没有的能力点"),
+	}, ingest.Options{})
+	// Guangdong's assessments before Guangdong's catalogue.
+	c.load("gd_assess_2025-06-30.csv", assessHeader, []string{a("T3", "G4 基于数据分析的学情诊断"), a("T3", "重名能力点")}, ingest.Options{Catalogue: "guangdong"})
+	c.load("guangdong.csv", "能力点编码,维度,能力点名称,环境,学分", []string{
+		"G4,学情分析,基于数据分析的学情诊断,智慧学习环境,", "X1,教学设计,重名能力点,混合学习环境,", "X2,学法指导,重名能力点,混合学习环境,",
+	}, ingest.Options{})
+
+	unmatched := func() string {
+		return c.one(`SELECT string_agg(name || ':' || unmatched_reason, ' / ' ORDER BY file_name, row_no) FROM unmatched_rows`)
+	}
+	c.refresh("national")
+	if got := c.teacher("T1", "abilities_passed, abilities_passed_codes"); got != "4|A1,A2,A3,A4" {
+		t.Errorf("T1 under national: %s", got)
+	}
+	if got := c.teacher("T2", "abilities_assessed"); got != "0" {
+		t.Errorf("T2's points name nothing in the catalogue, yet %s count", got)
+	}
+	want := "T2:能力点「A99」不在「national」目录中 / T2:能力点「A1 数字教育资源管理」编号与名称不符：A1 是「技术支持的学情分析」 / T2:能力点「没有的能力点」不在「national」目录中"
+	if got := unmatched(); got != want {
+		t.Errorf("unmatched under national:\n%s\nwant\n%s", got, want)
+	}
+	c.refresh("guangdong")
+	if got := c.teacher("T3", "abilities_assessed, abilities_passed_codes"); got != "1|G4" {
+		t.Errorf("T3 under guangdong: %s", got)
+	}
+	if got := unmatched(); got != "T3:能力点「重名能力点」在目录中对应多个编号（X1、X2），请写明编号" {
+		t.Errorf("unmatched under guangdong: %s", got)
 	}
 }

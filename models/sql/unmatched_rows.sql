@@ -1,7 +1,8 @@
 -- Rows of the latest month's files that count for no roster teacher, with the reason: the
 -- school they name is on no school list dated by then (or the name fits several schools),
--- their masked ID fits no one or several on that school's effective roster, or their teacher
--- is on no effective roster. They stay in the warehouse, are listed here and are counted in
+-- their masked ID fits no one or several on that school's effective roster, their teacher
+-- is on no effective roster, or (assessments) the point they name is not in the profile's
+-- catalogue. A row with two such faults is listed once for each. They stay in the warehouse, are listed here and are counted in
 -- no one's figures. A school that cannot be resolved has no effective file, so of its rows
 -- those of the newest file naming it the same way are listed.
 WITH lm AS (SELECT max(month) AS month FROM months),
@@ -54,6 +55,15 @@ rows AS (
           UNION ALL SELECT 'teachers', batch_id, row_no, school_code, school_name, name, id_masked, teacher_key FROM raw_teachers) x
     JOIN no_school n ON n.kind = x.kind AND n.batch_id = x.batch_id
         AND n.given_code IS NOT DISTINCT FROM x.school_code AND n.given_name IS NOT DISTINCT FROM x.school_name
+    UNION ALL
+    -- assessments naming no point of the profile's catalogue (or several)
+    SELECT 'assessments', a.batch_id, a.row_no, e.school_code, a.school_name, a.name, a.id_masked, a.teacher_key,
+           ar.unmatched_reason
+    FROM raw_assessments a
+    JOIN ability_refs ar ON ar.ability_given = a.ability_given AND ar.ability_code IS NULL
+    JOIN cur e ON e.kind = 'assessments' AND e.batch_id = a.batch_id
+        AND e.given_code IS NOT DISTINCT FROM a.school_code AND e.given_name IS NOT DISTINCT FROM a.school_name
+    WHERE a.catalogue = (SELECT catalogue FROM profile)
 )
 SELECT r.kind, r.batch_id, b.file_name, r.row_no, r.school_code, r.school_name, r.name, r.id_masked, r.teacher_key,
        r.reason AS unmatched_reason

@@ -21,3 +21,9 @@ ALTER TABLE raw_progress ADD COLUMN school_name VARCHAR;
 ALTER TABLE raw_assessments ALTER COLUMN school_code DROP NOT NULL;
 ALTER TABLE raw_assessments ALTER COLUMN teacher_key DROP NOT NULL;
 ALTER TABLE raw_assessments ADD COLUMN school_name VARCHAR;
+
+-- Likewise the ability point an assessment names depends on the catalogue: the text is kept
+-- (full-width folded, trimmed) and matched at refresh (models/sql/ability_refs.sql).
+-- ability_code is set for rows loaded before this migration only.
+ALTER TABLE raw_assessments ALTER COLUMN ability_code DROP NOT NULL;
+ALTER TABLE raw_assessments ADD COLUMN ability_given VARCHAR;

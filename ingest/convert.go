@@ -43,7 +43,7 @@ func mustFloat(s string) float64 {
 	return f
 }
 
-// --- lookups -------------------------------------------------------------------------------
+// --- ability points ----------------------------------------------------------------------
 
 // fold turns full-width ASCII (Ａ１) into ASCII.
 func fold(s string) string {

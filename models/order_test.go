@@ -61,7 +61,7 @@ var (
 // handSet writes a small set whose rows depend on other files in every way: rosters and
 // hours naming schools by name, masked IDs that fit one, two or no roster teachers, a school
 // first listed in June, an unknown school code, and 研修考核 files whose --school is listed
-// and not listed.
+// and not listed, or differs from the school a row names.
 func handSet(t *testing.T, dir string) []orderFile {
 	t.Helper()
 	write := func(name, body string) string {
@@ -95,6 +95,10 @@ func handSet(t *testing.T, dir string) []orderFile {
 			fmt.Sprintf("2,T4,%s,已上传,10/25,1/3\n", mask(oT4))+
 			"3,查无此人,360201********0000,已上传,25/25,3/3\n"),
 			opts: ingest.Options{School: "S1"}},
+		{path: write("研修考核_S2_2025-06-30.csv", "序号,姓名,身份证号,学校名称,个人提升计划,校本研修学时,个人提升总结\n"+
+			fmt.Sprintf("1,T3,%s,西山中学,已上传,25/25,3/3\n", mask(oT3))+
+			fmt.Sprintf("2,T1,%s,东湖小学,已上传,25/25,3/3\n", mask(oT1))),
+			opts: ingest.Options{School: "S2"}},
 		{path: write("研修考核_S7_2025-06-30.csv", "序号,姓名,身份证号,个人提升计划,校本研修学时,个人提升总结\n"+
 			fmt.Sprintf("1,T3,%s,已上传,25/25,3/3\n", mask(oT3))),
 			opts: ingest.Options{School: "S7"}},
@@ -328,13 +332,14 @@ func TestResolvedAtRefresh(t *testing.T) {
 	// and 北塘小学 keep May's (June's file names no S2, and its T3 row names S9, on no list).
 	// T1: 10 online + 20 practice. T2's masked ID fits only T2: 7. 王五's June mask shows
 	// W1's last digits: W1 3 online, W2 none. T3: May's 6 (June's 8 at S9 count for no one).
-	// T4: no hours. Points: T1 A1, T2 A2 (masked), T4 A1 (北塘小学, listed in June).
+	// T4: no hours. Points: T1 A1, T2 A2 (masked), T4 A1 (北塘小学, listed in June). Plans:
+	// T1's in S1's 研修考核, T3's in S2's.
 	got := rows(`SELECT concat_ws('|', name, school_code, hours_total, hours_online, hours_practice, abilities_passed, coalesce(plan_uploaded::VARCHAR, '-'))
 		FROM teacher_progress ORDER BY name, id_masked`)
 	want := strings.Join([]string{
 		"T1|S1|30.00|10.00|20.00|1|true",
 		"T2|S1|7.00|0.00|7.00|1|-",
-		"T3|S2|6.00|6.00|0.00|0|-",
+		"T3|S2|6.00|6.00|0.00|0|true",
 		"T4|S3|0.00|0.00|0.00|1|-",
 		"王五|S1|3.00|3.00|0.00|0|-",
 		"王五|S1|0.00|0.00|0.00|0|-",
@@ -345,13 +350,14 @@ func TestResolvedAtRefresh(t *testing.T) {
 	// Every row that counts for no one, listed with its reason: 钱七 (May's file still counts
 	// for 北塘小学) is on no roster; June's T3 row names S9; the 研修考核 of S1 has T4 (at
 	// 北塘小学, not S1) and 查无此人, whose masks fit no one at S1; S7, given with --school,
-	// is on no school list.
+	// is on no school list; the 研修考核 given as S2's names 东湖小学 on its T1 row.
 	got = rows(`SELECT concat_ws('|', kind, file_name, row_no, coalesce(school_code, '-'), name, unmatched_reason) FROM unmatched_rows ORDER BY file_name, row_no`)
 	want = strings.Join([]string{
 		"hours|hours_2025-05-31.csv|5|S3|钱七|不在任何有效花名册中",
 		"hours|hours_2025-06-30.csv|6|S9|T3|学校代码不在学校信息中",
 		"progress|研修考核_S1_2025-06-30.csv|3|S1|T4|姓名与脱敏身份证号在花名册中无匹配",
 		"progress|研修考核_S1_2025-06-30.csv|4|S1|查无此人|姓名与脱敏身份证号在花名册中无匹配",
+		"progress|研修考核_S2_2025-06-30.csv|3|-|T1|学校与指定的学校代码S2不符",
 		"progress|研修考核_S7_2025-06-30.csv|2|S7|T3|学校代码不在学校信息中",
 	}, "\n")
 	if got != want {
@@ -367,7 +373,7 @@ func TestResolvedAtRefresh(t *testing.T) {
 	}
 	// The data quality page counts each file's unmatched rows.
 	if got := rows(`SELECT concat_ws('|', file_name, unmatched_rows) FROM data_quality WHERE unmatched_rows > 0 ORDER BY file_name`); got !=
-		"hours_2025-05-31.csv|1\nhours_2025-06-30.csv|1\n研修考核_S1_2025-06-30.csv|2\n研修考核_S7_2025-06-30.csv|1" {
+		"hours_2025-05-31.csv|1\nhours_2025-06-30.csv|1\n研修考核_S1_2025-06-30.csv|2\n研修考核_S2_2025-06-30.csv|1\n研修考核_S7_2025-06-30.csv|1" {
 		t.Errorf("data_quality:\n%s", got)
 	}
 }

@@ -333,5 +333,19 @@ func FuzzMaskedID(f *testing.F) {
 		if ok && (len(m.prefix) > 6 || len(m.suffix) > 4) {
 			t.Fatalf("%q parsed as %+v", s, m)
 		}
+		if !ok {
+			return
+		}
+		// The stored form: 18 characters whose leading digits and trailing digits-or-X are the
+		// visible parts, as models/sql/masked_ids.sql reads them back.
+		c := m.canonical()
+		lead := strings.TrimLeft(c, "0123456789")
+		trail := strings.TrimRight(c, "0123456789X")
+		if len(c) != 18 || c[:len(c)-len(lead)] != m.prefix || c[len(trail):] != m.suffix {
+			t.Fatalf("%q stored as %q, parsed as %+v", s, c, m)
+		}
+		if again, ok := parseMaskedID(c); !ok || again != m {
+			t.Fatalf("%q stored as %q reads back as %+v", s, c, again)
+		}
 	})
 }

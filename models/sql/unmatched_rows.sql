@@ -2,9 +2,9 @@
 -- school they name is on no school list dated by then (or the name fits several schools),
 -- their masked ID fits no one or several on that school's effective roster, their teacher
 -- is on no effective roster, or (assessments) the point they name is not in the profile's
--- catalogue. A row with two such faults is listed once for each. They stay in the warehouse, are listed here and are counted in
--- no one's figures. A school that cannot be resolved has no effective file, so of its rows
--- those of the newest file naming it the same way are listed.
+-- catalogue; a row with two such faults is listed once for each. They stay in the warehouse,
+-- are listed here and are counted in no one's figures. A school that cannot be resolved has
+-- no effective file, so of its rows those of the newest file naming it the same way are listed.
 WITH lm AS (SELECT max(month) AS month FROM months),
 cur AS (SELECT * FROM effective_batches WHERE month = (SELECT month FROM lm)),
 strangers AS (

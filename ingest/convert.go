@@ -48,101 +48,7 @@ func mustFloat(s string) float64 {
 	return f
 }
 
-// --- lookups -------------------------------------------------------------------------------
-
-// schoolIndex resolves the school a row names against every school list loaded.
-type schoolIndex struct {
-	codes  map[string]bool
-	byName map[string][]string
-}
-
-func loadSchools(ctx context.Context, j *job) (*schoolIndex, error) {
-	rows, err := j.conn.QueryContext(ctx, `SELECT DISTINCT school_code, school_name FROM raw_schools`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	s := &schoolIndex{codes: map[string]bool{}, byName: map[string][]string{}}
-	for rows.Next() {
-		var code, name string
-		if err := rows.Scan(&code, &name); err != nil {
-			return nil, err
-		}
-		if !s.codes[code] {
-			s.codes[code] = true
-		}
-		if !contains(s.byName[name], code) {
-			s.byName[name] = append(s.byName[name], code)
-		}
-	}
-	return s, rows.Err()
-}
-
-func contains(xs []string, x string) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
-		}
-	}
-	return false
-}
-
-// rosterEntry is a teacher on a loaded roster, for matching masked IDs.
-type rosterEntry struct{ key, masked string }
-
-type rosterIndex map[string][]rosterEntry
-
-func loadRoster(ctx context.Context, j *job) (rosterIndex, error) {
-	rows, err := j.conn.QueryContext(ctx, `SELECT DISTINCT school_code, name, teacher_key, id_masked FROM raw_teachers`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	idx := rosterIndex{}
-	for rows.Next() {
-		var school, name string
-		var e rosterEntry
-		if err := rows.Scan(&school, &name, &e.key, &e.masked); err != nil {
-			return nil, err
-		}
-		k := school + "\x00" + name
-		idx[k] = append(idx[k], e)
-	}
-	return idx, rows.Err()
-}
-
-// catalogueIndex is the effective version (latest batch) of one catalogue.
-type catalogueIndex struct {
-	name   string
-	byCode map[string]string // code -> point name
-	byName map[string][]string
-}
-
-func loadCatalogue(ctx context.Context, j *job, name string) (*catalogueIndex, error) {
-	rows, err := j.conn.QueryContext(ctx, `SELECT code, name FROM abilities
-		WHERE catalogue = ? AND batch_id = (SELECT max(batch_id) FROM abilities WHERE catalogue = ?)`, name, name)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	c := &catalogueIndex{name: name, byCode: map[string]string{}, byName: map[string][]string{}}
-	for rows.Next() {
-		var code, pname string
-		if err := rows.Scan(&code, &pname); err != nil {
-			return nil, err
-		}
-		c.byCode[code] = pname
-		n := normPointName(pname)
-		c.byName[n] = append(c.byName[n], code)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	if len(c.byCode) == 0 {
-		return nil, &fileError{Msg: fmt.Sprintf("能力点目录「%s」尚未导入", name)}
-	}
-	return c, nil
-}
+// --- ability points ----------------------------------------------------------------------
 
 // fold turns full-width ASCII (Ａ１) into ASCII.
 func fold(s string) string {
@@ -169,50 +75,48 @@ func normPointName(s string) string {
 
 var rePoint = regexp.MustCompile(`^([A-Za-z]{1,2}\d{1,2})\s*[.、:：\-_]?\s*(.*)$`)
 
-// resolve reads `A1`, `A1 技术支持的学情分析`, `A1技术支持的学情分析` or the name alone.
-func (c *catalogueIndex) resolve(s string) (string, error) {
-	s = clean(fold(s))
+// pointText reads `A1`, `A1 技术支持的学情分析`, `A1技术支持的学情分析` or the name alone, as
+// stored for matching at refresh (models/sql/ability_refs.sql): full-width folded and trimmed.
+// Which point it is depends on the catalogue, another file, so it is not decided here.
+func pointText(s string) string { return clean(fold(s)) }
+
+// pointKey identifies a point's text within a file, for duplicate checks: the code it gives
+// and the rest of its name, normalised, or the whole name.
+func pointKey(s string) string {
 	if m := rePoint.FindStringSubmatch(s); m != nil {
-		code := strings.ToUpper(m[1])
-		if name, ok := c.byCode[code]; ok {
-			if rest := normPointName(m[2]); rest != "" && rest != normPointName(name) {
-				return "", fmt.Errorf("能力点「%s」编号与名称不符：%s 是「%s」", s, code, name)
-			}
-			return code, nil
-		}
-		if normPointName(m[2]) != "" {
-			return "", fmt.Errorf("能力点「%s」不在「%s」目录中", s, c.name)
-		}
+		return strings.ToUpper(m[1]) + "\x00" + normPointName(m[2])
 	}
-	switch codes := c.byName[normPointName(s)]; len(codes) {
-	case 1:
-		return codes[0], nil
-	case 0:
-		return "", fmt.Errorf("能力点「%s」不在「%s」目录中", s, c.name)
-	default:
-		return "", fmt.Errorf("能力点「%s」在目录中对应多个编号（%s），请写明编号", s, strings.Join(codes, "、"))
-	}
+	return "\x00" + normPointName(s)
 }
 
 // --- people --------------------------------------------------------------------------------
 
+// person is a row's teacher as the row gives it. Which school a name means and which roster
+// teacher a masked ID is depend on other files, so they are worked out at refresh, month by
+// month (models/sql/school_refs.sql, masked_ids.sql), never here: the order files are loaded
+// in must not change what they count for.
 type person struct {
-	key, masked, name, school string
+	key    string // teacher key of a full ID; "" for a masked one
+	masked string // 前6位********后4位, or a masked ID's visible digits around stars
+	name   string
+	code   string // school code as given (or the file's --school); "" when only a name is given
+	sname  string // school name as given, when no code is
 }
 
-// needSchools loads the school index and checks the file's school, for kinds naming people.
-func (j *job) needSchools(ctx context.Context) error {
-	s, err := loadSchools(ctx, j)
-	if err != nil {
-		return err
+// schoolRef identifies the school a row names, for duplicate checks within a file.
+func (p person) schoolRef() string { return p.code + "\x00" + p.sname }
+
+// ident identifies the row's teacher within a file: the key, else school, name and mask.
+func (p person) ident() string {
+	if p.key != "" {
+		return p.key
 	}
-	j.schools = s
-	if j.opts.School != "" {
-		if !s.codes[j.opts.School] {
-			return &fileError{Msg: fmt.Sprintf("指定的学校代码 %s 不在已导入的学校信息中", j.opts.School)}
-		}
-		j.school = j.opts.School
-	}
+	return p.schoolRef() + "\x00" + p.name + "\x00" + p.masked
+}
+
+// needSchool checks that the file names its rows' schools somehow.
+func (j *job) needSchool() error {
+	j.school = j.opts.School
 	if j.school == "" && !j.o.h.has("school_code") && !j.o.h.has("school_name") {
 		if j.o.h.kind == KindProgress {
 			return &fileError{Msg: "研修考核导出没有学校列：请指定学校代码（命令行 --school，上传页“学校代码”）"}
@@ -224,79 +128,67 @@ func (j *job) needSchools(ctx context.Context) error {
 
 func (h *header) has(key string) bool { _, ok := h.col[key]; return ok }
 
-// person resolves a row's teacher: the school it names (or the file's), and its ID, full or
-// masked; a masked ID is matched by (school, name) against the loaded rosters.
-func (j *job) person(ctx context.Context, rc *rowCtx) (person, *rowReject, error) {
+// person reads a row's teacher: the school it names (or the file's) and its ID, full or
+// masked. Only what the row itself shows is checked here.
+func (j *job) person(rc *rowCtx) (person, *rowReject) {
 	var p person
 	p.name = rc.str("name")
 	if p.name == "" {
-		return p, rejectf("name", "姓名为空"), nil
+		return p, rejectf("name", "姓名为空")
 	}
 	code, name := rc.str("school_code"), rc.str("school_name")
 	switch {
 	case code != "":
-		if !j.schools.codes[code] {
-			return p, rejectf("school_code", "学校代码%s不在已导入的学校信息中", code), nil
+		if j.school != "" && code != j.school {
+			return p, rejectf("school_code", "该行学校代码%s与指定的学校代码 %s 不符", code, j.school)
 		}
-		p.school = code
+		p.code = code
 	case name != "":
-		switch codes := j.schools.byName[name]; {
-		case len(codes) == 1:
-			p.school = codes[0]
-		case len(codes) > 1:
-			return p, rejectf("school_name", "学校名称「%s」对应多个学校代码（%s）", name, strings.Join(codes, "、")), nil
-		case j.schools.codes[name]:
-			p.school = name
-		default:
-			return p, rejectf("school_name", "学校「%s」不在已导入的学校信息中", name), nil
+		if maskSensitive(name) != name {
+			// a number where the school's name belongs is a shifted column or a typo, and
+			// would be kept (and shown) as the school name: refuse it, masked
+			return p, rejectf("school_name", "学校名称「%s」含有身份证号或电话号码", maskSensitive(name))
 		}
+		// checked against the --school code at refresh, once the name is resolved
+		p.sname = name
 	case j.school != "":
-		p.school = j.school
+		p.code = j.school
 	default:
-		return p, rejectf("school_name", "学校为空"), nil
+		return p, rejectf("school_name", "学校为空")
 	}
-	if j.school != "" && p.school != j.school {
-		return p, rejectf("school_name", "该行学校与指定的学校代码 %s 不符", j.school), nil
-	}
-	if lim := j.opts.Limit; lim != nil && !lim.Schools[p.school] {
-		return p, rejectf("school_code", "学校代码%s不在您的管辖范围（%s）内", p.school, lim.Label), nil
+	if lim := j.opts.Limit; lim != nil {
+		// an uploader's scope is checked against the school lists loaded so far: a school
+		// no list puts in the scope is refused (load the school list first)
+		switch {
+		case p.code != "" && !lim.Schools[p.code]:
+			return p, rejectf("school_code", "学校代码%s不在您的管辖范围（%s）内（学校须先在学校信息中）", p.code, lim.Label)
+		case p.code == "" && !lim.Names[p.sname]:
+			return p, rejectf("school_name", "学校「%s」不在您的管辖范围（%s）内（学校须先在学校信息中）", p.sname, lim.Label)
+		}
 	}
 	raw := strings.ReplaceAll(rc.str("id"), " ", "")
 	if raw == "" {
-		return p, rejectf("id", "身份证号为空"), nil
+		return p, rejectf("id", "身份证号为空")
 	}
 	if m, ok := parseMaskedID(raw); ok {
-		if j.roster == nil {
-			j.connMu.Lock()
-			r, err := loadRoster(ctx, j)
-			j.connMu.Unlock()
-			if err != nil {
-				return p, nil, err
-			}
-			j.roster = r
-		}
-		var hits []rosterEntry
-		for _, e := range j.roster[p.school+"\x00"+p.name] {
-			if m.fits(e.masked) {
-				hits = append(hits, e)
-			}
-		}
-		switch len(hits) {
-		case 0:
-			return p, rejectf("id", "脱敏身份证号无法匹配：花名册中本校没有与之相符的「%s」", p.name), nil
-		case 1:
-			p.key, p.masked = hits[0].key, hits[0].masked
-			return p, nil, nil
-		default:
-			return p, rejectf("id", "脱敏身份证号无法匹配：花名册中本校有%d位相符的「%s」", len(hits), p.name), nil
-		}
+		p.masked = m.canonical()
+		return p, nil
 	}
 	full, err := ValidateID(raw)
 	if err != nil {
-		return p, &rowReject{key: "id", reason: err.Error()}, nil
+		return p, &rowReject{key: "id", reason: err.Error()}
 	}
 	p.key, p.masked = j.l.ids.Key(full), MaskID(full)
-	return p, nil, nil
+	return p, nil
+}
+
+// setPerson fills the person columns every table naming teachers has.
+func (j *job) setPerson(w *tableWriter, r []val, p person) {
+	r[w.col("teacher_key")] = svOpt(p.key)
+	r[w.col("id_masked")] = sv(p.masked)
+	r[w.col("name")] = sv(p.name)
+	r[w.col("school_code")] = svOpt(p.code)
+	r[w.col("school_name")] = svOpt(p.sname)
 }
 
 // duplicate reports a repeat of an earlier row of the same file.
@@ -406,22 +298,23 @@ type teachersConv struct{}
 
 func (teachersConv) table() string { return "raw_teachers" }
 func (teachersConv) setup(ctx context.Context, j *job) error {
-	return j.needSchools(ctx)
+	return j.needSchool()
 }
 
 var teacherTypes = map[string]bool{"专任": true, "专任教师": true, "兼任": false, "兼任教师": false, "兼职": false, "行政": false, "行政人员": false, "代课": false, "代课教师": false, "教辅": false, "教辅人员": false}
 
 func (teachersConv) convert(ctx context.Context, j *job, rc *rowCtx) (*rowReject, error) {
-	p, rej, err := j.person(ctx, rc)
-	if rej != nil || err != nil {
-		return rej, err
+	p, rej := j.person(rc)
+	if rej != nil {
+		return rej, nil
+	}
+	if p.key == "" {
+		// a roster is where masked IDs are matched: its own must be whole
+		return rejectf("id", "花名册须填写完整的身份证号：脱敏号码无法确定是哪位教师"), nil
 	}
 	w := j.data
 	r := j.base(w, rc)
-	r[w.col("teacher_key")] = sv(p.key)
-	r[w.col("id_masked")] = sv(p.masked)
-	r[w.col("name")] = sv(p.name)
-	r[w.col("school_code")] = sv(p.school)
+	j.setPerson(w, r, p)
 	r[w.col("subject")] = svOpt(rc.str("subject"))
 	r[w.col("stage")] = svOpt(rc.str("stage"))
 	r[w.col("title")] = svOpt(rc.str("title"))
@@ -464,7 +357,7 @@ func (teachersConv) convert(ctx context.Context, j *job, rc *rowCtx) (*rowReject
 	} else if rc.has("type") && !rc.has("full_time") {
 		return rejectf("type", "教师类型为空"), nil
 	}
-	if rej := j.duplicate(p.school+"\x00"+p.key, rc, "教师"); rej != nil {
+	if rej := j.duplicate(p.schoolRef()+"\x00"+p.ident(), rc, "教师"); rej != nil {
 		return rej, nil
 	}
 	return nil, w.append(ctx, r)
@@ -519,12 +412,22 @@ func (hoursDetailConv) setup(ctx context.Context, j *job) error {
 	if err := checkHoursColumns(j.data); err != nil {
 		return err
 	}
-	return j.needSchools(ctx)
+	j.hoursSchoolName = j.data.col("school_name")
+	return j.needSchool()
 }
 
 // hoursColumns are raw_hours' columns from the third on, which the hours converters set by
 // position: they run once per hour row, millions of times in a province's export.
 var hoursColumns = []string{"teacher_key", "id_masked", "name", "school_code", "category", "label", "activity", "hours", "completed_on"}
+
+// setHoursPerson is setPerson by position, for the hours converters.
+func (j *job) setHoursPerson(w *tableWriter, r []val, p person) {
+	r[2] = svOpt(p.key)
+	r[3] = sv(p.masked)
+	r[4] = sv(p.name)
+	r[5] = svOpt(p.code)
+	r[j.hoursSchoolName] = svOpt(p.sname)
+}
 
 func checkHoursColumns(w *tableWriter) error {
 	for i, name := range hoursColumns {
@@ -536,9 +439,9 @@ func checkHoursColumns(w *tableWriter) error {
 }
 
 func (hoursDetailConv) convert(ctx context.Context, j *job, rc *rowCtx) (*rowReject, error) {
-	p, rej, err := j.person(ctx, rc)
-	if rej != nil || err != nil {
-		return rej, err
+	p, rej := j.person(rc)
+	if rej != nil {
+		return rej, nil
 	}
 	label := rc.str("category")
 	if label == "" {
@@ -559,10 +462,7 @@ func (hoursDetailConv) convert(ctx context.Context, j *job, rc *rowCtx) (*rowRej
 	}
 	w := j.data
 	r := j.base(w, rc)
-	r[2] = sv(p.key)
-	r[3] = sv(p.masked)
-	r[4] = sv(p.name)
-	r[5] = sv(p.school)
+	j.setHoursPerson(w, r, p)
 	r[6] = sv(cat)
 	r[7] = sv(label)
 	r[8] = svOpt(rc.str("activity"))
@@ -579,13 +479,14 @@ func (c *hoursSummaryConv) setup(ctx context.Context, j *job) error {
 	if err := checkHoursColumns(j.data); err != nil {
 		return err
 	}
-	return j.needSchools(ctx)
+	j.hoursSchoolName = j.data.col("school_name")
+	return j.needSchool()
 }
 
 func (c *hoursSummaryConv) convert(ctx context.Context, j *job, rc *rowCtx) (*rowReject, error) {
-	p, rej, err := j.person(ctx, rc)
-	if rej != nil || err != nil {
-		return rej, err
+	p, rej := j.person(rc)
+	if rej != nil {
+		return rej, nil
 	}
 	var sum int64
 	for i, cc := range rc.h.cats {
@@ -609,16 +510,13 @@ func (c *hoursSummaryConv) convert(ctx context.Context, j *job, rc *rowCtx) (*ro
 			return rejectf("total", "总学时%s不等于各项之和%s", fmtHundredths(t), fmtHundredths(sum)), nil
 		}
 	}
-	if rej := j.duplicate(p.school+"\x00"+p.key, rc, "教师"); rej != nil {
+	if rej := j.duplicate(p.schoolRef()+"\x00"+p.ident(), rc, "教师"); rej != nil {
 		return rej, nil
 	}
 	w := j.data
 	for i, cc := range rc.h.cats {
 		r := j.base(w, rc)
-		r[2] = sv(p.key)
-		r[3] = sv(p.masked)
-		r[4] = sv(p.name)
-		r[5] = sv(p.school)
+		j.setHoursPerson(w, r, p)
 		r[6] = sv(cc.category)
 		r[7] = sv(cc.label)
 		r[9] = iv(c.hs[i])
@@ -643,15 +541,15 @@ type progressConv struct{}
 
 func (progressConv) table() string { return "raw_progress" }
 func (progressConv) setup(ctx context.Context, j *job) error {
-	return j.needSchools(ctx)
+	return j.needSchool()
 }
 
 var progressResults = map[string]bool{"待考核": true, "通过": true, "不通过": true}
 
 func (progressConv) convert(ctx context.Context, j *job, rc *rowCtx) (*rowReject, error) {
-	p, rej, err := j.person(ctx, rc)
-	if rej != nil || err != nil {
-		return rej, err
+	p, rej := j.person(rc)
+	if rej != nil {
+		return rej, nil
 	}
 	w := j.data
 	r := j.base(w, rc)
@@ -662,10 +560,7 @@ func (progressConv) convert(ctx context.Context, j *job, rc *rowCtx) (*rowReject
 		}
 		r[w.col("seq")] = iv(n)
 	}
-	r[w.col("teacher_key")] = sv(p.key)
-	r[w.col("id_masked")] = sv(p.masked)
-	r[w.col("name")] = sv(p.name)
-	r[w.col("school_code")] = sv(p.school)
+	j.setPerson(w, r, p)
 	r[w.col("research_group")] = svOpt(rc.str("group"))
 	c, _ := rc.cell("plan")
 	plan, err := parseYesNo(c, uploadedWords, notUploaded)
@@ -700,7 +595,7 @@ func (progressConv) convert(ctx context.Context, j *job, rc *rowCtx) (*rowReject
 		}
 		r[w.col("result")] = sv(res)
 	}
-	if rej := j.duplicate(p.key, rc, "教师"); rej != nil {
+	if rej := j.duplicate(p.ident(), rc, "教师"); rej != nil {
 		return rej, nil
 	}
 	return nil, w.append(ctx, r)
@@ -712,12 +607,7 @@ type assessmentsConv struct{}
 
 func (assessmentsConv) table() string { return "raw_assessments" }
 func (assessmentsConv) setup(ctx context.Context, j *job) error {
-	cat, err := loadCatalogue(ctx, j, j.catalogueName())
-	if err != nil {
-		return err
-	}
-	j.cat = cat
-	return j.needSchools(ctx)
+	return j.needSchool()
 }
 
 var (
@@ -730,18 +620,15 @@ var (
 )
 
 func (assessmentsConv) convert(ctx context.Context, j *job, rc *rowCtx) (*rowReject, error) {
-	p, rej, err := j.person(ctx, rc)
-	if rej != nil || err != nil {
-		return rej, err
+	p, rej := j.person(rc)
+	if rej != nil {
+		return rej, nil
 	}
 	point := rc.str("ability")
 	if point == "" {
 		return rejectf("ability", "能力点为空"), nil
 	}
-	code, err := j.cat.resolve(point)
-	if err != nil {
-		return &rowReject{key: "ability", reason: err.Error()}, nil
-	}
+	point = pointText(point)
 	res := rc.str("result")
 	passed, ok := assessmentResults[res]
 	if !ok {
@@ -761,15 +648,12 @@ func (assessmentsConv) convert(ctx context.Context, j *job, rc *rowCtx) (*rowRej
 		r[w.col("review_level")] = sv(lv)
 		r[w.col("review_rank")] = iv(rank)
 	}
-	if rej := j.duplicate(fmt.Sprint(p.key, code, d, r[w.col("review_rank")]), rc, "教师、能力点、日期与层级"); rej != nil {
+	if rej := j.duplicate(fmt.Sprint(p.ident(), pointKey(point), d, r[w.col("review_rank")]), rc, "教师、能力点、日期与层级"); rej != nil {
 		return rej, nil
 	}
-	r[w.col("teacher_key")] = sv(p.key)
-	r[w.col("id_masked")] = sv(p.masked)
-	r[w.col("name")] = sv(p.name)
-	r[w.col("school_code")] = sv(p.school)
-	r[w.col("catalogue")] = sv(j.cat.name)
-	r[w.col("ability_code")] = sv(code)
+	j.setPerson(w, r, p)
+	r[w.col("catalogue")] = sv(j.catalogueName())
+	r[w.col("ability_given")] = sv(point)
 	r[w.col("result")] = sv(res)
 	r[w.col("passed")] = bv(passed)
 	r[w.col("assessed_on")] = d

@@ -47,11 +47,16 @@ func TestGoldenDemo(t *testing.T) {
 		fmt.Fprintf(&out, "%s\t%s\t%s\t%s/%s\t%s\taccepted=%d\trejected=%d\n", r.File, r.Kind, r.Shape, r.Format, r.Encoding, r.AsOf, r.Accepted, r.Rejected)
 	}
 	// Planted by the generator, counted by hand: a mistyped check digit in one June roster,
-	// an unknown label and a negative hour in one June hours file, a 总学时 off by one in the
-	// June summary, A99 in each district's June assessments (3), and one unmatched masked
-	// ID in each June 研修考核 file (3).
-	if rejected != 1+2+1+3+3 {
-		t.Errorf("rejected %d rows; the generator plants 10", rejected)
+	// an unknown label and a negative hour in one June hours file, and a 总学时 off by one in
+	// the June summary: 4 rows, each wrong in itself. The generator also plants rows whose
+	// fault shows only against other files, so they load and refresh lists them in
+	// unmatched_rows (checked in models' TestLoadOrderDoesNotMatter/demo/unmatched):
+	// - one masked ID in each June 研修考核 file that fits no one on the roster (查无此人):
+	//   those files accept 67, 59 and 56 rows rather than 66, 58 and 55;
+	// - A99, in no catalogue, in each district's June assessments: those files accept one row
+	//   more (212, 202, 209).
+	if rejected != 1+2+1 {
+		t.Errorf("rejected %d rows; the generator plants 4 rows wrong in themselves", rejected)
 	}
 	for _, table := range []string{"batches", "rejects", "abilities", "raw_schools", "raw_teachers", "raw_hours", "raw_progress", "raw_assessments"} {
 		fmt.Fprintf(&out, "%s\t%s rows\n", table, f.one("SELECT count(*) FROM "+table))
@@ -63,8 +68,9 @@ func TestGoldenDemo(t *testing.T) {
 	for _, r := range f.rows(`SELECT category, count(*), sum(hours)::VARCHAR FROM raw_hours GROUP BY ALL ORDER BY ALL`) {
 		fmt.Fprintln(&out, r)
 	}
-	// The teacher who moved schools appears on two schools' rosters under one key.
-	if n := f.one(`SELECT count(*) FROM (SELECT teacher_key FROM raw_teachers GROUP BY 1 HAVING count(DISTINCT school_code) > 1)`); n != "1" {
+	// The teacher who moved schools appears on two schools' rosters under one key (rosters
+	// name schools by name or code: the name is resolved at refresh).
+	if n := f.one(`SELECT count(*) FROM (SELECT teacher_key FROM raw_teachers GROUP BY 1 HAVING count(DISTINCT coalesce(school_code, school_name)) > 1)`); n != "1" {
 		t.Errorf("teachers on two schools' rosters: %s, want 1", n)
 	}
 	golden(t, "demo_ingest.txt", out.String())

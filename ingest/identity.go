@@ -244,6 +244,12 @@ func (m maskedID) fits(stored string) bool {
 	return strings.HasPrefix(stored, m.prefix) && strings.HasSuffix(stored, m.suffix)
 }
 
+// canonical is the masked ID as stored: its visible digits around stars, 18 characters, so
+// that refresh can match it against rosters' masks by prefix and suffix.
+func (m maskedID) canonical() string {
+	return m.prefix + strings.Repeat("*", 18-len(m.prefix)-len(m.suffix)) + m.suffix
+}
+
 // maskAny masks whatever a cell holds in an ID column, for keeping rejected rows: a full
 // number keeps only its first 6 and last 4 characters, anything long enough to be a number
 // is cut the same way, and a short value is starred out whole.

@@ -36,7 +36,7 @@ type Options struct {
 	School    string    // --school: the school of a 研修考核 file, or of any file with no school column
 	Kind      Kind      // --kind
 	Shape     string    // hours shape, with Kind
-	Catalogue string    // catalogue file: its name; assessments: the catalogue to resolve against
+	Catalogue string    // catalogue file: its name; assessments: the catalogue their points are read against
 	Name      string    // the file name to record (uploads); default the path's base name
 	// Limit confines the rows to an uploader's scope (a district or a school user); nil
 	// for the command line and the project office.
@@ -47,7 +47,8 @@ type Options struct {
 // in a school list, other districts) are refused with that reason; catalogues are refused.
 type Limit struct {
 	District string          // school lists: the only district their rows may name
-	Schools  map[string]bool // the schools rows may name
+	Schools  map[string]bool // the schools rows may name, by code
+	Names    map[string]bool // and by name
 	Label    string          // the scope as the reason names it (区县:… / 学校:…)
 }
 
@@ -122,11 +123,12 @@ func NewLoader(ctx context.Context, wh *warehouse.Warehouse, key []byte, log *sl
 	return l, nil
 }
 
-// loadOrder puts the files that others are checked against first.
+// loadOrder groups a command's files by kind. The order changes no figure (rows are matched
+// against other files at refresh), only the order of the command's output lines.
 var loadOrder = map[Kind]int{KindCatalogue: 0, KindSchools: 1, KindTeachers: 2, KindHours: 3, KindProgress: 4, KindAssessments: 5}
 
 // LoadRank orders files of several kinds for loading: catalogues, schools and rosters
-// before the files checked against them. A file of no known kind goes last (and fails).
+// first, as an analyst reads them. A file of no known kind goes last (and fails).
 func LoadRank(k Kind) int {
 	if r, ok := loadOrder[k]; ok {
 		return r
@@ -134,8 +136,8 @@ func LoadRank(k Kind) int {
 	return len(loadOrder)
 }
 
-// LoadFiles loads several files, schools before rosters before the rest, so that one
-// command can take a whole month's exports; emit is called after each file.
+// LoadFiles loads several files, grouped by kind (schools, rosters, the rest); emit is
+// called after each file.
 func (l *Loader) LoadFiles(ctx context.Context, paths []string, opts Options, emit func(Result)) []Result {
 	type item struct {
 		path  string
@@ -280,12 +282,11 @@ type job struct {
 	data    *tableWriter
 	rejects *tableWriter
 	conv    converter
-	schools *schoolIndex
-	roster  rosterIndex
-	cat     *catalogueIndex
 	seen    map[[16]byte]int32
 	row     []val
 	rejRow  []val
+	// hoursSchoolName is raw_hours' school_name column, set by position like the others
+	hoursSchoolName int
 }
 
 func (j *job) resolveAsOf() error {

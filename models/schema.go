@@ -63,7 +63,7 @@ var docOrder = []string{
 	"swot_inputs", "swot_gaps", "annual_summary", "annual_by_group", "monthly_progress",
 	"teacher_progress_monthly", "school_gate_monthly", "unmatched_rows", "data_quality",
 	"teacher_points", "teacher_category_hours", "teacher_plan", "roster", "school_info",
-	"effective_batches", "months", "profile", "profile_category_min", "profile_activity_cap",
+	"effective_batches", "school_refs", "masked_ids", "ability_refs", "months", "profile", "profile_category_min", "profile_activity_cap",
 	"profile_catalogue", "batches", "rejects", "abilities",
 	"raw_schools", "raw_teachers", "raw_hours", "raw_progress", "raw_assessments",
 }

@@ -732,7 +732,7 @@ func (rp *Reports) quality(ctx context.Context, p queries.Params) (*Page, error)
 		return nil, err
 	}
 	rj.Cell = rp.rowValuesCell(rj.Result)
-	if _, err := rp.table(ctx, pg, "unmatched", "名单外人员的记录（已保存，未计入）"); err != nil {
+	if _, err := rp.table(ctx, pg, "unmatched", "未匹配的记录（已保存，未计入）"); err != nil {
 		return nil, err
 	}
 	return pg, nil

@@ -42,6 +42,7 @@ const (
 	byBatch                     // batches holding rows of the scope's schools
 	byReject                    // rejected rows naming one of the scope's schools
 	byGroup                     // annual_by_group (school scope): the school's own row
+	byRawSchool                 // raw rows: their school code, or the name they give for it
 )
 
 // tableRules covers every analyst table (models.AnalystTables); the test checks that.
@@ -51,8 +52,8 @@ var tableRules = map[string]rule{
 	"swot_inputs": byDistrict, "swot_gaps": byDistrict, "raw_schools": byDistrict,
 
 	"unmatched_rows": bySchool, "teacher_points": bySchool, "teacher_plan": bySchool,
-	"effective_batches": bySchool, "raw_teachers": bySchool, "raw_hours": bySchool,
-	"raw_progress": bySchool, "raw_assessments": bySchool,
+	"effective_batches": bySchool, "school_refs": bySchool, "masked_ids": bySchool,
+	"raw_teachers": byRawSchool, "raw_hours": byRawSchool, "raw_progress": byRawSchool, "raw_assessments": byRawSchool,
 
 	"teacher_category_hours": byTeacher,
 
@@ -62,6 +63,8 @@ var tableRules = map[string]rule{
 
 	"months": global, "profile": global, "profile_category_min": global, "profile_activity_cap": global,
 	"profile_catalogue": global, "abilities": global,
+	// the ability point texts files give and the catalogue point each names: no one's rows
+	"ability_refs": global,
 
 	"batches": byBatch,
 	"rejects": byReject,
@@ -332,7 +335,7 @@ func scopeSchools(ctx context.Context, src *sql.DB, k Key) ([]string, error) {
 
 // Rules returns each analyst table's rule name, for tests and docs.
 func Rules() map[string]string {
-	names := map[rule]string{byDistrict: "district", bySchool: "school", byTeacher: "teacher", byScopeCode: "scope_code",
+	names := map[rule]string{byDistrict: "district", bySchool: "school", byRawSchool: "raw_school", byTeacher: "teacher", byScopeCode: "scope_code",
 		recompute: "recompute", global: "global", byBatch: "batch", byReject: "reject", byGroup: "group"}
 	out := map[string]string{}
 	for t, r := range tableRules {
@@ -368,6 +371,10 @@ func filter(t string, r rule, k Key, schools []string) (string, error) {
 		return "district = " + quote(k.District), nil
 	case bySchool:
 		return "school_code IN " + in, nil
+	case byRawSchool:
+		// a row that names its school only by name (resolved at refresh) is the scope's when
+		// a school list gives one of the scope's schools that name
+		return "school_code IN " + in + " OR (school_code IS NULL AND school_name IN (SELECT school_name FROM school_info WHERE school_code IN " + in + "))", nil
 	case byTeacher:
 		return "teacher_key IN (SELECT teacher_key FROM roster WHERE school_code IN " + in + ")", nil
 	case byScopeCode:
@@ -384,6 +391,7 @@ func filter(t string, r rule, k Key, schools []string) (string, error) {
 		for _, rt := range []string{"raw_schools", "raw_teachers", "raw_hours", "raw_progress", "raw_assessments"} {
 			parts = append(parts, "SELECT batch_id FROM "+rt+" WHERE school_code IN "+in)
 		}
+		parts = append(parts, "SELECT batch_id FROM school_refs WHERE school_code IN "+in)
 		parts = append(parts, "SELECT batch_id FROM rejects WHERE json_extract_string(row_values, '$.school_code') IN "+in)
 		return "kind = 'catalogue' OR batch_id IN (" + strings.Join(parts, " UNION ") + ")", nil
 	case byReject:

@@ -73,6 +73,13 @@ func TestDistrictDatabaseHoldsOnlyItsDistrict(t *testing.T) {
 					t.Errorf("%s rows of schools outside %s", n, d)
 				}
 			}
+			if has("school_name") {
+				// raw rows that name their school by name only
+				others := one(t, wh.DB, `SELECT string_agg(DISTINCT school_name, ',') FROM school_info WHERE district <> ?`, d)
+				if n := one(t, s.DB, fmt.Sprintf(`SELECT count(*) FROM %s WHERE school_name IN (SELECT unnest(string_split(?, ',')))`, tb), others); n != "0" {
+					t.Errorf("%s rows naming schools of other districts", n)
+				}
+			}
 			if has("scope_code") {
 				if n := one(t, s.DB, fmt.Sprintf(`SELECT count(*) FROM %s WHERE scope = 'district' AND scope_code <> ?`, tb), d); n != "0" {
 					t.Errorf("%s rows for another district", n)
@@ -81,8 +88,15 @@ func TestDistrictDatabaseHoldsOnlyItsDistrict(t *testing.T) {
 		})
 	}
 	// Row-level tables keep exactly the district's rows.
+	names := one(t, wh.DB, `SELECT string_agg(DISTINCT school_name, ',') FROM school_info WHERE district = ?`, d)
 	for _, tb := range []string{"teacher_progress", "school_gate", "teacher_progress_monthly", "raw_hours", "raw_teachers"} {
-		want := one(t, wh.DB, `SELECT count(*) FROM `+tb+` WHERE school_code IN (SELECT unnest(string_split(?, ',')))`, mine)
+		cond := `school_code IN (SELECT unnest(string_split(?, ',')))`
+		args := []any{mine}
+		if strings.HasPrefix(tb, "raw_") {
+			cond += ` OR (school_code IS NULL AND school_name IN (SELECT unnest(string_split(?, ','))))`
+			args = append(args, names)
+		}
+		want := one(t, wh.DB, `SELECT count(*) FROM `+tb+` WHERE `+cond, args...)
 		if got := one(t, s.DB, `SELECT count(*) FROM `+tb); got != want || want == "0" {
 			t.Errorf("%s: %s rows, want %s", tb, got, want)
 		}

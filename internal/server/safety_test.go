@@ -215,8 +215,16 @@ func TestBusyAnswers503(t *testing.T) {
 		done <- resp
 	}()
 	fw, _ := mw.CreateFormFile("files", "x.csv")
-	// Once this write returns, the server is reading the body: it holds the slot.
 	fw.Write(bytes.Repeat([]byte("a"), 64<<10))
+	// The first upload holds the slot once the server is reading its body; wait for that
+	// (a login check runs first), and never leave its body open if the test stops.
+	defer pw.Close()
+	for i := 0; len(e.srv.uploadSlots) == 0; i++ {
+		if i > 500 {
+			t.Fatal("the first upload never took its slot")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	resp, body := postFiles(t, e, map[string][]byte{"y.csv": []byte("列一\n1\n")}, nil)
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" ||
 		!strings.Contains(string(body), "服务器正忙") {

@@ -680,23 +680,29 @@ func (s *Server) uploadLimit(ctx context.Context, sc auth.Scope) (*ingest.Limit,
 	switch {
 	case sc.IsAdmin():
 		return nil, nil
-	case sc.Role == auth.RoleSchool:
-		return &ingest.Limit{Schools: map[string]bool{sc.School: true}, Label: sc.String()}, nil
-	case sc.Role == auth.RoleDistrict:
-		rows, err := s.wh.DB.QueryContext(ctx, `SELECT school_code FROM (
-			SELECT r.school_code, r.district, row_number() OVER (PARTITION BY r.school_code ORDER BY b.as_of DESC, r.batch_id DESC) AS rn
-			FROM raw_schools r JOIN batches b ON b.batch_id = r.batch_id) WHERE rn = 1 AND district = ?`, sc.District)
+	case sc.Role == auth.RoleSchool, sc.Role == auth.RoleDistrict:
+		// the newest school list naming each school says its district and name
+		rows, err := s.wh.DB.QueryContext(ctx, `SELECT school_code, school_name, district FROM (
+			SELECT r.school_code, r.school_name, r.district, row_number() OVER (PARTITION BY r.school_code ORDER BY b.as_of DESC, r.batch_id DESC) AS rn
+			FROM raw_schools r JOIN batches b ON b.batch_id = r.batch_id) WHERE rn = 1`)
 		if err != nil {
 			return nil, fmt.Errorf("upload scope: %w", err)
 		}
 		defer rows.Close()
-		lim := &ingest.Limit{District: sc.District, Schools: map[string]bool{}, Label: sc.String()}
+		lim := &ingest.Limit{Schools: map[string]bool{}, Names: map[string]bool{}, Label: sc.String()}
+		if sc.Role == auth.RoleDistrict {
+			lim.District = sc.District
+		} else {
+			lim.Schools[sc.School] = true // its own 研修考核 names no school: the code is enough
+		}
 		for rows.Next() {
-			var c string
-			if err := rows.Scan(&c); err != nil {
+			var code, name, district string
+			if err := rows.Scan(&code, &name, &district); err != nil {
 				return nil, err
 			}
-			lim.Schools[c] = true
+			if (sc.Role == auth.RoleDistrict && district == sc.District) || code == sc.School {
+				lim.Schools[code], lim.Names[name] = true, true
+			}
 		}
 		return lim, rows.Err()
 	}

@@ -1,8 +1,8 @@
 -- Every loaded file: what it held, what was refused, whether it still counts (for how many
 -- schools it is the effective file in the latest month) and its rows on no roster.
 WITH cur AS (SELECT * FROM effective_batches WHERE month = (SELECT max(month) FROM months)),
-eff AS (SELECT batch_id, count(*) AS effective_schools FROM cur GROUP BY batch_id),
-um AS (SELECT batch_id, count(*) AS unmatched_rows FROM unmatched_rows GROUP BY batch_id)
+eff AS (SELECT batch_id, count(DISTINCT school_code) AS effective_schools FROM cur GROUP BY batch_id),
+um AS (SELECT batch_id, count(DISTINCT row_no) AS unmatched_rows FROM unmatched_rows GROUP BY batch_id)
 SELECT b.batch_id, b.file_name, b.kind, b.shape, b.format, b.encoding, b.sheet, b.as_of, b.as_of_source,
        b.school_scope, b.catalogue, b.loaded_at, b.rows_total, b.accepted, b.rejected,
        b.rejected / nullif(b.rows_total, 0) AS reject_share,

@@ -1,30 +1,71 @@
--- Rows of the effective files (latest month) for people on no effective roster: kept and
--- listed, never dropped from the warehouse, and not counted in any teacher's figures.
-WITH cur AS (SELECT * FROM effective_batches WHERE month = (SELECT max(month) FROM months)),
+-- Rows of the latest month's files that count for no roster teacher, with the reason: the
+-- school they name is on no school list dated by then (or the name fits several schools),
+-- their masked ID fits no one or several on that school's effective roster, their teacher
+-- is on no effective roster, or (assessments) the point they name is not in the profile's
+-- catalogue; a row with two such faults is listed once for each. They stay in the warehouse,
+-- are listed here and are counted in no one's figures. A school that cannot be resolved has
+-- no effective file, so of its rows those of the newest file naming it the same way are listed.
+WITH lm AS (SELECT max(month) AS month FROM months),
+cur AS (SELECT * FROM effective_batches WHERE month = (SELECT month FROM lm)),
 strangers AS (
     -- found first from the small per-teacher tables, so that raw rows are read only for them
-    SELECT teacher_key FROM teacher_category_hours WHERE month = (SELECT max(month) FROM months)
+    SELECT teacher_key FROM teacher_category_hours WHERE month = (SELECT month FROM lm)
     UNION SELECT a.teacher_key FROM raw_assessments a
-        JOIN cur e ON e.kind = 'assessments' AND e.school_code = a.school_code AND e.batch_id = a.batch_id
-    UNION SELECT teacher_key FROM teacher_plan WHERE month = (SELECT max(month) FROM months)
+        JOIN cur e ON e.kind = 'assessments' AND e.batch_id = a.batch_id
+            AND e.given_code IS NOT DISTINCT FROM a.school_code AND e.given_name IS NOT DISTINCT FROM a.school_name
+    UNION SELECT teacher_key FROM teacher_plan WHERE month = (SELECT month FROM lm)
     EXCEPT SELECT teacher_key FROM teacher_progress
 ),
+no_school AS (
+    SELECT r.kind, r.batch_id, r.given_code, r.given_name, r.unmatched_reason AS reason
+    FROM school_refs r
+    JOIN batches b ON b.batch_id = r.batch_id
+    WHERE r.month = (SELECT month FROM lm) AND r.school_code IS NULL
+    QUALIFY row_number() OVER (PARTITION BY r.kind, r.given_code, r.given_name ORDER BY b.as_of DESC, r.batch_id DESC) = 1
+),
+person_rows AS (
+    SELECT 'hours' AS kind, batch_id, row_no, school_code, school_name, name, id_masked, teacher_key FROM raw_hours
+    UNION ALL SELECT 'assessments', batch_id, row_no, school_code, school_name, name, id_masked, teacher_key FROM raw_assessments
+    UNION ALL SELECT 'progress', batch_id, row_no, school_code, school_name, name, id_masked, teacher_key FROM raw_progress
+),
 rows AS (
-    SELECT 'hours' AS kind, h.batch_id, h.row_no, h.school_code, h.name, h.id_masked, h.teacher_key
-    FROM raw_hours h
-    JOIN strangers s ON s.teacher_key = h.teacher_key
-    JOIN cur e ON e.kind = 'hours' AND e.school_code = h.school_code AND e.batch_id = h.batch_id
+    -- whole IDs of people on no roster
+    SELECT x.kind, x.batch_id, x.row_no, e.school_code, x.school_name, x.name, x.id_masked, x.teacher_key,
+           '不在任何有效花名册中' AS reason
+    FROM person_rows x
+    JOIN strangers s ON s.teacher_key = x.teacher_key
+    JOIN cur e ON e.kind = x.kind AND e.batch_id = x.batch_id
+        AND e.given_code IS NOT DISTINCT FROM x.school_code AND e.given_name IS NOT DISTINCT FROM x.school_name
     UNION ALL
-    SELECT 'assessments', a.batch_id, a.row_no, a.school_code, a.name, a.id_masked, a.teacher_key
+    -- masked IDs: matching no one or several, or one person on no effective roster
+    SELECT x.kind, x.batch_id, x.row_no, e.school_code, x.school_name, x.name, x.id_masked, mi.teacher_key,
+           CASE WHEN mi.matches = 0 THEN '姓名与脱敏身份证号在花名册中无匹配'
+                WHEN mi.matches > 1 THEN '姓名与脱敏身份证号在花名册中匹配到' || mi.matches || '人'
+                ELSE '不在任何有效花名册中' END
+    FROM person_rows x
+    JOIN cur e ON e.kind = x.kind AND e.batch_id = x.batch_id
+        AND e.given_code IS NOT DISTINCT FROM x.school_code AND e.given_name IS NOT DISTINCT FROM x.school_name
+    JOIN masked_ids mi ON mi.month = e.month AND mi.school_code = e.school_code AND mi.name = x.name AND mi.id_masked = x.id_masked
+    WHERE x.teacher_key IS NULL
+      AND (mi.matches <> 1 OR mi.teacher_key NOT IN (SELECT teacher_key FROM teacher_progress))
+    UNION ALL
+    -- rows naming a school that cannot be resolved, rosters' included
+    SELECT x.kind, x.batch_id, x.row_no, x.school_code, x.school_name, x.name, x.id_masked, x.teacher_key, n.reason
+    FROM (SELECT * FROM person_rows
+          UNION ALL SELECT 'teachers', batch_id, row_no, school_code, school_name, name, id_masked, teacher_key FROM raw_teachers) x
+    JOIN no_school n ON n.kind = x.kind AND n.batch_id = x.batch_id
+        AND n.given_code IS NOT DISTINCT FROM x.school_code AND n.given_name IS NOT DISTINCT FROM x.school_name
+    UNION ALL
+    -- assessments naming no point of the profile's catalogue (or several)
+    SELECT 'assessments', a.batch_id, a.row_no, e.school_code, a.school_name, a.name, a.id_masked, a.teacher_key,
+           ar.unmatched_reason
     FROM raw_assessments a
-    JOIN strangers s ON s.teacher_key = a.teacher_key
-    JOIN cur e ON e.kind = 'assessments' AND e.school_code = a.school_code AND e.batch_id = a.batch_id
-    UNION ALL
-    SELECT 'progress', p.batch_id, p.row_no, p.school_code, p.name, p.id_masked, p.teacher_key
-    FROM raw_progress p
-    JOIN strangers s ON s.teacher_key = p.teacher_key
-    JOIN cur e ON e.kind = 'progress' AND e.school_code = p.school_code AND e.batch_id = p.batch_id
+    JOIN ability_refs ar ON ar.ability_given = a.ability_given AND ar.ability_code IS NULL
+    JOIN cur e ON e.kind = 'assessments' AND e.batch_id = a.batch_id
+        AND e.given_code IS NOT DISTINCT FROM a.school_code AND e.given_name IS NOT DISTINCT FROM a.school_name
+    WHERE a.catalogue = (SELECT catalogue FROM profile)
 )
-SELECT r.kind, r.batch_id, b.file_name, r.row_no, r.school_code, r.name, r.id_masked, r.teacher_key
+SELECT r.kind, r.batch_id, b.file_name, r.row_no, r.school_code, r.school_name, r.name, r.id_masked, r.teacher_key,
+       r.reason AS unmatched_reason
 FROM rows r
 JOIN batches b ON b.batch_id = r.batch_id

@@ -1,2 +1,3 @@
--- 数据质量: rows for people on no roster.
-SELECT kind, file_name, row_no, school_code, name, id_masked FROM unmatched_rows ORDER BY file_name, row_no
+-- 数据质量: rows kept but counted for no one (no such school, a masked ID fitting no one or
+-- several, a person on no roster), with the reason.
+SELECT kind, file_name, row_no, school_code, school_name, name, id_masked, unmatched_reason FROM unmatched_rows ORDER BY file_name, row_no

@@ -231,6 +231,8 @@ type Page struct {
 	Gate      *GateView         `json:"gate,omitempty"`
 	// ChartsAfter places the charts after that many tables (0: before them all).
 	ChartsAfter int `json:"-"`
+	// Notice warns above the figures: some come from an earlier month's file (stale).
+	Notice string `json:"notice,omitempty"`
 	// Schema is the analyst tables, for the SQL page's browser.
 	Schema []models.TableDoc `json:"-"`
 }
@@ -403,6 +405,14 @@ func (rp *Reports) overview(ctx context.Context, p queries.Params) (*Page, error
 		return nil, err
 	}
 	res := t.Result
+	src, err := rp.sources(ctx, pg.Params)
+	if err != nil {
+		return nil, err
+	}
+	dist := colIndex(res, "district")
+	addColumn(res, "stale_schools", "数据滞后学校数", func(row []any) any { return int64(src.district[fmt.Sprint(row[dist])]) })
+	res.Columns[len(res.Columns)-1].Type = "BIGINT"
+	pg.Notice = src.note(pg.Params.Month)
 	t.Cell = notLoaded(res)
 	for _, row := range res.Rows {
 		if row[colIndex(res, "teachers")] == nil {
@@ -454,6 +464,18 @@ func (rp *Reports) schools(ctx context.Context, p queries.Params) (*Page, error)
 	if err != nil {
 		return nil, err
 	}
+	src, err := rp.sources(ctx, pg.Params)
+	if err != nil {
+		return nil, err
+	}
+	code := colIndex(t.Result, "school_code")
+	addColumn(t.Result, "stale_sources", "数据滞后（来自更早月份的文件）", func(row []any) any {
+		if s := src.school[fmt.Sprint(row[code])]; len(s) > 0 {
+			return strings.Join(s, "；")
+		}
+		return nil
+	})
+	pg.Notice = src.note(pg.Params.Month)
 	gate := colIndex(t.Result, "gate_met")
 	t.Cell = notLoaded(t.Result)
 	for _, row := range t.Result.Rows {
@@ -492,6 +514,11 @@ func (rp *Reports) school(ctx context.Context, p queries.Params) (*Page, error) 
 	row := t.Result.Rows[0]
 	pg.Title = fmt.Sprint(row[colIndex(t.Result, "school_name")]) + " · 学校详情"
 	pg.Gate = gateView(t.Result, row)
+	if src, err := rp.sources(ctx, pg.Params); err != nil {
+		return nil, err
+	} else if line, stale := sourceLine(src, p.School); stale {
+		pg.Notice = "注意：本校本月部分数据来自更早月份的导出文件（" + line + "），数字可能偏低。"
+	}
 
 	// Who to chase first, each with what is missing.
 	todo, err := rp.table(ctx, pg, "school_todo", "需要跟进的教师（专任教师在前，差得多的在前）")
@@ -886,7 +913,7 @@ func formatCell(c queries.Column, v any) string {
 		if strings.HasSuffix(c.Name, "_codes") {
 			return naturalList(x)
 		}
-		return x
+		return queries.ValueLabel(c.Name, x) // kind codes (hours, progress, …) in Chinese
 	default:
 		return strings.TrimSpace(fmt.Sprint(x))
 	}

@@ -709,3 +709,58 @@ func TestAuditMasksPersonalNumbers(t *testing.T) {
 		t.Errorf("audit keeps %q", es[0].Detail)
 	}
 }
+
+// A school whose June figures come from May's file is flagged on the pages: the notice
+// names its district, and 学校进度 says which file per school. (The demo's 南城区 has no June
+// hours export.)
+func TestStaleDataFlaggedOnPages(t *testing.T) {
+	e := newEnv(t, Config{})
+	stale := e.one(`SELECT min(e.school_code) FROM effective_batches e WHERE e.month = '2025-06' AND e.kind = 'hours' AND e.as_of < DATE '2025-06-01'`)
+	district := e.one(`SELECT district FROM school_info WHERE month = '2025-06' AND school_code = ?`, stale)
+	fresh := e.one(`SELECT min(school_code) FROM school_info WHERE month = '2025-06' AND district <> ?`, district)
+	if stale == "" || fresh == "" {
+		t.Fatal("the demo needs a stale school and a fresh one")
+	}
+	var pg struct {
+		Notice string `json:"notice"`
+		Tables []struct {
+			Result struct {
+				Columns []struct{ Name string } `json:"columns"`
+				Rows    [][]any                 `json:"rows"`
+			} `json:"result"`
+		} `json:"tables"`
+	}
+	_, body := e.get("/api/schools?month=2025-06")
+	if err := json.Unmarshal(body, &pg); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(pg.Notice, district) || !strings.Contains(pg.Notice, "更早月份") {
+		t.Errorf("notice %q does not name %s", pg.Notice, district)
+	}
+	res := pg.Tables[0].Result
+	ci := map[string]int{}
+	for i, c := range res.Columns {
+		ci[c.Name] = i
+	}
+	for _, row := range res.Rows {
+		code, flag := fmt.Sprint(row[ci["school_code"]]), row[ci["stale_sources"]]
+		switch code {
+		case stale:
+			if s, _ := flag.(string); !strings.Contains(s, "2025-05") {
+				t.Errorf("%s: stale flag %v", code, flag)
+			}
+		case fresh:
+			if flag != nil {
+				t.Errorf("%s flagged stale: %v", code, flag)
+			}
+		}
+	}
+	_, body = e.get("/schools/" + stale + "?month=2025-06")
+	if !strings.Contains(string(body), `id="stale"`) {
+		t.Error("学校详情 of a stale school carries no notice")
+	}
+	_, body = e.get("/schools/" + fresh + "?month=2025-06")
+	if strings.Contains(string(body), `id="stale"`) {
+		t.Error("学校详情 of a fresh school carries a stale notice")
+	}
+}

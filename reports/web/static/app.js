@@ -104,11 +104,17 @@
             var why = f.error || (f.rejects || []).slice(0, 3).map(function (r) { return '第' + r.row + '行' + (r.column ? '「' + r.column + '」' : '') + '：' + r.reason; }).join('；');
             var dl = f.rejected > 0 ? ' <a href="/download/rejects.xlsx?batch=' + f.batch + '">下载拒收行</a>' : '';
             return '<tr class="' + (f.status === 'failed' ? 'behind' : 'met') + '"><td>' + escapeHTML(f.file) + '</td><td>' + ({ loaded: '已导入', already_loaded: '已导入过', failed: '失败' }[f.status] || f.status) +
-              '</td><td>' + escapeHTML(f.kind || '') + '</td><td>' + escapeHTML(f.as_of || '') + '</td><td class="n">' + f.accepted + '</td><td class="n">' + f.rejected + '</td><td>' + escapeHTML(why) + dl + '</td></tr>';
+              '</td><td>' + escapeHTML(kindLabel(f.kind, f.shape)) + '</td><td>' + escapeHTML(f.as_of || '') + '</td><td class="n">' + f.accepted + '</td><td class="n">' + f.rejected + '</td><td>' + escapeHTML(why) + dl + '</td></tr>';
           }).join('') + '</tbody>';
       };
       xhr.send(new FormData(up));
     });
+  }
+
+  // the export kinds as the platforms name them (queries.KindLabel says the same)
+  function kindLabel(kind, shape) {
+    if (kind === 'hours' && shape) return { detail: '学时明细', summary: '学时汇总' }[shape] || '学时';
+    return { schools: '学校信息', teachers: '教师名单', hours: '学时', progress: '研修考核', assessments: '能力点测评结果', catalogue: '能力点目录' }[kind] || kind || '';
   }
 
   function escapeHTML(s) { return String(s).replace(/[&<>"']/g, function (c) { return { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]; }); }

@@ -46,6 +46,7 @@ func KindOrder() []string {
 // table download); the .sql files' leading comments are for developers.
 var queryTitles = map[string]string{
 	"ability_points":     "能力点选择与通过",
+	"ability_attempts":   "能力点首次与最终通过",
 	"batches":            "已导入的文件",
 	"coverage_matrix":    "维度环境覆盖",
 	"districts":          "区县列表",

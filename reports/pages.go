@@ -694,18 +694,24 @@ func (rp *Reports) abilities(ctx context.Context, p queries.Params) (*Page, erro
 	if err != nil || pg.Empty {
 		return pg, err
 	}
-	t, err := rp.table(ctx, pg, "ability_points", "各能力点的选择与通过")
+	if _, err := rp.table(ctx, pg, "ability_points", "各能力点的选择与通过"); err != nil {
+		return nil, err
+	}
+	// Final results alone say little (a failure later retaken and passed vanishes): first
+	// attempts beside final results show where teachers struggle.
+	at, err := rp.table(ctx, pg, "ability_attempts", "首次测评与最终结果（重测后通过的差额即首次未通过）")
 	if err != nil {
 		return nil, err
 	}
 	var codes []string
-	var chose, passed []any
-	for _, row := range t.Result.Rows {
+	var first, final []any
+	for _, row := range at.Result.Rows {
 		codes = append(codes, fmt.Sprint(row[0]))
-		chose = append(chose, row[colIndex(t.Result, "teachers_chose")])
-		passed = append(passed, row[colIndex(t.Result, "teachers_passed")])
+		first = append(first, pctValue(row[colIndex(at.Result, "first_pass_rate")]))
+		final = append(final, pctValue(row[colIndex(at.Result, "pass_rate")]))
 	}
-	pg.Charts = append(pg.Charts, Chart{ID: "points", Title: "能力点选择与通过人数", Option: barOption(codes, []seriesSpec{{"选择人数", chose}, {"通过人数", passed}}, false)})
+	at.Empty = "本月还没有能力点测评结果。"
+	pg.Charts = append(pg.Charts, Chart{ID: "points", Title: "各能力点首次通过率与最终通过率", Option: barOption(codes, []seriesSpec{{"首次通过率", first}, {"最终通过率", final}}, true)})
 	c, err := rp.table(ctx, pg, "coverage_matrix", "维度 × 环境覆盖")
 	if err != nil {
 		return nil, err

@@ -764,3 +764,45 @@ func TestStaleDataFlaggedOnPages(t *testing.T) {
 		t.Error("学校详情 of a fresh school carries a stale notice")
 	}
 }
+
+// 能力点 tells first attempts from final results: on the demo, where failures were retaken
+// and passed, the first-attempt count is lower for some point, and never higher.
+func TestAbilityFirstAttempts(t *testing.T) {
+	e := newEnv(t, Config{})
+	// worked from the raw rows: a teacher's earliest result per point in the counted file
+	lower := e.one(`SELECT count(*) FROM teacher_points WHERE month = '2025-06' AND passed AND NOT first_passed`)
+	if lower == "0" {
+		t.Fatal("the demo has no retaken failures to show")
+	}
+	var pg struct {
+		Tables []struct {
+			ID     string `json:"id"`
+			Result struct {
+				Columns []struct{ Name string } `json:"columns"`
+				Rows    [][]any                 `json:"rows"`
+			} `json:"result"`
+		} `json:"tables"`
+	}
+	_, body := e.get("/api/abilities?month=2025-06")
+	json.Unmarshal(body, &pg)
+	gap := 0.0
+	for _, tb := range pg.Tables {
+		if tb.ID != "ability_attempts" {
+			continue
+		}
+		ci := map[string]int{}
+		for i, c := range tb.Result.Columns {
+			ci[c.Name] = i
+		}
+		for _, row := range tb.Result.Rows {
+			first, final := row[ci["passed_first_attempt"]].(float64), row[ci["teachers_passed"]].(float64)
+			if first > final {
+				t.Errorf("%v: first %v > final %v", row[0], first, final)
+			}
+			gap += final - first
+		}
+	}
+	if fmt.Sprint(gap) != lower {
+		t.Errorf("first-attempt gap %v on the page, %s in the model", gap, lower)
+	}
+}

@@ -28,7 +28,11 @@ pointed AS (
 SELECT x.month, x.teacher_key, x.school_code, x.ability_code, c.name AS ability_name,
        c.dimension, c.environment, c.credits, c.dimension_no, c.environment_no,
        x.result, x.passed, x.result = '优秀' AS excellent,
-       coalesce(x.assessed_on, x.as_of) AS assessed_on, x.review_level
+       coalesce(x.assessed_on, x.as_of) AS assessed_on, x.review_level,
+       -- the first attempt, by the same order read forwards: retakes show as attempts > 1
+       first_value(x.passed) OVER (PARTITION BY x.month, x.teacher_key, x.ability_code
+           ORDER BY coalesce(x.assessed_on, x.as_of), coalesce(x.review_rank, 0), x.batch_id, x.row_no) AS first_passed,
+       count(*) OVER (PARTITION BY x.month, x.teacher_key, x.ability_code) AS attempts
 FROM pointed x
 LEFT JOIN profile_catalogue c ON c.code = x.ability_code
 WHERE x.ability_code IS NOT NULL

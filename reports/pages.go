@@ -560,17 +560,17 @@ func (rp *Reports) school(ctx context.Context, p queries.Params) (*Page, error) 
 		return nil, err
 	}
 	if len(cov.Rows) > 0 {
-		pg.Charts = append(pg.Charts, Chart{ID: "coverage", Title: coverageTitle("本校维度 × 环境覆盖（通过至少一个能力点的教师占比）", cov), Option: heatmapOption(cov)})
+		pg.Charts = append(pg.Charts, Chart{ID: "coverage", Title: coverageTitle("本校维度 × 环境覆盖（通过至少一个能力点的教师占比）"+latestOnly(pg), cov), Option: heatmapOption(cov)})
 	}
 
-	sw, err := rp.table(ctx, pg, "school_swot", "SWOT 诊断数据（与区县平均对比）")
+	sw, err := rp.table(ctx, pg, "school_swot", "SWOT 诊断数据（与区县平均对比）"+latestOnly(pg))
 	if err != nil {
 		return nil, err
 	}
 	sw.Hidden = map[int]bool{colIndex(sw.Result, "unit"): true, colIndex(sw.Result, "higher_is_better"): true}
 	sw.Cell = swotCell(sw.Result)
 	sw.Empty = "没有本校的 SWOT 数据（学校信息或花名册尚未导入）。"
-	gaps, err := rp.table(ctx, pg, "school_gaps", "无人覆盖的维度与环境")
+	gaps, err := rp.table(ctx, pg, "school_gaps", "无人覆盖的维度与环境"+latestOnly(pg))
 	if err != nil {
 		return nil, err
 	}
@@ -694,12 +694,9 @@ func (rp *Reports) abilities(ctx context.Context, p queries.Params) (*Page, erro
 	if err != nil || pg.Empty {
 		return pg, err
 	}
-	if _, err := rp.table(ctx, pg, "ability_points", "各能力点的选择与通过"); err != nil {
-		return nil, err
-	}
 	// Final results alone say little (a failure later retaken and passed vanishes): first
 	// attempts beside final results show where teachers struggle.
-	at, err := rp.table(ctx, pg, "ability_attempts", "首次测评与最终结果（重测后通过的差额即首次未通过）")
+	at, err := rp.table(ctx, pg, "ability_attempts", "各能力点的选择与通过：首次测评与最终结果（两者之差是重测后才通过的人数）")
 	if err != nil {
 		return nil, err
 	}
@@ -712,11 +709,11 @@ func (rp *Reports) abilities(ctx context.Context, p queries.Params) (*Page, erro
 	}
 	at.Empty = "本月还没有能力点测评结果。"
 	pg.Charts = append(pg.Charts, Chart{ID: "points", Title: "各能力点首次通过率与最终通过率", Option: barOption(codes, []seriesSpec{{"首次通过率", first}, {"最终通过率", final}}, true)})
-	c, err := rp.table(ctx, pg, "coverage_matrix", "维度 × 环境覆盖")
+	c, err := rp.table(ctx, pg, "coverage_matrix", "维度 × 环境覆盖"+latestOnly(pg))
 	if err != nil {
 		return nil, err
 	}
-	pg.Charts = append(pg.Charts, Chart{ID: "coverage", Title: coverageTitle("维度 × 环境覆盖（通过至少一个能力点的教师占比）", c.Result), Option: heatmapOption(c.Result)})
+	pg.Charts = append(pg.Charts, Chart{ID: "coverage", Title: coverageTitle("维度 × 环境覆盖（通过至少一个能力点的教师占比）"+latestOnly(pg), c.Result), Option: heatmapOption(c.Result)})
 	return pg, nil
 }
 
@@ -832,6 +829,15 @@ func lineOption(cats []string, ss []seriesSpec) map[string]any {
 	return o
 }
 
+// latestOnly marks a figure the models keep for the latest month only (coverage, SWOT)
+// when the page shows an earlier month, so that nobody reads it as that month's.
+func latestOnly(pg *Page) string {
+	if len(pg.Months) > 0 && pg.Params.Month != pg.Months[0] {
+		return "（仅有最新月份 " + pg.Months[0] + " 的数据）"
+	}
+	return ""
+}
+
 // blankCellNote explains the empty cells of a coverage heatmap: the catalogue has no point
 // for that dimension in that environment, so there is nothing to cover.
 const blankCellNote = "（空白格：能力点目录中没有该维度与环境组合的能力点）"
@@ -871,7 +877,7 @@ func heatmapOption(res *queries.Result) map[string]any {
 		"grid":    map[string]any{"left": 90, "right": 20, "bottom": 90, "top": 10},
 		"xAxis":   map[string]any{"type": "category", "data": envs, "splitArea": map[string]any{"show": true}},
 		"yAxis":   map[string]any{"type": "category", "data": dims, "splitArea": map[string]any{"show": true}},
-		"visualMap": map[string]any{"min": 0, "max": 100, "calculable": true, "orient": "horizontal", "left": "center", "bottom": 0,
+		"visualMap": map[string]any{"min": 0, "max": 100, "calculable": false, "orient": "horizontal", "left": "center", "bottom": 0,
 			"itemHeight": 160, "text": []string{"100%", "0%"}, "inRange": map[string]any{"color": []string{"#f8696b", "#ffeb84", "#63be7b"}}},
 		"series": []any{map[string]any{"name": "覆盖率（%）", "type": "heatmap", "data": data, "label": map[string]any{"show": true, "formatter": "{@[2]}%"}}},
 	}

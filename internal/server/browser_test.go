@@ -319,6 +319,18 @@ func TestBrowserLinksKeepFilters(t *testing.T) {
 			chromedp.Evaluate(`Array.from(document.querySelectorAll('main a[href], nav a[href]')).map(a => a.getAttribute('href'))`, &hrefs),
 			chromedp.Value(`select[name=month]`, &gotMonth, chromedp.ByQuery),
 			chromedp.Evaluate(`(document.querySelector('select[name=district]') || {value: '`+district+`'}).value`, &gotDistrict),
+			chromedp.Sleep(300*time.Millisecond), // charts finish their animation for the picture
+			chromedp.ActionFunc(func(ctx context.Context) error {
+				var buf []byte
+				if err := chromedp.FullScreenshot(&buf, 100).Do(ctx); err != nil {
+					return err
+				}
+				name := strings.Trim(strings.SplitN(page, "?", 2)[0], "/")
+				if name == "" {
+					name = "overview"
+				}
+				return os.WriteFile(filepath.Join(screenshotDir(t), "page-"+strings.ReplaceAll(name, "/", "-")+".png"), buf, 0o644)
+			}),
 		)
 		if err != nil {
 			t.Fatalf("%s: %v", page, err)

@@ -1,8 +1,10 @@
--- 能力点: first attempt against final result per point, for the month (of a district): retakes that turned a fail into a pass show as the gap between the two rates.
+-- 能力点: per point, for the month (of a district): teachers with a result, first attempt against final result, 优秀; retakes that turned a fail into a pass show as the gap between the two rates.
 SELECT p.ability_code AS code, any_value(p.ability_name) AS ability_name,
+       any_value(p.dimension) AS dimension, any_value(p.environment) AS environment,
        count(*) AS teachers_chose,
        count(*) FILTER (WHERE p.first_passed) AS passed_first_attempt,
        count(*) FILTER (WHERE p.passed) AS teachers_passed,
+       count(*) FILTER (WHERE p.excellent) AS teachers_excellent,
        count(*) FILTER (WHERE p.first_passed) / count(*) AS first_pass_rate,
        count(*) FILTER (WHERE p.passed) / count(*) AS pass_rate,
        count(*) FILTER (WHERE p.attempts > 1) AS retaken

@@ -775,9 +775,11 @@ type seriesSpec struct {
 	data []any
 }
 
+// pctValue is a rate as the charts carry it: the percentage with one decimal, as text, so
+// that a label reads 3.0% exactly as the table's cell does (ECharts takes numeric strings).
 func pctValue(v any) any {
 	if f, ok := v.(float64); ok {
-		return float64(int(f*1000+0.5)) / 10 // percent, one decimal
+		return strconv.FormatFloat(queries.RatePercent(f), 'f', 1, 64)
 	}
 	return nil
 }
@@ -788,8 +790,12 @@ func barOption(cats []string, ss []seriesSpec, percent bool) map[string]any {
 	for _, s := range ss {
 		legend = append(legend, s.name)
 		// value labels only where they cannot collide: few categories and few series
+		label := map[string]any{"show": len(cats)*len(ss) <= 16, "position": "top", "fontSize": 11}
+		if percent {
+			label["formatter"] = "{c}%"
+		}
 		series = append(series, map[string]any{"name": s.name, "type": "bar", "data": s.data,
-			"label": map[string]any{"show": len(cats)*len(ss) <= 16, "position": "top", "fontSize": 11}, "labelLayout": map[string]any{"hideOverlap": true}})
+			"label": label, "labelLayout": map[string]any{"hideOverlap": true}})
 	}
 	y := map[string]any{"type": "value", "axisLabel": map[string]any{"color": "#333"}}
 	if percent {

@@ -805,12 +805,13 @@ func barOption(cats []string, ss []seriesSpec, percent bool) map[string]any {
 		y["minInterval"] = 1 // counts of schools and teachers: no 0.5 of a school
 	}
 	return map[string]any{
-		"tooltip": map[string]any{"trigger": "axis"},
-		"legend":  map[string]any{"data": legend},
-		"grid":    map[string]any{"left": 40, "right": 20, "bottom": 40, "containLabel": true},
-		"xAxis":   map[string]any{"type": "category", "data": cats, "axisLabel": map[string]any{"interval": 0, "rotate": rotate(len(cats))}},
-		"yAxis":   y,
-		"series":  series,
+		"animation": false, // the figures at once, also when printed
+		"tooltip":   map[string]any{"trigger": "axis"},
+		"legend":    map[string]any{"data": legend},
+		"grid":      map[string]any{"left": 40, "right": 20, "bottom": 40, "containLabel": true},
+		"xAxis":     map[string]any{"type": "category", "data": cats, "axisLabel": map[string]any{"interval": 0, "rotate": rotate(len(cats))}},
+		"yAxis":     y,
+		"series":    series,
 	}
 }
 
@@ -826,6 +827,14 @@ func lineOption(cats []string, ss []seriesSpec) map[string]any {
 	for _, s := range o["series"].([]any) {
 		m := s.(map[string]any)
 		m["type"] = "line"
+		m["showSymbol"], m["symbolSize"] = true, 8 // a single month is a point, not an empty chart
+		if data, ok := m["data"].([]any); ok {
+			for i, v := range data {
+				if t, ok := v.(string); ok {
+					data[i], _ = strconv.ParseFloat(t, 64)
+				}
+			}
+		}
 		// one label per point would stack where the lines meet; the tooltip gives values
 		m["label"] = map[string]any{"show": false}
 		m["emphasis"] = map[string]any{"label": map[string]any{"show": true}}

@@ -1,0 +1,419 @@
+package models
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// How a refresh treats one model.
+const (
+	keep  = iota // unchanged: the table stays as it is
+	whole        // rebuilt whole under the staging name, renamed in at the swap
+	delta        // per-month: months >= from rebuilt under the staging name, replaced at the swap
+)
+
+// Every model is one of three kinds, for the incremental refresh:
+//
+//   - monthKey models are per month and cheap to build whole (months, which files count in
+//     each month, each school's facts in each month). They are rebuilt whole on every
+//     refresh and compared with the old table; the first month where the two differ is the
+//     first month that can have changed downstream. Comparing the output, rather than
+//     reasoning about which batch moves which month, also covers rules that reach back in
+//     time (a school first listed later gives its facts to the months before).
+//   - monthLocal models are per month and heavy; their rows for month m are worked only from
+//     month m's rows of the models they read, from small tables with no month (profile,
+//     catalogue) and from raw rows picked by batch id through effective_batches, whose
+//     contents never change (a batch whose bytes differ under the same id forces a full
+//     rebuild). So if nothing they read changed before month M, their rows before M stand.
+//     TestMonthLocalModelsReadMonthInputs checks the reads.
+//   - every other model (latest-month views, annual figures, data quality) is rebuilt whole
+//     when anything it reads changed, and kept otherwise.
+//
+// A model added later is of the third kind until listed here: slower, never wrong.
+func monthKind(name string) (monthKey, monthLocal bool) {
+	switch name {
+	case "months", "effective_batches", "school_info":
+		return true, false
+	case "roster", "teacher_category_hours", "teacher_plan", "teacher_points",
+		"teacher_progress_monthly", "school_gate_monthly", "monthly_progress":
+		return false, true
+	}
+	return false, false
+}
+
+func perMonth(name string) bool {
+	k, l := monthKind(name)
+	return k || l
+}
+
+// baseChanging are the loaded tables a batch load or removal writes; abilities changes only
+// with a catalogue load, which forces a full rebuild.
+var reBaseChanging = regexp.MustCompile(`(?i)\b(batches|rejects|raw_[a-z_]+)\b`)
+
+// since is how much of a model's output changed: nothing, every month from a month on, or
+// everything (all months, or a table with no month).
+type since struct {
+	changed bool
+	month   string // "" with changed: everything
+}
+
+func from(m string) since { return since{changed: true, month: m} }
+
+// earlier is the wider of two changes.
+func earlier(a, b since) since {
+	switch {
+	case !a.changed:
+		return b
+	case !b.changed:
+		return a
+	case a.month == "" || b.month == "":
+		return since{changed: true}
+	case a.month < b.month:
+		return a
+	}
+	return b
+}
+
+// step is what a refresh does with one model or profile table.
+type step struct {
+	name string
+	how  int
+	from string // delta: the first month rebuilt
+	out  since  // what changed in the table
+}
+
+// inputs is what the models are built from, as recorded after a refresh.
+type inputs struct {
+	schema     int
+	modelsHash string
+	params     string
+	catalogues string
+	batches    map[int64]batchRef
+}
+
+type batchRef struct {
+	sha  string
+	asOf sql.NullTime
+}
+
+// modelsHash fingerprints the model and data-test SQL: a binary with other models rebuilds
+// everything once.
+func modelsHash() (string, error) {
+	h := sha256.New()
+	for _, dir := range []string{"sql", "tests"} {
+		entries, err := fs.ReadDir(sqlFS, dir)
+		if err != nil {
+			return "", err
+		}
+		for _, e := range entries {
+			b, err := sqlFS.ReadFile(path.Join(dir, e.Name()))
+			if err != nil {
+				return "", err
+			}
+			fmt.Fprintf(h, "%s/%s %d\n", dir, e.Name(), len(b))
+			h.Write(b)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+type querier interface {
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
+}
+
+// currentInputs reads what is loaded now; params is the profile about to be applied.
+func currentInputs(ctx context.Context, q querier, params string) (inputs, error) {
+	in := inputs{params: params, batches: map[int64]batchRef{}}
+	var err error
+	if in.modelsHash, err = modelsHash(); err != nil {
+		return in, err
+	}
+	if err := q.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&in.schema); err != nil {
+		return in, err
+	}
+	if err := q.QueryRowContext(ctx, `SELECT coalesce(list_sort(list(DISTINCT batch_id))::VARCHAR, '') FROM abilities`).Scan(&in.catalogues); err != nil {
+		return in, err
+	}
+	return in, readBatches(ctx, q, `SELECT batch_id, sha256, as_of FROM batches`, in.batches)
+}
+
+func readBatches(ctx context.Context, q querier, query string, into map[int64]batchRef) error {
+	rows, err := q.QueryContext(ctx, query)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var b batchRef
+		if err := rows.Scan(&id, &b.sha, &b.asOf); err != nil {
+			return err
+		}
+		into[id] = b
+	}
+	return rows.Err()
+}
+
+// recordedInputs reads what the models were last built from; ok is false if never recorded.
+func recordedInputs(ctx context.Context, q querier) (in inputs, ok bool, err error) {
+	err = q.QueryRowContext(ctx, `SELECT schema_version, models_hash, profile_params, catalogues FROM refresh_state`).
+		Scan(&in.schema, &in.modelsHash, &in.params, &in.catalogues)
+	if errors.Is(err, sql.ErrNoRows) {
+		return in, false, nil
+	}
+	if err != nil {
+		return in, false, err
+	}
+	in.batches = map[int64]batchRef{}
+	return in, true, readBatches(ctx, q, `SELECT batch_id, sha256, as_of FROM refresh_batches`, in.batches)
+}
+
+// fullReason says why the models must be rebuilt whole, or "" if they need not be.
+func fullReason(was, now inputs) string {
+	switch {
+	case was.schema != now.schema:
+		return "数据库结构已升级"
+	case was.modelsHash != now.modelsHash:
+		return "模型定义已更新"
+	case was.params != now.params:
+		return "规则配置已更改"
+	case was.catalogues != now.catalogues:
+		return "能力点目录已更新"
+	}
+	for id, b := range now.batches {
+		if o, ok := was.batches[id]; ok && o.sha != b.sha {
+			return fmt.Sprintf("批次 %d 的内容已改变", id)
+		}
+	}
+	return ""
+}
+
+func sameBatches(was, now inputs) bool {
+	if len(was.batches) != len(now.batches) {
+		return false
+	}
+	for id := range now.batches {
+		if _, ok := was.batches[id]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// Stale reports whether the models are older than what is loaded: a batch loaded or removed,
+// a catalogue loaded, a migration applied or other model definitions since the last refresh
+// (or no refresh recorded while batches are loaded). It reads only small tables.
+func Stale(ctx context.Context, db *sql.DB) (bool, error) {
+	var p Profile
+	p, err := CurrentProfile(ctx, db)
+	params := ""
+	switch {
+	case errors.Is(err, ErrNoProfile):
+	case err != nil:
+		return false, fmt.Errorf("stale: %w", err)
+	default:
+		b, err := json.Marshal(p)
+		if err != nil {
+			return false, fmt.Errorf("stale: %w", err)
+		}
+		params = string(b)
+	}
+	now, err := currentInputs(ctx, db, params)
+	if err != nil {
+		return false, fmt.Errorf("stale: %w", err)
+	}
+	was, ok, err := recordedInputs(ctx, db)
+	if err != nil {
+		return false, fmt.Errorf("stale: %w", err)
+	}
+	if !ok {
+		return len(now.batches) > 0, nil
+	}
+	if params == "" {
+		params = was.params
+		now.params = params
+	}
+	return fullReason(was, now) != "" || !sameBatches(was, now), nil
+}
+
+// missingModels lists the models with no table (a warehouse never refreshed, or one a user
+// dropped a table from).
+func missingModels(ctx context.Context, q querier, ms []Model) ([]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	have := map[string]bool{}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		have[n] = true
+	}
+	var missing []string
+	for _, m := range ms {
+		if !have[m.Name] {
+			missing = append(missing, m.Name)
+		}
+	}
+	for _, t := range profileTables {
+		if !have[t] {
+			missing = append(missing, t)
+		}
+	}
+	return missing, rows.Err()
+}
+
+// window is the SQL for table name as a model built from month fromMonth on reads it
+// ("" = all of it): the old rows where the table is kept, the staged rows where it was
+// rebuilt, and for a per-month rebuild the old rows before its first rebuilt month and the
+// staged rows after.
+func window(s step, fromMonth string) string {
+	filter := func(cond string) string {
+		if fromMonth != "" && perMonth(s.name) {
+			if cond != "" {
+				return " WHERE " + cond + " AND month >= '" + fromMonth + "'"
+			}
+			return " WHERE month >= '" + fromMonth + "'"
+		}
+		if cond != "" {
+			return " WHERE " + cond
+		}
+		return ""
+	}
+	switch s.how {
+	case keep:
+		return "SELECT * FROM " + s.name + filter("")
+	case whole:
+		return "SELECT * FROM " + stagePrefix + s.name + filter("")
+	}
+	staged := "SELECT * FROM " + stagePrefix + s.name + filter("")
+	if fromMonth != "" && fromMonth >= s.from {
+		return staged
+	}
+	return "SELECT * FROM " + s.name + filter("month < '"+s.from+"'") + "\nUNION ALL " + staged
+}
+
+// windowPrefix names the temporary views a model's references are pointed at while it builds.
+const windowPrefix = "__win_"
+
+// reader rewrites a model's table references (after FROM or JOIN) to the window views.
+func reader(names []string) func(string) string {
+	sorted := append([]string(nil), names...)
+	sort.Slice(sorted, func(i, j int) bool { return len(sorted[i]) > len(sorted[j]) })
+	re := regexp.MustCompile(`(?i)\b(FROM|JOIN)(\s+)(` + strings.Join(sorted, "|") + `)\b`)
+	return func(q string) string { return re.ReplaceAllString(q, "${1}${2}"+windowPrefix+"${3}") }
+}
+
+// refsOf lists the names among names that q reads.
+func refsOf(q string, names []string) []string {
+	code := stripComments(q)
+	var out []string
+	for _, n := range names {
+		if regexp.MustCompile(`(?i)\b(FROM|JOIN)\s+` + n + `\b`).MatchString(code) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// openWindows points the window views of refs at the tables as a build from fromMonth reads them.
+func openWindows(ctx context.Context, conn *sql.Conn, steps map[string]*step, refs []string, fromMonth string) error {
+	for _, r := range refs {
+		if _, err := conn.ExecContext(ctx, "CREATE OR REPLACE TEMP VIEW "+windowPrefix+r+" AS "+window(*steps[r], fromMonth)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// closeWindows drops every window view of the connection.
+func closeWindows(ctx context.Context, conn *sql.Conn) error {
+	rows, err := conn.QueryContext(ctx, `SELECT view_name FROM duckdb_views() WHERE temporary AND starts_with(view_name, ?)`, windowPrefix)
+	if err != nil {
+		return err
+	}
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return err
+		}
+		names = append(names, n)
+	}
+	rows.Close()
+	for _, n := range names {
+		if _, err := conn.ExecContext(ctx, "DROP VIEW IF EXISTS temp."+n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// firstDiff is the first month in which the staged table of a per-month model differs from
+// the old one, row for row (NULL equal to NULL, duplicates counted).
+func firstDiff(ctx context.Context, conn *sql.Conn, name string) (since, error) {
+	var m sql.NullString
+	q := fmt.Sprintf(`SELECT min(month) FROM (
+		(SELECT * FROM %[1]s EXCEPT ALL SELECT * FROM %[2]s%[1]s)
+		UNION ALL
+		(SELECT * FROM %[2]s%[1]s EXCEPT ALL SELECT * FROM %[1]s))`, name, stagePrefix)
+	if err := conn.QueryRowContext(ctx, q).Scan(&m); err != nil {
+		return since{changed: true}, err
+	}
+	if !m.Valid {
+		return since{}, nil
+	}
+	return from(m.String), nil
+}
+
+// firstMonth is the earliest month a per-month table holds ("" if empty).
+func firstMonth(ctx context.Context, conn *sql.Conn, name string) (string, error) {
+	var m sql.NullString
+	err := conn.QueryRowContext(ctx, "SELECT min(month) FROM "+name).Scan(&m)
+	return m.String, err
+}
+
+// writeState records what the models were built from, inside the swap's transaction.
+func writeState(ctx context.Context, conn *sql.Conn, now inputs, mode, fromMonth, reason string) error {
+	if _, err := conn.ExecContext(ctx, `DELETE FROM refresh_state`); err != nil {
+		return err
+	}
+	if _, err := conn.ExecContext(ctx, `INSERT INTO refresh_state VALUES (?, ?, ?, ?, ?, nullif(?, ''), nullif(?, ''), current_timestamp::TIMESTAMP)`,
+		now.schema, now.modelsHash, now.params, now.catalogues, mode, fromMonth, reason); err != nil {
+		return err
+	}
+	if _, err := conn.ExecContext(ctx, `DELETE FROM refresh_batches`); err != nil {
+		return err
+	}
+	if len(now.batches) == 0 {
+		return nil
+	}
+	ids := make([]int64, 0, len(now.batches))
+	for id := range now.batches {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	// the batches the models were built from, as read when the refresh began
+	list := make([]string, len(ids))
+	for i, id := range ids {
+		list[i] = fmt.Sprint(id)
+	}
+	_, err := conn.ExecContext(ctx, `INSERT INTO refresh_batches
+		SELECT batch_id, sha256, as_of FROM batches WHERE batch_id IN (SELECT unnest(?::BIGINT[]))`, "["+strings.Join(list, ",")+"]")
+	return err
+}

@@ -86,10 +86,53 @@ func earlier(a, b since) since {
 
 // step is what a refresh does with one model or profile table.
 type step struct {
-	name string
-	how  int
-	from string // delta: the first month rebuilt
-	out  since  // what changed in the table
+	name   string
+	how    int
+	from   string           // delta: the first month rebuilt
+	out    since            // what changed in the table
+	byKind map[string]since // effective_batches: what changed for each export kind
+}
+
+var (
+	reKindRef  = regexp.MustCompile(`(?i)\b(?:FROM|JOIN)\s+effective_batches\b`)
+	reKindJoin = regexp.MustCompile(`(?i)\b(?:FROM|JOIN)\s+effective_batches\s+(\w+)\s+ON\s+(\w+)\.kind\s*=\s*'(\w+)'((?:.|\n)*?)(?:\b(?:LEFT|JOIN|WHERE|GROUP|QUALIFY|ORDER)\b|$)`)
+	reOr       = regexp.MustCompile(`(?i)\bOR\b`)
+)
+
+// kindsRead lists the export kinds a model reads from effective_batches when every reference
+// to it is a join whose condition keeps one kind (ON e.kind = 'hours' AND …); nil when some
+// reference can read every kind.
+func kindsRead(q string) []string {
+	code := stripComments(q)
+	refs := reKindRef.FindAllStringIndex(code, -1)
+	joins := reKindJoin.FindAllStringSubmatch(code, -1)
+	if len(refs) == 0 || len(joins) != len(refs) {
+		return nil
+	}
+	var kinds []string
+	for _, j := range joins {
+		if j[1] != j[2] || reOr.MatchString(j[4]) {
+			return nil
+		}
+		kinds = append(kinds, j[3])
+	}
+	return kinds
+}
+
+// changeIn is what changed in dependency s as model q reads it.
+func changeIn(s *step, q string) since {
+	if s.byKind == nil {
+		return s.out
+	}
+	kinds := kindsRead(q)
+	if kinds == nil {
+		return s.out
+	}
+	var c since
+	for _, k := range kinds {
+		c = earlier(c, s.byKind[k])
+	}
+	return c
 }
 
 // inputs is what the models are built from, as recorded after a refresh.
@@ -364,21 +407,40 @@ func closeWindows(ctx context.Context, conn *sql.Conn) error {
 	return nil
 }
 
-// firstDiff is the first month in which the staged table of a per-month model differs from
-// the old one, row for row (NULL equal to NULL, duplicates counted).
-func firstDiff(ctx context.Context, conn *sql.Conn, name string) (since, error) {
-	var m sql.NullString
-	q := fmt.Sprintf(`SELECT min(month) FROM (
+// firstDiff sets what changed in the staged table of a per-month model: from the first
+// month in which it differs from the old one, row for row (NULL equal to NULL, duplicates
+// counted); for effective_batches also for each export kind.
+func firstDiff(ctx context.Context, conn *sql.Conn, s *step) error {
+	group, kind := "", "''"
+	if s.name == "effective_batches" {
+		group, kind = " GROUP BY kind", "kind"
+	}
+	rows, err := conn.QueryContext(ctx, fmt.Sprintf(`SELECT %[3]s, min(month) FROM (
 		(SELECT * FROM %[1]s EXCEPT ALL SELECT * FROM %[2]s%[1]s)
 		UNION ALL
-		(SELECT * FROM %[2]s%[1]s EXCEPT ALL SELECT * FROM %[1]s))`, name, stagePrefix)
-	if err := conn.QueryRowContext(ctx, q).Scan(&m); err != nil {
-		return since{changed: true}, err
+		(SELECT * FROM %[2]s%[1]s EXCEPT ALL SELECT * FROM %[1]s))%[4]s`, s.name, stagePrefix, kind, group))
+	if err != nil {
+		return err
 	}
-	if !m.Valid {
-		return since{}, nil
+	defer rows.Close()
+	s.out = since{}
+	if group != "" {
+		s.byKind = map[string]since{}
 	}
-	return from(m.String), nil
+	for rows.Next() {
+		var k, m sql.NullString
+		if err := rows.Scan(&k, &m); err != nil {
+			return err
+		}
+		if !m.Valid {
+			continue
+		}
+		s.out = earlier(s.out, from(m.String))
+		if s.byKind != nil {
+			s.byKind[k.String] = from(m.String)
+		}
+	}
+	return rows.Err()
 }
 
 // firstMonth is the earliest month a per-month table holds ("" if empty).

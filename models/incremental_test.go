@@ -247,6 +247,12 @@ func TestIncrementalEqualsFull(t *testing.T) {
 					t.Fatalf("step %d (%s): %v", step, strings.Join(did, "; "), err)
 				}
 				modes[rep.Mode]++
+				for _, b := range rep.Built {
+					if b.From != "" {
+						modes["model rebuilt from a month"]++
+					}
+				}
+				modes["model kept"] += len(ms) + 1 - len(rep.Built)
 				if rep.Mode == "full" {
 					t.Fatalf("step %d (%s): full rebuild (%s) where batches alone changed", step, strings.Join(did, "; "), rep.Reason)
 				}
@@ -258,8 +264,8 @@ func TestIncrementalEqualsFull(t *testing.T) {
 					t.Fatalf("step %d (%s), incremental from %s:\n  %s", step, strings.Join(did, "; "), rep.From, strings.Join(d, "\n  "))
 				}
 			}
-			if modes["incremental"] == 0 {
-				t.Fatalf("no refresh was incremental: %v", modes)
+			if modes["incremental"] == 0 || modes["model rebuilt from a month"] == 0 || modes["model kept"] == 0 {
+				t.Fatalf("the incremental paths were not all taken: %v", modes)
 			}
 			t.Logf("refreshes: %v", modes)
 		})
@@ -339,6 +345,12 @@ func TestRefreshRecomputesOnlyChangedMonths(t *testing.T) {
 	rep = refresh()
 	if rep.From != "2025-02" || from(rep, "teacher_category_hours") != "2025-02" {
 		t.Fatalf("late February hours: from %q, teacher_category_hours %s", rep.From, from(rep, "teacher_category_hours"))
+	}
+	// hours reach neither the roster nor the assessments
+	for _, m := range []string{"roster", "teacher_points", "teacher_plan"} {
+		if got := from(rep, m); got != "kept" {
+			t.Fatalf("late hours recomputed %s (%s)", m, got)
+		}
 	}
 	id := c.loaded[len(c.loaded)-1]
 	c.remove(id)
@@ -455,3 +467,33 @@ func TestMonthLocalModelsReadMonthInputs(t *testing.T) {
 	}
 }
 
+// TestKindsRead: a model counts as reading one kind of file only when every join to
+// effective_batches keeps that kind.
+func TestKindsRead(t *testing.T) {
+	cases := []struct{ name, q, want string }{
+		{"one kind", "SELECT * FROM raw_hours h JOIN effective_batches e ON e.kind = 'hours' AND e.batch_id = h.batch_id", "hours"},
+		{"two joins", "SELECT * FROM a JOIN effective_batches e ON e.kind = 'hours' JOIN b ON true JOIN effective_batches f ON f.kind = 'teachers' WHERE x", "hours,teachers"},
+		{"every kind", "SELECT * FROM effective_batches WHERE month = '2025-06'", ""},
+		{"or", "SELECT * FROM r JOIN effective_batches e ON e.kind = 'hours' OR e.batch_id = r.batch_id", ""},
+		{"other alias", "SELECT * FROM r JOIN effective_batches e ON r.kind = 'hours'", ""},
+		{"one of two", "SELECT * FROM r JOIN effective_batches e ON e.kind = 'hours' UNION ALL SELECT * FROM effective_batches", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := strings.Join(kindsRead(tc.q), ","); got != tc.want {
+				t.Errorf("kindsRead = %q, want %q", got, tc.want)
+			}
+		})
+	}
+	ms, err := Models()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.Name == "roster" {
+			if got := strings.Join(kindsRead(m.SQL), ","); got != "teachers" {
+				t.Errorf("roster reads %q", got)
+			}
+		}
+	}
+}

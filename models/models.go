@@ -295,7 +295,7 @@ func refresh(ctx context.Context, wh *warehouse.Warehouse, p Profile, full bool)
 		if incremental {
 			var in since
 			for _, r := range refs {
-				in = earlier(in, steps[r].out)
+				in = earlier(in, changeIn(steps[r], m.SQL))
 			}
 			switch {
 			case key:
@@ -328,7 +328,7 @@ func refresh(ctx context.Context, wh *warehouse.Warehouse, p Profile, full bool)
 			return rep, fmt.Errorf("refresh: model %s: %w", m.Name, err)
 		}
 		if incremental && key {
-			if s.out, err = firstDiff(ctx, conn, m.Name); err != nil {
+			if err := firstDiff(ctx, conn, s); err != nil {
 				return rep, fmt.Errorf("refresh: model %s: %w", m.Name, err)
 			}
 		}

@@ -53,12 +53,16 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	dir := fs.String("dir", "bench-data", "where the generated files and warehouses go")
 	rows := fs.Int("rows", 1_000_000, "rows in the hours CSV")
 	xrows := fs.Int("xlsx-rows", 200_000, "rows in the hours XLSX")
-	scales := fs.String("scales", "city,province", "refresh benchmarks to run: city (50,000 teachers), province (1,000,000), or none")
+	scales := fs.String("scales", "city,months,province", "refresh benchmarks to run: city (50,000 teachers), months (the city over many monthly snapshots: full and incremental refresh), province (1,000,000), or none")
+	months := fs.Int("months", 36, "months: monthly snapshots in the long warehouse")
+	ingestBench := fs.Bool("ingest", true, "run the ingest benchmark")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if err := benchIngest(ctx, *dir, *rows, *xrows, stdout, stderr); err != nil {
-		return err
+	if *ingestBench {
+		if err := benchIngest(ctx, *dir, *rows, *xrows, stdout, stderr); err != nil {
+			return err
+		}
 	}
 	for _, sc := range strings.Split(*scales, ",") {
 		var err error
@@ -69,6 +73,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			if err == nil {
 				err = benchServe(ctx, *dir, filepath.Join(*dir, "city.duckdb"), stdout, stderr)
 			}
+		case "months":
+			err = benchMonths(ctx, *dir, *months, stdout, stderr)
 		case "province":
 			err = benchRefresh(ctx, *dir, "province", 1_000_000, 100, stdout, stderr)
 		default:
@@ -138,33 +144,9 @@ func benchChild(ctx context.Context, stderr io.Writer, args ...string) (float64,
 // benchRefresh builds (once) a warehouse of a generated city or province and times a
 // refresh of it, then the two heaviest models run bare by DuckDB on the same data.
 func benchRefresh(ctx context.Context, dir, scale string, teachers, districts int, stdout, stderr io.Writer) error {
-	db := filepath.Join(dir, scale+".duckdb")
-	if _, err := os.Stat(db + ".ready"); err != nil {
-		fmt.Fprintf(stdout, "\nbuilding the %s warehouse (%d teachers; once, kept in %s) …\n", scale, teachers, dir)
-		os.Remove(db)
-		os.Remove(db + ".wal")
-		exports := filepath.Join(dir, scale+"-exports")
-		os.RemoveAll(exports)
-		sum, err := gen.Generate(gen.Config{Out: exports, Districts: districts, Teachers: teachers, Seed: 1})
-		if err != nil {
-			return err
-		}
-		os.Setenv(ingest.KeyEnv, benchKey)
-		wh, l, err := openLoader(ctx, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
-		if err != nil {
-			return err
-		}
-		for _, f := range sum.Files {
-			if r := l.LoadFile(ctx, f.Path, ingest.Options{School: f.School}); r.Status == ingest.StatusFailed {
-				wh.Close()
-				return fmt.Errorf("%s: %s", f.Path, r.Error)
-			}
-		}
-		wh.Close()
-		os.RemoveAll(exports)
-		if err := os.WriteFile(db+".ready", nil, 0o644); err != nil {
-			return err
-		}
+	db, err := benchWarehouse(ctx, dir, scale, teachers, districts, stdout)
+	if err != nil {
+		return err
 	}
 	el, rss, out, err := benchChild(ctx, stderr, "refresh", dir, db)
 	if err != nil {
@@ -200,6 +182,40 @@ func benchRefresh(ctx context.Context, dir, scale string, teachers, districts in
 	}
 	fmt.Fprintf(stdout, "  whole refresh (%d models staged, %d data tests, swapped in one transaction) / the two heaviest bare: %.1fx\n", len(rep.Built)-1, rep.Tests, el/bareTotal)
 	return nil
+}
+
+// benchWarehouse builds (once) a warehouse of a generated city or province: two monthly
+// snapshots of every export, loaded as tisheng ingest loads them.
+func benchWarehouse(ctx context.Context, dir, scale string, teachers, districts int, stdout io.Writer) (string, error) {
+	db := filepath.Join(dir, scale+".duckdb")
+	if _, err := os.Stat(db + ".ready"); err != nil {
+		fmt.Fprintf(stdout, "\nbuilding the %s warehouse (%d teachers; once, kept in %s) …\n", scale, teachers, dir)
+		os.Remove(db)
+		os.Remove(db + ".wal")
+		exports := filepath.Join(dir, scale+"-exports")
+		os.RemoveAll(exports)
+		sum, err := gen.Generate(gen.Config{Out: exports, Districts: districts, Teachers: teachers, Seed: 1})
+		if err != nil {
+			return "", err
+		}
+		os.Setenv(ingest.KeyEnv, benchKey)
+		wh, l, err := openLoader(ctx, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			return "", err
+		}
+		for _, f := range sum.Files {
+			if r := l.LoadFile(ctx, f.Path, ingest.Options{School: f.School}); r.Status == ingest.StatusFailed {
+				wh.Close()
+				return "", fmt.Errorf("%s: %s", f.Path, r.Error)
+			}
+		}
+		wh.Close()
+		os.RemoveAll(exports)
+		if err := os.WriteFile(db+".ready", nil, 0o644); err != nil {
+			return "", err
+		}
+	}
+	return db, nil
 }
 
 // benchServe measures the two pages leaders open most, under 16 concurrent clients, and the
@@ -339,7 +355,7 @@ func runBenchStep(ctx context.Context, args []string, stdout io.Writer) error {
 			return fmt.Errorf("bench ingest: %s, %d rejected: %s", r.Status, r.Rejected, r.Error)
 		}
 		return nil
-	case "refresh":
+	case "refresh", "refresh-full":
 		wh, err := warehouse.Open(ctx, file)
 		if err != nil {
 			return err
@@ -349,7 +365,11 @@ func runBenchStep(ctx context.Context, args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		rep, err := models.Refresh(ctx, wh, p)
+		refresh := models.Refresh
+		if step == "refresh-full" {
+			refresh = models.RefreshFull
+		}
+		rep, err := refresh(ctx, wh, p)
 		if err != nil {
 			return err
 		}

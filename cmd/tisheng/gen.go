@@ -76,7 +76,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if failed > 0 {
 		return fmt.Errorf("%d files failed to load", failed)
 	}
-	if err := refresh(ctx, wh, "national", stdout); err != nil {
+	if err := refresh(ctx, wh, "national", false, stdout); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "warehouse: %s\n", db)

@@ -463,6 +463,13 @@ func TestMonthLocalModelsReadMonthInputs(t *testing.T) {
 					t.Errorf("%s reads %s, a table with no month other than the profile's", m.Name, name)
 				}
 			}
+			// raw rows only through the files effective_batches picks for each month
+			for _, x := range regexp.MustCompile(`(?i)\b(?:FROM|JOIN)\s+(raw_[a-z_]+)\s+([a-z_]+)`).FindAllStringSubmatch(code, -1) {
+				join := regexp.MustCompile(`(?i)\bJOIN\s+effective_batches\s+(\w+)\s+ON\s[^\n]*\b(?:\w+\.batch_id\s*=\s*` + x[2] + `\.batch_id|` + x[2] + `\.batch_id\s*=\s*\w+\.batch_id)`)
+				if !join.MatchString(code) {
+					t.Errorf("%s reads %s without joining effective_batches on its batch_id", m.Name, x[1])
+				}
+			}
 		})
 	}
 }

@@ -1,6 +1,7 @@
 package models
 
 import (
+	"errors"
 	"fmt"
 	"math/rand"
 	"os"
@@ -502,5 +503,40 @@ func TestKindsRead(t *testing.T) {
 				t.Errorf("roster reads %q", got)
 			}
 		}
+	}
+}
+
+// TestIncrementalRefreshRunsDataTests: a recomputed month that breaks a rule fails the
+// incremental refresh, naming the test, and the models stay as they were.
+func TestIncrementalRefreshRunsDataTests(t *testing.T) {
+	c := newChurn(t, 11)
+	p, err := LoadProfile("national")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.load("schools_2025-01-31.csv", schoolHeader, []string{"S1,东湖小学,东湖区"}, ingest.Options{})
+	for i, m := range []string{"2025-01-31", "2025-02-28"} {
+		c.load("roster_"+m+".csv", rosterHeader, []string{c.person("教师01", "东湖小学") + ",是", c.person(fmt.Sprintf("教师%02d", i+2), "东湖小学") + ",是"}, ingest.Options{})
+		c.load("hours_"+m+".csv", hoursHeader, []string{c.person("教师01", "东湖小学") + fmt.Sprintf(",网络研修,活动,%d", 10+i)}, ingest.Options{})
+		if m == "2025-01-31" {
+			if _, err := Refresh(c.ctx, c.wh, p); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// negative hours in February's file, as a broken load might leave them
+	if _, err := c.wh.DB.ExecContext(c.ctx, `UPDATE raw_hours SET hours = -10 WHERE batch_id = (SELECT max(batch_id) FROM batches)`); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Refresh(c.ctx, c.wh, p)
+	var te *TestError
+	if !errors.As(err, &te) || te.Failures[0].Test != "hours_never_negative" || !strings.Contains(err.Error(), "month=2025-02") {
+		t.Fatalf("refresh: %s %v", rep.Mode, err)
+	}
+	if rep.Mode != "incremental" {
+		t.Fatalf("mode %s", rep.Mode)
+	}
+	if got := c.one(`SELECT string_agg(DISTINCT month, ',') FROM teacher_progress_monthly`); got != "2025-01" {
+		t.Fatalf("months after a failed refresh: %s", got)
 	}
 }

@@ -64,6 +64,20 @@ func monthLocalTest(name string) bool {
 	return false
 }
 
+// latestOnly lists the models that read the per-month tables only at the latest month (a
+// filter on max(month), or a join to a latest-month table on month): an incremental refresh
+// hands them that month alone, so their cost does not grow with the months. A model added
+// later reads every month until listed here; TestIncrementalEqualsFull (whose full rebuilds
+// read every month) catches a model listed wrongly.
+func latestOnly(name string) bool {
+	switch name {
+	case "teacher_progress", "school_gate", "ability_choices", "coverage", "swot_gaps", "swot_inputs",
+		"unmatched_rows", "data_quality", "annual_by_group", "annual_summary", "district_summary":
+		return true
+	}
+	return false
+}
+
 func perMonth(name string) bool {
 	k, l := monthKind(name)
 	return k || l
@@ -333,34 +347,51 @@ func missingModels(ctx context.Context, q querier, ms []Model) ([]string, error)
 	return missing, rows.Err()
 }
 
-// window is the SQL for table name as a model built from month fromMonth on reads it
-// ("" = all of it): the old rows where the table is kept, the staged rows where it was
-// rebuilt, and for a per-month rebuild the old rows before its first rebuilt month and the
-// staged rows after.
-func window(s step, fromMonth string) string {
-	filter := func(cond string) string {
-		if fromMonth != "" && perMonth(s.name) {
-			if cond != "" {
-				return " WHERE " + cond + " AND month >= '" + fromMonth + "'"
+// span is which months of the per-month tables a build reads: all of them, from a month
+// on, or only one (the latest).
+type span struct{ from, only string }
+
+// window is the SQL for table s as a build reading span sp sees it: the old rows where the
+// table is kept, the staged rows where it was rebuilt whole, and for a per-month rebuild the
+// old rows before its first rebuilt month and the staged rows after.
+func window(s step, sp span) string {
+	if !perMonth(s.name) {
+		sp = span{}
+	}
+	where := func(conds ...string) string {
+		var cs []string
+		for _, c := range conds {
+			if c != "" {
+				cs = append(cs, c)
 			}
-			return " WHERE month >= '" + fromMonth + "'"
 		}
-		if cond != "" {
-			return " WHERE " + cond
+		if len(cs) == 0 {
+			return ""
 		}
-		return ""
+		return " WHERE " + strings.Join(cs, " AND ")
+	}
+	month := ""
+	switch {
+	case sp.only != "":
+		month = "month = '" + sp.only + "'"
+	case sp.from != "":
+		month = "month >= '" + sp.from + "'"
 	}
 	switch s.how {
 	case keep:
-		return "SELECT * FROM " + s.name + filter("")
+		return "SELECT * FROM " + s.name + where(month)
 	case whole:
-		return "SELECT * FROM " + stagePrefix + s.name + filter("")
+		return "SELECT * FROM " + stagePrefix + s.name + where(month)
 	}
-	staged := "SELECT * FROM " + stagePrefix + s.name + filter("")
-	if fromMonth != "" && fromMonth >= s.from {
+	staged := "SELECT * FROM " + stagePrefix + s.name + where(month)
+	old := "SELECT * FROM " + s.name + where(month, "month < '"+s.from+"'")
+	switch {
+	case sp.only != "" && sp.only >= s.from, sp.only == "" && sp.from != "" && sp.from >= s.from:
 		return staged
+	case sp.only != "":
+		return old
 	}
-	return "SELECT * FROM " + s.name + filter("month < '"+s.from+"'") + "\nUNION ALL " + staged
+	return old + "\nUNION ALL " + staged
 }
 
 // windowPrefix names the temporary views a model's references are pointed at while it builds.
@@ -386,10 +417,10 @@ func refsOf(q string, names []string) []string {
 	return out
 }
 
-// openWindows points the window views of refs at the tables as a build from fromMonth reads them.
-func openWindows(ctx context.Context, conn *sql.Conn, steps map[string]*step, refs []string, fromMonth string) error {
+// openWindows points the window views of refs at the tables as a build reading span sp sees them.
+func openWindows(ctx context.Context, conn *sql.Conn, steps map[string]*step, refs []string, sp span) error {
 	for _, r := range refs {
-		if _, err := conn.ExecContext(ctx, "CREATE OR REPLACE TEMP VIEW "+windowPrefix+r+" AS "+window(*steps[r], fromMonth)); err != nil {
+		if _, err := conn.ExecContext(ctx, "CREATE OR REPLACE TEMP VIEW "+windowPrefix+r+" AS "+window(*steps[r], sp)); err != nil {
 			return err
 		}
 	}
@@ -491,4 +522,168 @@ func writeState(ctx context.Context, conn *sql.Conn, now inputs, mode, fromMonth
 	_, err := conn.ExecContext(ctx, `INSERT INTO refresh_batches
 		SELECT batch_id, sha256, as_of FROM batches WHERE batch_id IN (SELECT unnest(?::BIGINT[]))`, "["+strings.Join(list, ",")+"]")
 	return err
+}
+
+// scopeModel reads, of the raw rows, only which schools each batch names: in an incremental
+// refresh it reads them from refresh_scope, kept batch by batch, instead of every raw row.
+const scopeModel = "effective_batches"
+
+var (
+	reRawRef   = regexp.MustCompile(`(?i)\b(?:FROM|JOIN)\s+raw_[a-z_]+\b`)
+	reScopeSel = regexp.MustCompile(`(?i)\bSELECT\s+DISTINCT\s+'\w+'(?:\s+AS\s+\w+)?\s*,\s*school_code\s*,\s*batch_id\s+FROM\s+(raw_[a-z_]+)\b`)
+)
+
+// scopeSources lists the raw tables the scope model reads, if it reads each only as
+// SELECT DISTINCT 'kind', school_code, batch_id FROM raw_x; nil if it reads them otherwise
+// (then it reads the raw rows themselves).
+func scopeSources(q string) []string {
+	code := stripComments(q)
+	refs := reRawRef.FindAllString(code, -1)
+	sels := reScopeSel.FindAllStringSubmatch(code, -1)
+	if len(refs) == 0 || len(sels) != len(refs) {
+		return nil
+	}
+	var out []string
+	for _, s := range sels {
+		out = append(out, strings.ToLower(s[1]))
+	}
+	return out
+}
+
+// updateScope brings refresh_scope up to date with the loaded batches: rows of batches no
+// longer loaded go, batches loaded since the last refresh are read (their rows are the
+// newest, so DuckDB skips the older row groups by batch id). With full, it is rebuilt.
+func updateScope(ctx context.Context, conn *sql.Conn, sources []string, was, now inputs, full bool) error {
+	var added []string
+	for id := range now.batches {
+		if _, ok := was.batches[id]; full || !ok {
+			added = append(added, fmt.Sprint(id))
+		}
+	}
+	sort.Strings(added)
+	ids := "[" + strings.Join(added, ",") + "]"
+	stmts := []string{"BEGIN TRANSACTION"}
+	if full {
+		stmts = append(stmts, `DELETE FROM refresh_scope`)
+	} else {
+		stmts = append(stmts,
+			`DELETE FROM refresh_scope WHERE batch_id NOT IN (SELECT batch_id FROM batches)`,
+			`DELETE FROM refresh_scope WHERE batch_id IN (SELECT unnest(`+"'"+ids+"'"+`::BIGINT[]))`)
+	}
+	for _, src := range sources {
+		q := `INSERT INTO refresh_scope SELECT DISTINCT '` + src + `', school_code, batch_id FROM ` + src
+		if !full {
+			q += ` WHERE batch_id IN (SELECT unnest('` + ids + `'::BIGINT[]))`
+		}
+		stmts = append(stmts, q)
+	}
+	stmts = append(stmts, "COMMIT")
+	for _, q := range stmts {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			_, _ = conn.ExecContext(context.Background(), "ROLLBACK")
+			return fmt.Errorf("scope: %w", err)
+		}
+	}
+	return nil
+}
+
+// scopeWindows points the scope model's raw tables at refresh_scope; the returned function
+// rewrites its references to them.
+func scopeWindows(ctx context.Context, conn *sql.Conn, sources []string) (func(string) string, error) {
+	for _, src := range sources {
+		if _, err := conn.ExecContext(ctx, "CREATE OR REPLACE TEMP VIEW "+windowPrefix+src+
+			" AS SELECT school_code, batch_id FROM refresh_scope WHERE source = '"+src+"'"); err != nil {
+			return nil, err
+		}
+	}
+	return reader(sources), nil
+}
+
+var reRawAlias = regexp.MustCompile(`(?i)\b(?:FROM|JOIN)\s+(raw_[a-z_]+)\s+([a-z_]+)`)
+
+// rawThroughEffective lists the raw tables model q reads if it joins each to
+// effective_batches on its batch_id (so it reads only rows of the files effective in the
+// months it builds); ok is false if some raw read is not joined so.
+func rawThroughEffective(q string) (tables []string, ok bool) {
+	code := stripComments(q)
+	if len(reRawRef.FindAllString(code, -1)) != len(reRawAlias.FindAllString(code, -1)) {
+		return nil, false
+	}
+	for _, x := range reRawAlias.FindAllStringSubmatch(code, -1) {
+		a := regexp.QuoteMeta(x[2])
+		join := regexp.MustCompile(`(?i)\bJOIN\s+effective_batches\s+\w+\s+ON\s[^\n]*\b(?:\w+\.batch_id\s*=\s*` + a + `\.batch_id|` + a + `\.batch_id\s*=\s*\w+\.batch_id)\b`)
+		if !join.MatchString(code) {
+			return nil, false
+		}
+		tables = append(tables, strings.ToLower(x[1]))
+	}
+	return tables, true
+}
+
+// rawWindows points the raw tables of a per-month rebuild from sp at the rows of the files
+// effective in those months alone, read by batch id ranges: raw rows are stored in load
+// order, so DuckDB skips the row groups of every other file (a join alone would read every
+// raw row of the programme). The returned function rewrites the references; nil if the
+// model's raw reads do not all go through effective_batches.
+func rawWindows(ctx context.Context, conn *sql.Conn, eff step, q string, sp span) (func(string) string, error) {
+	tables, ok := rawThroughEffective(q)
+	if !ok || len(tables) == 0 {
+		return nil, nil
+	}
+	rows, err := conn.QueryContext(ctx, "SELECT DISTINCT batch_id FROM ("+window(eff, sp)+") ORDER BY 1")
+	if err != nil {
+		return nil, err
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	ranges := idRanges(ids, 16)
+	for _, t := range tables {
+		view := "SELECT * FROM " + t + " WHERE false"
+		if len(ranges) > 0 {
+			var parts []string
+			for _, r := range ranges {
+				parts = append(parts, fmt.Sprintf("SELECT * FROM %s WHERE batch_id BETWEEN %d AND %d", t, r[0], r[1]))
+			}
+			view = strings.Join(parts, "\nUNION ALL ")
+		}
+		if _, err := conn.ExecContext(ctx, "CREATE OR REPLACE TEMP VIEW "+windowPrefix+t+" AS "+view); err != nil {
+			return nil, err
+		}
+	}
+	return reader(tables), nil
+}
+
+// idRanges covers sorted ids with at most max ranges, closing the smallest gaps first (a
+// range may take in ids not asked for: the join to effective_batches drops their rows).
+func idRanges(ids []int64, max int) [][2]int64 {
+	var rs [][2]int64
+	for _, id := range ids {
+		if n := len(rs); n > 0 && id <= rs[n-1][1]+1 {
+			rs[n-1][1] = id
+			continue
+		}
+		rs = append(rs, [2]int64{id, id})
+	}
+	for len(rs) > max {
+		best := 1
+		for i := 2; i < len(rs); i++ {
+			if rs[i][0]-rs[i-1][1] < rs[best][0]-rs[best-1][1] {
+				best = i
+			}
+		}
+		rs[best-1][1] = rs[best][1]
+		rs = append(rs[:best], rs[best+1:]...)
+	}
+	return rs
 }

@@ -366,6 +366,20 @@ func TestRefreshRecomputesOnlyChangedMonths(t *testing.T) {
 	if err := c.wh.DB.QueryRowContext(c.ctx, `SELECT count(*) FROM data_quality WHERE batch_id = ?`, id).Scan(&n); err != nil || n != 0 {
 		t.Fatalf("removed batch still in data_quality: %d %v", n, err)
 	}
+	// the schools each batch names, kept batch by batch, are those of the raw rows
+	if got := c.one(`SELECT count(*) FROM (
+		(SELECT * FROM refresh_scope EXCEPT ALL (SELECT DISTINCT 'raw_teachers', school_code, batch_id FROM raw_teachers
+			UNION ALL SELECT DISTINCT 'raw_hours', school_code, batch_id FROM raw_hours
+			UNION ALL SELECT DISTINCT 'raw_schools', school_code, batch_id FROM raw_schools))
+		UNION ALL
+		((SELECT DISTINCT 'raw_teachers', school_code, batch_id FROM raw_teachers
+			UNION ALL SELECT DISTINCT 'raw_hours', school_code, batch_id FROM raw_hours
+			UNION ALL SELECT DISTINCT 'raw_schools', school_code, batch_id FROM raw_schools) EXCEPT ALL SELECT * FROM refresh_scope))`); got != "0" {
+		t.Fatalf("refresh_scope differs from the raw rows by %s rows", got)
+	}
+	if got := strings.Join(scopeSources(mustModel(t, "effective_batches").SQL), ","); got != "raw_schools,raw_teachers,raw_hours,raw_progress,raw_assessments" {
+		t.Fatalf("effective_batches reads the raw rows as %q: refresh_scope would not be used", got)
+	}
 }
 
 // TestFullRebuildWhenRulesChange: another profile, a catalogue load or a migration rebuilds
@@ -465,11 +479,8 @@ func TestMonthLocalModelsReadMonthInputs(t *testing.T) {
 				}
 			}
 			// raw rows only through the files effective_batches picks for each month
-			for _, x := range regexp.MustCompile(`(?i)\b(?:FROM|JOIN)\s+(raw_[a-z_]+)\s+([a-z_]+)`).FindAllStringSubmatch(code, -1) {
-				join := regexp.MustCompile(`(?i)\bJOIN\s+effective_batches\s+(\w+)\s+ON\s[^\n]*\b(?:\w+\.batch_id\s*=\s*` + x[2] + `\.batch_id|` + x[2] + `\.batch_id\s*=\s*\w+\.batch_id)`)
-				if !join.MatchString(code) {
-					t.Errorf("%s reads %s without joining effective_batches on its batch_id", m.Name, x[1])
-				}
+			if _, ok := rawThroughEffective(m.SQL); !ok {
+				t.Errorf("%s reads raw rows without joining effective_batches on their batch_id", m.Name)
 			}
 		})
 	}
@@ -538,5 +549,42 @@ func TestIncrementalRefreshRunsDataTests(t *testing.T) {
 	}
 	if got := c.one(`SELECT string_agg(DISTINCT month, ',') FROM teacher_progress_monthly`); got != "2025-01" {
 		t.Fatalf("months after a failed refresh: %s", got)
+	}
+}
+
+func mustModel(t *testing.T, name string) Model {
+	t.Helper()
+	ms, err := Models()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.Name == name {
+			return m
+		}
+	}
+	t.Fatalf("no model %s", name)
+	return Model{}
+}
+
+// TestIDRanges: the batch ids of the effective files as few ranges, the smallest gaps closed first.
+func TestIDRanges(t *testing.T) {
+	cases := []struct {
+		ids  []int64
+		max  int
+		want string
+	}{
+		{nil, 4, "[]"},
+		{[]int64{5}, 4, "[[5 5]]"},
+		{[]int64{1, 2, 3, 10, 11, 40}, 4, "[[1 3] [10 11] [40 40]]"},
+		{[]int64{1, 2, 3, 10, 11, 40}, 2, "[[1 11] [40 40]]"},
+		{[]int64{1, 20, 22, 100}, 1, "[[1 100]]"},
+	}
+	for _, tc := range cases {
+		t.Run(fmt.Sprint(tc.ids, tc.max), func(t *testing.T) {
+			if got := fmt.Sprint(idRanges(tc.ids, tc.max)); got != tc.want {
+				t.Errorf("idRanges = %s, want %s", got, tc.want)
+			}
+		})
 	}
 }

@@ -266,6 +266,7 @@ func refresh(ctx context.Context, wh *warehouse.Warehouse, p Profile, full bool)
 		names = append(names, m.Name)
 	}
 	read := reader(names)
+	var scoped []string // the raw tables effective_batches reads through refresh_scope
 	steps := map[string]*step{}
 	var order []*step
 	ok := false
@@ -283,6 +284,18 @@ func refresh(ctx context.Context, wh *warehouse.Warehouse, p Profile, full bool)
 		s := &step{name: t, how: whole, out: since{changed: !incremental}}
 		steps[t] = s
 		order = append(order, s)
+	}
+	for _, m := range ms {
+		if m.Name != scopeModel {
+			continue
+		}
+		// what effective_batches needs of the raw rows, kept up to date batch by batch
+		if sources := scopeSources(m.SQL); sources != nil {
+			if err := updateScope(ctx, conn, sources, was, now, !incremental); err != nil {
+				return rep, fmt.Errorf("refresh: %w", err)
+			}
+			scoped = sources
+		}
 	}
 	firstRebuilt := ""
 	for _, m := range ms {
@@ -318,13 +331,36 @@ func refresh(ctx context.Context, wh *warehouse.Warehouse, p Profile, full bool)
 		if s.how == keep {
 			continue
 		}
-		if err := openWindows(ctx, conn, steps, refs, s.from); err != nil {
+		sp := span{from: s.from}
+		if incremental && latestOnly(m.Name) && steps["months"] != nil {
+			if err := conn.QueryRowContext(ctx, "SELECT coalesce(max(month), '') FROM "+stagePrefix+"months").Scan(&sp.only); err != nil {
+				return rep, fmt.Errorf("refresh: model %s: %w", m.Name, err)
+			}
+		}
+		if err := openWindows(ctx, conn, steps, refs, sp); err != nil {
 			return rep, fmt.Errorf("refresh: model %s: %w", m.Name, err)
+		}
+		q := read(m.SQL)
+		if s.how == delta && steps[scopeModel] != nil {
+			readRaw, err := rawWindows(ctx, conn, *steps[scopeModel], m.SQL, sp)
+			if err != nil {
+				return rep, fmt.Errorf("refresh: model %s: %w", m.Name, err)
+			}
+			if readRaw != nil {
+				q = readRaw(q)
+			}
+		}
+		if incremental && m.Name == scopeModel && scoped != nil {
+			readScope, err := scopeWindows(ctx, conn, scoped)
+			if err != nil {
+				return rep, fmt.Errorf("refresh: model %s: %w", m.Name, err)
+			}
+			q = readScope(q)
 		}
 		// Staging names are always new: dropStaged cleared them above.
 		staged := stagePrefix + m.Name
 		// a delta reads its inputs from its first month on, so it holds only those months
-		if _, err := conn.ExecContext(ctx, "CREATE TABLE "+staged+" AS\n"+read(m.SQL)); err != nil {
+		if _, err := conn.ExecContext(ctx, "CREATE TABLE "+staged+" AS\n"+q); err != nil {
 			return rep, fmt.Errorf("refresh: model %s: %w", m.Name, err)
 		}
 		if incremental && key {
@@ -372,7 +408,7 @@ func refresh(ctx context.Context, wh *warehouse.Warehouse, p Profile, full bool)
 		if !monthLocalTest(t.Name) {
 			tf = ""
 		}
-		if err := openWindows(ctx, conn, steps, refs, tf); err != nil {
+		if err := openWindows(ctx, conn, steps, refs, span{from: tf}); err != nil {
 			return rep, fmt.Errorf("refresh: data test %s: %w", t.Name, err)
 		}
 		t.SQL = read(t.SQL)

@@ -129,8 +129,14 @@ func benchChild(ctx context.Context, stderr io.Writer, args ...string) (float64,
 	if err != nil {
 		return 0, 0, nil, err
 	}
+	hwm, err := os.CreateTemp("", "tisheng-hwm-")
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	hwm.Close()
+	defer os.Remove(hwm.Name())
 	cmd := exec.CommandContext(ctx, self, append([]string{benchStepCmd}, args...)...)
-	cmd.Env = append(os.Environ(), ingest.KeyEnv+"="+benchKey)
+	cmd.Env = append(os.Environ(), ingest.KeyEnv+"="+benchKey, benchHWMEnv+"="+hwm.Name())
 	cmd.Stderr = stderr
 	start := time.Now()
 	out, err := cmd.Output()
@@ -138,7 +144,34 @@ func benchChild(ctx context.Context, stderr io.Writer, args ...string) (float64,
 	if err != nil {
 		return 0, 0, out, fmt.Errorf("%w\n%s", err, out)
 	}
+	// The child's own high-water mark: rusage's maxrss also counts the parent's pages the
+	// child held between fork and exec, which at a big parent floors every figure.
+	if b, err := os.ReadFile(hwm.Name()); err == nil {
+		if kb, err := strconv.ParseFloat(strings.TrimSpace(string(b)), 64); err == nil && kb > 0 {
+			return el, kb / 1024, out, nil
+		}
+	}
 	return el, float64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) / 1024, out, nil
+}
+
+// benchHWMEnv names the file a bench step writes its peak RSS (VmHWM, kB) to when it ends.
+const benchHWMEnv = "TISHENG_BENCH_HWM"
+
+// writeHWM writes this process's peak RSS for the parent bench.
+func writeHWM() {
+	path := os.Getenv(benchHWMEnv)
+	if path == "" {
+		return
+	}
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			os.WriteFile(path, []byte(strings.TrimSuffix(strings.TrimSpace(v), " kB")), 0o600)
+		}
+	}
 }
 
 // benchRefresh builds (once) a warehouse of a generated city or province and times a
@@ -326,6 +359,7 @@ func runBenchStep(ctx context.Context, args []string, stdout io.Writer) error {
 		return errors.New("bench-step: STEP DIR FILE")
 	}
 	step, dir, file := args[0], args[1], args[2]
+	defer writeHWM()
 	switch step {
 	case "readcsv":
 		db := filepath.Join(dir, "readcsv.duckdb")

@@ -17,3 +17,11 @@ CREATE TABLE refresh_batches (
     sha256   VARCHAR NOT NULL,
     as_of    DATE
 );
+
+-- Which schools each batch's raw rows name, per raw table: what effective_batches needs of
+-- the raw rows, kept up to date batch by batch so that a refresh does not read every raw row.
+CREATE TABLE refresh_scope (
+    source      VARCHAR NOT NULL,  -- raw_schools, raw_teachers, …
+    school_code VARCHAR,
+    batch_id    BIGINT NOT NULL
+);

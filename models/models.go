@@ -297,7 +297,6 @@ func refresh(ctx context.Context, wh *warehouse.Warehouse, p Profile, full bool)
 			scoped = sources
 		}
 	}
-	firstRebuilt := ""
 	for _, m := range ms {
 		t0 := time.Now()
 		refs := refsOf(m.SQL, names)
@@ -375,14 +374,8 @@ func refresh(ctx context.Context, wh *warehouse.Warehouse, p Profile, full bool)
 		b := Built{Table: m.Name, Rows: rows, Millis: time.Since(t0).Milliseconds()}
 		if s.how == delta {
 			b.From = s.from
-			if firstRebuilt == "" || s.from < firstRebuilt {
-				firstRebuilt = s.from
-			}
 		}
 		rep.Built = append(rep.Built, b)
-	}
-	if incremental {
-		rep.From = firstRebuilt
 	}
 	// the first month any per-month table changed: month-local tests check from there on
 	testFrom := ""
@@ -396,8 +389,12 @@ func refresh(ctx context.Context, wh *warehouse.Warehouse, p Profile, full bool)
 		switch {
 		case !c.changed:
 			testFrom = "9999-12" // no month changed: nothing per month to check
+		case c.month == "":
+			if err := conn.QueryRowContext(ctx, "SELECT coalesce(min(month), '') FROM "+stagePrefix+"months").Scan(&rep.From); err != nil {
+				return rep, fmt.Errorf("refresh: %w", err)
+			}
 		default:
-			testFrom = c.month
+			testFrom, rep.From = c.month, c.month
 		}
 	}
 	var te TestError

@@ -78,6 +78,44 @@ func latestOnly(name string) bool {
 	return false
 }
 
+// asOfLocal lists the per-month models whose rows for month m depend only on the batches
+// with an as-of date on or before m's last day (and on months): a batch loaded or removed
+// changes them from its as-of month on, so they are rebuilt from there (and compared with
+// the old rows from there). school_info is not one: a school first listed later lends its
+// facts to the months before.
+func asOfLocal(name string) bool { return name == "effective_batches" }
+
+// probeFirst lists the per-month models whose rows for a month before the first month a
+// batch change falls in can change only through rules reaching back from later files to
+// months with no file of their own (school_info: a school first listed later lends its
+// earliest list's facts to every month before), and every such month shows it in the first
+// month. A refresh recomputes the first month alone; if it came out as before, the model
+// is rebuilt from the batch change's month on, else whole.
+func probeFirst(name string) bool { return name == "school_info" }
+
+// batchesFrom is the first month a batch loaded or removed since the last refresh falls in.
+func batchesFrom(was, now inputs) since {
+	var c since
+	mark := func(b batchRef) {
+		if !b.asOf.Valid {
+			c = earlier(c, since{changed: true})
+			return
+		}
+		c = earlier(c, from(b.asOf.Time.Format("2006-01")))
+	}
+	for id, b := range now.batches {
+		if _, ok := was.batches[id]; !ok {
+			mark(b)
+		}
+	}
+	for id, b := range was.batches {
+		if _, ok := now.batches[id]; !ok {
+			mark(b)
+		}
+	}
+	return c
+}
+
 func perMonth(name string) bool {
 	k, l := monthKind(name)
 	return k || l
@@ -452,17 +490,22 @@ func closeWindows(ctx context.Context, conn *sql.Conn) error {
 }
 
 // firstDiff sets what changed in the staged table of a per-month model: from the first
-// month in which it differs from the old one, row for row (NULL equal to NULL, duplicates
-// counted); for effective_batches also for each export kind.
+// month in which it differs from the old one (from its first rebuilt month, for a per-month
+// rebuild), row for row (NULL equal to NULL, duplicates counted); for effective_batches also
+// for each export kind.
 func firstDiff(ctx context.Context, conn *sql.Conn, s *step) error {
 	group, kind := "", "''"
 	if s.name == "effective_batches" {
 		group, kind = " GROUP BY kind", "kind"
 	}
+	old := "SELECT * FROM " + s.name
+	if s.how == delta {
+		old += " WHERE month >= '" + s.from + "'"
+	}
 	rows, err := conn.QueryContext(ctx, fmt.Sprintf(`SELECT %[3]s, min(month) FROM (
-		(SELECT * FROM %[1]s EXCEPT ALL SELECT * FROM %[2]s%[1]s)
+		(%[5]s EXCEPT ALL SELECT * FROM %[2]s%[1]s)
 		UNION ALL
-		(SELECT * FROM %[2]s%[1]s EXCEPT ALL SELECT * FROM %[1]s))%[4]s`, s.name, stagePrefix, kind, group))
+		(SELECT * FROM %[2]s%[1]s EXCEPT ALL %[5]s))%[4]s`, s.name, stagePrefix, kind, group, old))
 	if err != nil {
 		return err
 	}
@@ -599,7 +642,10 @@ func scopeWindows(ctx context.Context, conn *sql.Conn, sources []string) (func(s
 	return reader(sources), nil
 }
 
-var reRawAlias = regexp.MustCompile(`(?i)\b(?:FROM|JOIN)\s+(raw_[a-z_]+)\s+([a-z_]+)`)
+var (
+	reRawAlias  = regexp.MustCompile(`(?i)\b(?:FROM|JOIN)\s+(raw_[a-z_]+)\s+([a-z_]+)`)
+	reEffSubset = regexp.MustCompile(`(?i)\b(\w+)\s+AS\s*\(\s*SELECT\s+\*\s+FROM\s+effective_batches\b`)
+)
 
 // rawThroughEffective lists the raw tables model q reads if it joins each to
 // effective_batches on its batch_id (so it reads only rows of the files effective in the
@@ -609,9 +655,14 @@ func rawThroughEffective(q string) (tables []string, ok bool) {
 	if len(reRawRef.FindAllString(code, -1)) != len(reRawAlias.FindAllString(code, -1)) {
 		return nil, false
 	}
+	// effective_batches, or a subset of it named in the query (cur AS (SELECT * FROM effective_batches WHERE …))
+	targets := []string{"effective_batches"}
+	for _, c := range reEffSubset.FindAllStringSubmatch(code, -1) {
+		targets = append(targets, regexp.QuoteMeta(c[1]))
+	}
 	for _, x := range reRawAlias.FindAllStringSubmatch(code, -1) {
 		a := regexp.QuoteMeta(x[2])
-		join := regexp.MustCompile(`(?i)\bJOIN\s+effective_batches\s+\w+\s+ON\s[^\n]*\b(?:\w+\.batch_id\s*=\s*` + a + `\.batch_id|` + a + `\.batch_id\s*=\s*\w+\.batch_id)\b`)
+		join := regexp.MustCompile(`(?i)\bJOIN\s+(?:` + strings.Join(targets, "|") + `)\s+\w+\s+ON\s[^\n]*\b(?:\w+\.batch_id\s*=\s*` + a + `\.batch_id|` + a + `\.batch_id\s*=\s*\w+\.batch_id)\b`)
 		if !join.MatchString(code) {
 			return nil, false
 		}
@@ -686,4 +737,19 @@ func idRanges(ids []int64, max int) [][2]int64 {
 		rs = append(rs[:best], rs[best+1:]...)
 	}
 	return rs
+}
+
+// probe recomputes model m for month alone and says whether it came out as the old rows of
+// that month.
+func probe(ctx context.Context, conn *sql.Conn, steps map[string]*step, m Model, refs []string, read func(string) string, month string) (bool, error) {
+	if err := openWindows(ctx, conn, steps, refs, span{only: month}); err != nil {
+		return false, err
+	}
+	var n int
+	q := "SELECT count(*) FROM ((SELECT * FROM (" + read(m.SQL) + "\n) EXCEPT ALL SELECT * FROM " + m.Name + " WHERE month = '" + month + "')" +
+		" UNION ALL (SELECT * FROM " + m.Name + " WHERE month = '" + month + "' EXCEPT ALL SELECT * FROM (" + read(m.SQL) + "\n)))"
+	if err := conn.QueryRowContext(ctx, q).Scan(&n); err != nil {
+		return false, err
+	}
+	return n == 0, nil
 }

@@ -309,7 +309,32 @@ func refresh(ctx context.Context, wh *warehouse.Warehouse, p Profile, full bool)
 			for _, r := range refs {
 				in = earlier(in, changeIn(steps[r], m.SQL))
 			}
+			if asOfLocal(m.Name) || probeFirst(m.Name) {
+				in = earlier(in, batchesFrom(was, now))
+			}
 			switch {
+			case key && probeFirst(m.Name) && in.changed && in.month != "":
+				old, err := firstMonth(ctx, conn, m.Name)
+				if err != nil {
+					return rep, fmt.Errorf("refresh: model %s: %w", m.Name, err)
+				}
+				if old != "" && in.month > old {
+					same, err := probe(ctx, conn, steps, m, refs, read, old)
+					if err != nil {
+						return rep, fmt.Errorf("refresh: model %s: %w", m.Name, err)
+					}
+					if same {
+						s.how, s.from = delta, in.month
+					}
+				}
+			case key && asOfLocal(m.Name) && in.changed && in.month != "":
+				old, err := firstMonth(ctx, conn, m.Name)
+				if err != nil {
+					return rep, fmt.Errorf("refresh: model %s: %w", m.Name, err)
+				}
+				if old != "" && in.month > old {
+					s.how, s.from = delta, in.month
+				}
 			case key:
 				// rebuilt whole, then compared below
 			case local && !in.changed:
@@ -340,7 +365,7 @@ func refresh(ctx context.Context, wh *warehouse.Warehouse, p Profile, full bool)
 			return rep, fmt.Errorf("refresh: model %s: %w", m.Name, err)
 		}
 		q := read(m.SQL)
-		if s.how == delta && steps[scopeModel] != nil {
+		if (s.how == delta || sp.only != "") && steps[scopeModel] != nil {
 			readRaw, err := rawWindows(ctx, conn, *steps[scopeModel], m.SQL, sp)
 			if err != nil {
 				return rep, fmt.Errorf("refresh: model %s: %w", m.Name, err)
@@ -358,8 +383,14 @@ func refresh(ctx context.Context, wh *warehouse.Warehouse, p Profile, full bool)
 		}
 		// Staging names are always new: dropStaged cleared them above.
 		staged := stagePrefix + m.Name
-		// a delta reads its inputs from its first month on, so it holds only those months
-		if _, err := conn.ExecContext(ctx, "CREATE TABLE "+staged+" AS\n"+q); err != nil {
+		create := "CREATE TABLE "
+		if s.how == delta {
+			// A delta reads its inputs from its first month on, so it holds only those
+			// months. It is staged as a temporary table: the swap copies it into the model's
+			// table, so it is written to the file once, not twice.
+			create = "CREATE TEMP TABLE "
+		}
+		if _, err := conn.ExecContext(ctx, create+staged+" AS\n"+q); err != nil {
 			return rep, fmt.Errorf("refresh: model %s: %w", m.Name, err)
 		}
 		if incremental && key {

@@ -22,24 +22,33 @@ const (
 	delta        // per-month: months >= from rebuilt under the staging name, replaced at the swap
 )
 
-// Every model is one of three kinds, for the incremental refresh:
+// The incremental refresh. Its input is the loaded batches (immutable: a batch id whose
+// digest changed forces a full rebuild, as do another profile, catalogue, migration or model
+// SQL). From what was recorded at the last refresh it knows which batches were loaded or
+// removed since. Every model is one of three kinds:
 //
-//   - monthKey models are per month and cheap to build whole (months, which files count in
-//     each month, each school's facts in each month). They are rebuilt whole on every
-//     refresh and compared with the old table; the first month where the two differ is the
-//     first month that can have changed downstream. Comparing the output, rather than
-//     reasoning about which batch moves which month, also covers rules that reach back in
-//     time (a school first listed later gives its facts to the months before).
-//   - monthLocal models are per month and heavy; their rows for month m are worked only from
-//     month m's rows of the models they read, from small tables with no month (profile,
-//     catalogue) and from raw rows picked by batch id through effective_batches, whose
-//     contents never change (a batch whose bytes differ under the same id forces a full
-//     rebuild). So if nothing they read changed before month M, their rows before M stand.
-//     TestMonthLocalModelsReadMonthInputs checks the reads.
-//   - every other model (latest-month views, annual figures, data quality) is rebuilt whole
-//     when anything it reads changed, and kept otherwise.
+//   - monthKey models are per month and small (months; effective_batches, which file counts
+//     for each month, kind and school; school_info, each school's facts each month). They
+//     are recomputed and compared, row for row, with the old table: the first month where
+//     the two differ (for effective_batches, per export kind) is where change starts
+//     downstream. Comparing outputs needs no reasoning about which batch moves which month.
+//     To keep their cost flat, effective_batches is recomputed only from the first month a
+//     loaded or removed batch's as-of date falls in (a file counts only from its as-of month
+//     on: asOfLocal), and school_info too when its first month recomputes unchanged (its
+//     only rule reaching back, a school first listed later, always shows there: probeFirst).
+//   - monthLocal models are per month and heavy. Their rows for month m are worked only
+//     from month m's rows of the models they read, from small tables with no month
+//     (profile, catalogue) and from raw rows that join effective_batches on batch id
+//     (TestMonthLocalModelsReadMonthInputs checks these reads). So a model's first changed
+//     month is the earliest first changed month of what it reads, per export kind for
+//     effective_batches (kindsRead); months before it cannot differ and are kept; if nothing
+//     it reads changed, the table is kept. Induction over the dependency order carries this
+//     from the monthKey models to the last model, so no changed month is missed.
+//   - every other model (latest-month and annual figures, data quality) is rebuilt whole when
+//     anything it reads changed (or it reads the batches or raw rows), and kept otherwise.
 //
 // A model added later is of the third kind until listed here: slower, never wrong.
+// TestIncrementalEqualsFull checks the lists against full rebuilds.
 func monthKind(name string) (monthKey, monthLocal bool) {
 	switch name {
 	case "months", "effective_batches", "school_info":

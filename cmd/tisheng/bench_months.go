@@ -146,6 +146,11 @@ func benchMonths(ctx context.Context, dir string, months int, stdout, stderr io.
 		}
 		rs = append(rs, r)
 	}
+	// the rows the incremental refresh appended keep the month and school order
+	fmt.Fprintf(stdout, "\npages at %d months, after the incremental refresh:\n", months+1)
+	if err := benchServe(ctx, dir, long, stdout, stderr); err != nil {
+		return err
+	}
 	one, err := run("full rebuild, 1 month", "refresh-full", short)
 	if err != nil {
 		return err

@@ -588,3 +588,23 @@ func TestIDRanges(t *testing.T) {
 		})
 	}
 }
+
+// TestStaleOnNewWarehouse: a warehouse with only the built-in catalogue and no models is
+// stale until refreshed (the models do not exist yet), and not after.
+func TestStaleOnNewWarehouse(t *testing.T) {
+	c := newCity(t)
+	stale, err := Stale(c.ctx, c.wh.DB)
+	if err != nil || !stale {
+		t.Fatalf("new warehouse: stale %v, %v", stale, err)
+	}
+	p, err := LoadProfile("national")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Refresh(c.ctx, c.wh, p); err != nil {
+		t.Fatal(err)
+	}
+	if stale, err := Stale(c.ctx, c.wh.DB); err != nil || stale {
+		t.Fatalf("after a refresh: stale %v, %v", stale, err)
+	}
+}

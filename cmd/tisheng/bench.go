@@ -181,7 +181,7 @@ func benchRefresh(ctx context.Context, dir, scale string, teachers, districts in
 	if err != nil {
 		return err
 	}
-	el, rss, out, err := benchChild(ctx, stderr, "refresh", dir, db)
+	el, rss, out, err := benchChild(ctx, stderr, "refresh-full", dir, db)
 	if err != nil {
 		return fmt.Errorf("refresh %s: %w", scale, err)
 	}

@@ -68,7 +68,7 @@ func runBatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		for _, r := range removed {
 			fmt.Fprintf(stdout, "已删除批次 %d：%s（%s，%s）%d 行\n", r.ID, r.FileName, r.Kind, r.AsOf, r.RowsRemoved)
 		}
-		if err := refresh(ctx, wh, "", stdout); err != nil {
+		if err := refresh(ctx, wh, "", false, stdout); err != nil {
 			return fmt.Errorf("批次已删除，但刷新失败（模型仍是旧的，修正后运行 tisheng refresh）：%w", err)
 		}
 		return nil

@@ -48,17 +48,21 @@ type benchFiles struct {
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	const synopsis = "tisheng bench [--rows N] [--xlsx-rows N] [--dir 目录] [--scales city,province|none]"
+	const synopsis = "tisheng bench [--rows N] [--xlsx-rows N] [--dir 目录] [--scales city,months,province|none] [--months N] [--ingest=false]"
 	fs := newFlags("bench")
 	dir := fs.String("dir", "bench-data", "生成的文件和仓库放在这个 `目录`")
 	rows := fs.Int("rows", 1_000_000, "学时 CSV 的 `行数`")
 	xrows := fs.Int("xlsx-rows", 200_000, "学时 XLSX 的 `行数`")
-	scales := fs.String("scales", "city,province", "要测的刷新规模：city（5 万教师）、province（100 万）或 none")
+	scales := fs.String("scales", "city,months,province", "要测的刷新规模：city（5 万教师）、months（同一城市的多个月快照：全量与增量刷新）、province（100 万）或 none")
+	months := fs.Int("months", 36, "months 规模的月快照`个数`")
+	ingestBench := fs.Bool("ingest", true, "是否测导入")
 	if _, err := parseFlags(fs, synopsis, args, stdout, stderr); err != nil {
 		return err
 	}
-	if err := benchIngest(ctx, *dir, *rows, *xrows, stdout, stderr); err != nil {
-		return err
+	if *ingestBench {
+		if err := benchIngest(ctx, *dir, *rows, *xrows, stdout, stderr); err != nil {
+			return err
+		}
 	}
 	for _, sc := range strings.Split(*scales, ",") {
 		var err error
@@ -69,6 +73,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			if err == nil {
 				err = benchServe(ctx, *dir, filepath.Join(*dir, "city.duckdb"), stdout, stderr)
 			}
+		case "months":
+			err = benchMonths(ctx, *dir, *months, stdout, stderr)
 		case "province":
 			err = benchRefresh(ctx, *dir, "province", 1_000_000, 100, stdout, stderr)
 		default:
@@ -123,8 +129,14 @@ func benchChild(ctx context.Context, stderr io.Writer, args ...string) (float64,
 	if err != nil {
 		return 0, 0, nil, err
 	}
+	hwm, err := os.CreateTemp("", "tisheng-hwm-")
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	hwm.Close()
+	defer os.Remove(hwm.Name())
 	cmd := exec.CommandContext(ctx, self, append([]string{benchStepCmd}, args...)...)
-	cmd.Env = append(os.Environ(), ingest.KeyEnv+"="+benchKey)
+	cmd.Env = append(os.Environ(), ingest.KeyEnv+"="+benchKey, benchHWMEnv+"="+hwm.Name())
 	cmd.Stderr = stderr
 	start := time.Now()
 	out, err := cmd.Output()
@@ -132,41 +144,44 @@ func benchChild(ctx context.Context, stderr io.Writer, args ...string) (float64,
 	if err != nil {
 		return 0, 0, out, fmt.Errorf("%w\n%s", err, out)
 	}
+	// The child's own high-water mark: rusage's maxrss also counts the parent's pages the
+	// child held between fork and exec, which at a big parent floors every figure.
+	if b, err := os.ReadFile(hwm.Name()); err == nil {
+		if kb, err := strconv.ParseFloat(strings.TrimSpace(string(b)), 64); err == nil && kb > 0 {
+			return el, kb / 1024, out, nil
+		}
+	}
 	return el, float64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) / 1024, out, nil
+}
+
+// benchHWMEnv names the file a bench step writes its peak RSS (VmHWM, kB) to when it ends.
+const benchHWMEnv = "TISHENG_BENCH_HWM"
+
+// writeHWM writes this process's peak RSS for the parent bench.
+func writeHWM() {
+	path := os.Getenv(benchHWMEnv)
+	if path == "" {
+		return
+	}
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			os.WriteFile(path, []byte(strings.TrimSuffix(strings.TrimSpace(v), " kB")), 0o600)
+		}
+	}
 }
 
 // benchRefresh builds (once) a warehouse of a generated city or province and times a
 // refresh of it, then the two heaviest models run bare by DuckDB on the same data.
 func benchRefresh(ctx context.Context, dir, scale string, teachers, districts int, stdout, stderr io.Writer) error {
-	db := filepath.Join(dir, scale+".duckdb")
-	if _, err := os.Stat(db + ".ready"); err != nil {
-		fmt.Fprintf(stdout, "\nbuilding the %s warehouse (%d teachers; once, kept in %s) …\n", scale, teachers, dir)
-		os.Remove(db)
-		os.Remove(db + ".wal")
-		exports := filepath.Join(dir, scale+"-exports")
-		os.RemoveAll(exports)
-		sum, err := gen.Generate(gen.Config{Out: exports, Districts: districts, Teachers: teachers, Seed: 1})
-		if err != nil {
-			return err
-		}
-		os.Setenv(ingest.KeyEnv, benchKey)
-		wh, l, err := openLoader(ctx, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
-		if err != nil {
-			return err
-		}
-		for _, f := range sum.Files {
-			if r := l.LoadFile(ctx, f.Path, ingest.Options{School: f.School}); r.Status == ingest.StatusFailed {
-				wh.Close()
-				return fmt.Errorf("%s: %s", f.Path, r.Error)
-			}
-		}
-		wh.Close()
-		os.RemoveAll(exports)
-		if err := os.WriteFile(db+".ready", nil, 0o644); err != nil {
-			return err
-		}
+	db, err := benchWarehouse(ctx, dir, scale, teachers, districts, stdout)
+	if err != nil {
+		return err
 	}
-	el, rss, out, err := benchChild(ctx, stderr, "refresh", dir, db)
+	el, rss, out, err := benchChild(ctx, stderr, "refresh-full", dir, db)
 	if err != nil {
 		return fmt.Errorf("refresh %s: %w", scale, err)
 	}
@@ -200,6 +215,40 @@ func benchRefresh(ctx context.Context, dir, scale string, teachers, districts in
 	}
 	fmt.Fprintf(stdout, "  whole refresh (%d models staged, %d data tests, swapped in one transaction) / the two heaviest bare: %.1fx\n", len(rep.Built)-1, rep.Tests, el/bareTotal)
 	return nil
+}
+
+// benchWarehouse builds (once) a warehouse of a generated city or province: two monthly
+// snapshots of every export, loaded as tisheng ingest loads them.
+func benchWarehouse(ctx context.Context, dir, scale string, teachers, districts int, stdout io.Writer) (string, error) {
+	db := filepath.Join(dir, scale+".duckdb")
+	if _, err := os.Stat(db + ".ready"); err != nil {
+		fmt.Fprintf(stdout, "\nbuilding the %s warehouse (%d teachers; once, kept in %s) …\n", scale, teachers, dir)
+		os.Remove(db)
+		os.Remove(db + ".wal")
+		exports := filepath.Join(dir, scale+"-exports")
+		os.RemoveAll(exports)
+		sum, err := gen.Generate(gen.Config{Out: exports, Districts: districts, Teachers: teachers, Seed: 1})
+		if err != nil {
+			return "", err
+		}
+		os.Setenv(ingest.KeyEnv, benchKey)
+		wh, l, err := openLoader(ctx, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			return "", err
+		}
+		for _, f := range sum.Files {
+			if r := l.LoadFile(ctx, f.Path, ingest.Options{School: f.School}); r.Status == ingest.StatusFailed {
+				wh.Close()
+				return "", fmt.Errorf("%s: %s", f.Path, r.Error)
+			}
+		}
+		wh.Close()
+		os.RemoveAll(exports)
+		if err := os.WriteFile(db+".ready", nil, 0o644); err != nil {
+			return "", err
+		}
+	}
+	return db, nil
 }
 
 // benchServe measures the two pages leaders open most, under 16 concurrent clients, and the
@@ -393,6 +442,7 @@ func runBenchStep(ctx context.Context, args []string, stdout io.Writer) error {
 		return errors.New("bench-step: STEP DIR FILE")
 	}
 	step, dir, file := args[0], args[1], args[2]
+	defer writeHWM()
 	switch step {
 	case "readcsv":
 		db := filepath.Join(dir, "readcsv.duckdb")
@@ -422,7 +472,7 @@ func runBenchStep(ctx context.Context, args []string, stdout io.Writer) error {
 			return fmt.Errorf("bench ingest: %s, %d rejected: %s", r.Status, r.Rejected, r.Error)
 		}
 		return nil
-	case "refresh":
+	case "refresh", "refresh-full":
 		wh, err := warehouse.Open(ctx, file)
 		if err != nil {
 			return err
@@ -432,7 +482,11 @@ func runBenchStep(ctx context.Context, args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		rep, err := models.Refresh(ctx, wh, p)
+		refresh := models.Refresh
+		if step == "refresh-full" {
+			refresh = models.RefreshFull
+		}
+		rep, err := refresh(ctx, wh, p)
 		if err != nil {
 			return err
 		}

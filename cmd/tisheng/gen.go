@@ -93,7 +93,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if failed > 0 {
 		return fmt.Errorf("%d 个文件导入失败", failed)
 	}
-	if err := refresh(ctx, wh, "national", stdout); err != nil {
+	if err := refresh(ctx, wh, "national", false, stdout); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "仓库：%s\n", db)

@@ -159,3 +159,43 @@ func fileSize(path string) int64 {
 	}
 	return st.Size()
 }
+
+// TestRefreshCommandIncrementalAndFull: after May's files the first refresh rebuilds
+// everything; June's files are refreshed from June on; a second refresh has nothing to do;
+// --full rebuilds everything again.
+func TestRefreshCommandIncrementalAndFull(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "w.duckdb")
+	all, _ := filepath.Glob("../../testdata/demo/*")
+	var may, june []string
+	for _, f := range all {
+		switch b := filepath.Base(f); {
+		case strings.Contains(b, "2025-05") || strings.Contains(b, "202505"):
+			may = append(may, f)
+		case strings.Contains(b, "2025-06") || strings.Contains(b, "202506"):
+			june = append(june, f)
+		}
+	}
+	if len(may) < 10 || len(june) < 10 {
+		t.Fatalf("demo files: %d for May, %d for June", len(may), len(june))
+	}
+	steps := []struct {
+		args []string
+		want string
+	}{
+		{append([]string{"ingest", "--db", db}, may...), ""},
+		{[]string{"refresh", "--db", db}, "全量刷新：尚无上次刷新的记录"},
+		{append([]string{"ingest", "--db", db}, june...), ""},
+		{[]string{"refresh", "--db", db}, "增量刷新：重算 2025-06 起的月份"},
+		{[]string{"refresh", "--db", db}, "模型已是最新"},
+		{[]string{"refresh", "--db", db, "--full"}, "全量刷新：指定全量刷新"},
+	}
+	for _, s := range steps {
+		out, err := tisheng(s.args...).CombinedOutput()
+		if s.want == "" {
+			continue // ingest: rejected demo rows make its status 1
+		}
+		if err != nil || !strings.Contains(string(out), s.want) {
+			t.Fatalf("%s: %v\n%s\nwant %q", strings.Join(s.args[:1], " "), err, out, s.want)
+		}
+	}
+}

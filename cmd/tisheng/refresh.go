@@ -13,10 +13,11 @@ import (
 )
 
 func runRefresh(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	const synopsis = "tisheng refresh --db 文件 [--profile national|xiamen|baoji|guangdong|规则.json]"
+	const synopsis = "tisheng refresh --db 文件 [--profile national|xiamen|baoji|guangdong|规则.json] [--full]"
 	fs := newFlags("refresh")
 	db := fs.String("db", "", "仓库`文件`")
 	profile := fs.String("profile", "", "规则方案：national、xiamen、baoji、guangdong 或一个 `规则.json`（默认：上次用的，否则 national）")
+	full := fs.Bool("full", false, "用全部批次重建所有模型（默认只重算上次刷新后载入或删除的批次可能影响的月份）")
 	rest, err := parseFlags(fs, synopsis, args, stdout, stderr)
 	if err != nil {
 		return err
@@ -35,7 +36,7 @@ func runRefresh(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := ensureNational(ctx, wh, *db, stderr); err != nil {
 		return err
 	}
-	return refresh(ctx, wh, *profile, stdout)
+	return refresh(ctx, wh, *profile, *full, stdout)
 }
 
 // ensureNational loads the built-in national catalogue into a warehouse that has none yet
@@ -60,7 +61,7 @@ func ensureNational(ctx context.Context, wh *warehouse.Warehouse, db string, std
 
 // refresh picks the profile (named, else the recorded one, else national), refreshes and
 // prints what it built.
-func refresh(ctx context.Context, wh *warehouse.Warehouse, name string, stdout io.Writer) error {
+func refresh(ctx context.Context, wh *warehouse.Warehouse, name string, full bool, stdout io.Writer) error {
 	var p models.Profile
 	var err error
 	switch {
@@ -75,13 +76,34 @@ func refresh(ctx context.Context, wh *warehouse.Warehouse, name string, stdout i
 	if err != nil {
 		return err
 	}
-	rep, err := models.Refresh(ctx, wh, p)
+	run := models.Refresh
+	if full {
+		run = models.RefreshFull
+	}
+	rep, err := run(ctx, wh, p)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "规则方案 %s（%s）\n", p.Name, p.Label)
+	switch rep.Mode {
+	case "unchanged":
+		fmt.Fprintf(stdout, "模型已是最新：上次刷新后没有载入或删除批次\n")
+		return nil
+	case "incremental":
+		if rep.From == "" {
+			fmt.Fprintf(stdout, "增量刷新：各月的数据都没有变化，只重建了依赖批次清单的模型\n")
+			break
+		}
+		fmt.Fprintf(stdout, "增量刷新：重算 %s 起的月份，其余月份和未受影响的模型保留\n", rep.From)
+	default:
+		fmt.Fprintf(stdout, "全量刷新：%s\n", rep.Reason)
+	}
 	for _, b := range rep.Built {
-		fmt.Fprintf(stdout, "  模型 %-26s %10d 行  %7d 毫秒\n", b.Table, b.Rows, b.Millis)
+		from := ""
+		if b.From != "" {
+			from = "，自 " + b.From + " 起"
+		}
+		fmt.Fprintf(stdout, "  模型 %-26s %10d 行  %7d 毫秒%s\n", b.Table, b.Rows, b.Millis, from)
 	}
 	for _, c := range rep.Checked {
 		fmt.Fprintf(stdout, "  检查 %-26s %10s     %7d 毫秒\n", c.Table, "通过", c.Millis)

@@ -11,11 +11,3 @@ CREATE TABLE batch_removals (
     removed_by   VARCHAR NOT NULL,
     removed_at   TIMESTAMP NOT NULL
 );
-
--- What the models were last built from: the batches as they stood when a refresh swapped
--- its tables in. Models are stale when the batches differ (a load, or a removal, since).
-CREATE TABLE models_built (
-    batch_high  BIGINT NOT NULL,      -- the highest batch_id then (0: none)
-    batch_count BIGINT NOT NULL,
-    built_at    TIMESTAMP NOT NULL
-);

@@ -1,0 +1,764 @@
+package models
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// How a refresh treats one model.
+const (
+	keep  = iota // unchanged: the table stays as it is
+	whole        // rebuilt whole under the staging name, renamed in at the swap
+	delta        // per-month: months >= from rebuilt under the staging name, replaced at the swap
+)
+
+// The incremental refresh. Its input is the loaded batches (immutable: a batch id whose
+// digest changed forces a full rebuild, as do another profile, catalogue, migration or model
+// SQL). From what was recorded at the last refresh it knows which batches were loaded or
+// removed since. Every model is one of three kinds:
+//
+//   - monthKey models are per month and small (months; effective_batches, which file counts
+//     for each month, kind and school; school_info, each school's facts each month). They
+//     are recomputed and compared, row for row, with the old table: the first month where
+//     the two differ (for effective_batches, per export kind) is where change starts
+//     downstream. Comparing outputs needs no reasoning about which batch moves which month.
+//     To keep their cost flat, effective_batches is recomputed only from the first month a
+//     loaded or removed batch's as-of date falls in (a file counts only from its as-of month
+//     on: asOfLocal), and school_info too when its first month recomputes unchanged (its
+//     only rule reaching back, a school first listed later, always shows there: probeFirst).
+//   - monthLocal models are per month and heavy. Their rows for month m are worked only
+//     from month m's rows of the models they read, from small tables with no month
+//     (profile, catalogue) and from raw rows that join effective_batches on batch id
+//     (TestMonthLocalModelsReadMonthInputs checks these reads). So a model's first changed
+//     month is the earliest first changed month of what it reads, per export kind for
+//     effective_batches (kindsRead); months before it cannot differ and are kept; if nothing
+//     it reads changed, the table is kept. Induction over the dependency order carries this
+//     from the monthKey models to the last model, so no changed month is missed.
+//   - every other model (latest-month and annual figures, data quality) is rebuilt whole when
+//     anything it reads changed (or it reads the batches or raw rows), and kept otherwise.
+//
+// A model added later is of the third kind until listed here: slower, never wrong.
+// TestIncrementalEqualsFull checks the lists against full rebuilds.
+func monthKind(name string) (monthKey, monthLocal bool) {
+	switch name {
+	case "months", "effective_batches", "school_info":
+		return true, false
+	case "roster", "teacher_category_hours", "teacher_plan", "teacher_points",
+		"teacher_progress_monthly", "school_gate_monthly", "monthly_progress":
+		return false, true
+	}
+	return false, false
+}
+
+// monthLocalTest lists the data tests each of whose rows concerns one month's rows (a row
+// test, or one grouped by month): an incremental refresh runs them over the recomputed months
+// only, since the months before passed them when they were built and have not changed. A
+// test added later runs over every month until listed here.
+func monthLocalTest(name string) bool {
+	switch name {
+	case "each_teacher_once", "every_roster_teacher_present", "flags_consistent", "gate_consistent",
+		"hours_never_negative", "nobody_in_two_schools", "passed_points_in_catalogue", "rates_within_0_1":
+		return true
+	}
+	return false
+}
+
+// latestOnly lists the models that read the per-month tables only at the latest month (a
+// filter on max(month), or a join to a latest-month table on month): an incremental refresh
+// hands them that month alone, so their cost does not grow with the months. A model added
+// later reads every month until listed here; TestIncrementalEqualsFull (whose full rebuilds
+// read every month) catches a model listed wrongly.
+func latestOnly(name string) bool {
+	switch name {
+	case "teacher_progress", "school_gate", "ability_choices", "coverage", "swot_gaps", "swot_inputs",
+		"unmatched_rows", "data_quality", "annual_by_group", "annual_summary", "district_summary":
+		return true
+	}
+	return false
+}
+
+// asOfLocal lists the per-month models whose rows for month m depend only on the batches
+// with an as-of date on or before m's last day (and on months): a batch loaded or removed
+// changes them from its as-of month on, so they are rebuilt from there (and compared with
+// the old rows from there). school_info is not one: a school first listed later lends its
+// facts to the months before.
+func asOfLocal(name string) bool { return name == "effective_batches" }
+
+// probeFirst lists the per-month models whose rows for a month before the first month a
+// batch change falls in can change only through rules reaching back from later files to
+// months with no file of their own (school_info: a school first listed later lends its
+// earliest list's facts to every month before), and every such month shows it in the first
+// month. A refresh recomputes the first month alone; if it came out as before, the model
+// is rebuilt from the batch change's month on, else whole.
+func probeFirst(name string) bool { return name == "school_info" }
+
+// batchesFrom is the first month a batch loaded or removed since the last refresh falls in.
+func batchesFrom(was, now inputs) since {
+	var c since
+	mark := func(b batchRef) {
+		if !b.asOf.Valid {
+			c = earlier(c, since{changed: true})
+			return
+		}
+		c = earlier(c, from(b.asOf.Time.Format("2006-01")))
+	}
+	for id, b := range now.batches {
+		if _, ok := was.batches[id]; !ok {
+			mark(b)
+		}
+	}
+	for id, b := range was.batches {
+		if _, ok := now.batches[id]; !ok {
+			mark(b)
+		}
+	}
+	return c
+}
+
+func perMonth(name string) bool {
+	k, l := monthKind(name)
+	return k || l
+}
+
+// baseChanging are the loaded tables a batch load or removal writes; abilities changes only
+// with a catalogue load, which forces a full rebuild.
+var reBaseChanging = regexp.MustCompile(`(?i)\b(batches|rejects|raw_[a-z_]+)\b`)
+
+// since is how much of a model's output changed: nothing, every month from a month on, or
+// everything (all months, or a table with no month).
+type since struct {
+	changed bool
+	month   string // "" with changed: everything
+}
+
+func from(m string) since { return since{changed: true, month: m} }
+
+// earlier is the wider of two changes.
+func earlier(a, b since) since {
+	switch {
+	case !a.changed:
+		return b
+	case !b.changed:
+		return a
+	case a.month == "" || b.month == "":
+		return since{changed: true}
+	case a.month < b.month:
+		return a
+	}
+	return b
+}
+
+// step is what a refresh does with one model or profile table.
+type step struct {
+	name   string
+	how    int
+	from   string           // delta: the first month rebuilt
+	out    since            // what changed in the table
+	byKind map[string]since // effective_batches: what changed for each export kind
+}
+
+var (
+	reKindRef  = regexp.MustCompile(`(?i)\b(?:FROM|JOIN)\s+effective_batches\b`)
+	reKindJoin = regexp.MustCompile(`(?i)\b(?:FROM|JOIN)\s+effective_batches\s+(\w+)\s+ON\s+(\w+)\.kind\s*=\s*'(\w+)'((?:.|\n)*?)(?:\b(?:LEFT|JOIN|WHERE|GROUP|QUALIFY|ORDER)\b|$)`)
+	reOr       = regexp.MustCompile(`(?i)\bOR\b`)
+)
+
+// kindsRead lists the export kinds a model reads from effective_batches when every reference
+// to it is a join whose condition keeps one kind (ON e.kind = 'hours' AND …); nil when some
+// reference can read every kind.
+func kindsRead(q string) []string {
+	code := stripComments(q)
+	refs := reKindRef.FindAllStringIndex(code, -1)
+	joins := reKindJoin.FindAllStringSubmatch(code, -1)
+	if len(refs) == 0 || len(joins) != len(refs) {
+		return nil
+	}
+	var kinds []string
+	for _, j := range joins {
+		if j[1] != j[2] || reOr.MatchString(j[4]) {
+			return nil
+		}
+		kinds = append(kinds, j[3])
+	}
+	return kinds
+}
+
+// changeIn is what changed in dependency s as model q reads it.
+func changeIn(s *step, q string) since {
+	if s.byKind == nil {
+		return s.out
+	}
+	kinds := kindsRead(q)
+	if kinds == nil {
+		return s.out
+	}
+	var c since
+	for _, k := range kinds {
+		c = earlier(c, s.byKind[k])
+	}
+	return c
+}
+
+// inputs is what the models are built from, as recorded after a refresh.
+type inputs struct {
+	schema     int
+	modelsHash string
+	params     string
+	catalogues string
+	batches    map[int64]batchRef
+}
+
+type batchRef struct {
+	sha  string
+	asOf sql.NullTime
+}
+
+// modelsHash fingerprints the model and data-test SQL: a binary with other models rebuilds
+// everything once.
+func modelsHash() (string, error) {
+	h := sha256.New()
+	for _, dir := range []string{"sql", "tests"} {
+		entries, err := fs.ReadDir(sqlFS, dir)
+		if err != nil {
+			return "", err
+		}
+		for _, e := range entries {
+			b, err := sqlFS.ReadFile(path.Join(dir, e.Name()))
+			if err != nil {
+				return "", err
+			}
+			fmt.Fprintf(h, "%s/%s %d\n", dir, e.Name(), len(b))
+			h.Write(b)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+type querier interface {
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
+}
+
+// currentInputs reads what is loaded now; params is the profile about to be applied.
+func currentInputs(ctx context.Context, q querier, params string) (inputs, error) {
+	in := inputs{params: params, batches: map[int64]batchRef{}}
+	var err error
+	if in.modelsHash, err = modelsHash(); err != nil {
+		return in, err
+	}
+	if err := q.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&in.schema); err != nil {
+		return in, err
+	}
+	if err := q.QueryRowContext(ctx, `SELECT coalesce(list_sort(list(DISTINCT batch_id))::VARCHAR, '') FROM abilities`).Scan(&in.catalogues); err != nil {
+		return in, err
+	}
+	return in, readBatches(ctx, q, `SELECT batch_id, sha256, as_of FROM batches`, in.batches)
+}
+
+func readBatches(ctx context.Context, q querier, query string, into map[int64]batchRef) error {
+	rows, err := q.QueryContext(ctx, query)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var b batchRef
+		if err := rows.Scan(&id, &b.sha, &b.asOf); err != nil {
+			return err
+		}
+		into[id] = b
+	}
+	return rows.Err()
+}
+
+// recordedInputs reads what the models were last built from; ok is false if never recorded.
+func recordedInputs(ctx context.Context, q querier) (in inputs, ok bool, err error) {
+	err = q.QueryRowContext(ctx, `SELECT schema_version, models_hash, profile_params, catalogues FROM refresh_state`).
+		Scan(&in.schema, &in.modelsHash, &in.params, &in.catalogues)
+	if errors.Is(err, sql.ErrNoRows) {
+		return in, false, nil
+	}
+	if err != nil {
+		return in, false, err
+	}
+	in.batches = map[int64]batchRef{}
+	return in, true, readBatches(ctx, q, `SELECT batch_id, sha256, as_of FROM refresh_batches`, in.batches)
+}
+
+// fullReason says why the models must be rebuilt whole, or "" if they need not be.
+func fullReason(was, now inputs) string {
+	switch {
+	case was.schema != now.schema:
+		return "数据库结构已升级"
+	case was.modelsHash != now.modelsHash:
+		return "模型定义已更新"
+	case was.params != now.params:
+		return "规则配置已更改"
+	case was.catalogues != now.catalogues:
+		return "能力点目录已更新"
+	}
+	for id, b := range now.batches {
+		if o, ok := was.batches[id]; ok && o.sha != b.sha {
+			return fmt.Sprintf("批次 %d 的内容已改变", id)
+		}
+	}
+	return ""
+}
+
+func sameBatches(was, now inputs) bool {
+	if len(was.batches) != len(now.batches) {
+		return false
+	}
+	for id := range now.batches {
+		if _, ok := was.batches[id]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// Stale reports whether the models are older than what is loaded: a batch loaded or removed,
+// a catalogue loaded, a migration applied or other model definitions since the last refresh
+// (or no refresh recorded while batches are loaded). It reads only small tables.
+func Stale(ctx context.Context, db *sql.DB) (bool, error) {
+	var p Profile
+	p, err := CurrentProfile(ctx, db)
+	params := ""
+	switch {
+	case errors.Is(err, ErrNoProfile):
+	case err != nil:
+		return false, fmt.Errorf("stale: %w", err)
+	default:
+		b, err := json.Marshal(p)
+		if err != nil {
+			return false, fmt.Errorf("stale: %w", err)
+		}
+		params = string(b)
+	}
+	now, err := currentInputs(ctx, db, params)
+	if err != nil {
+		return false, fmt.Errorf("stale: %w", err)
+	}
+	was, ok, err := recordedInputs(ctx, db)
+	if err != nil {
+		return false, fmt.Errorf("stale: %w", err)
+	}
+	if !ok {
+		return len(now.batches) > 0, nil
+	}
+	if params == "" {
+		params = was.params
+		now.params = params
+	}
+	return fullReason(was, now) != "" || !sameBatches(was, now), nil
+}
+
+// missingModels lists the models with no table (a warehouse never refreshed, or one a user
+// dropped a table from).
+func missingModels(ctx context.Context, q querier, ms []Model) ([]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	have := map[string]bool{}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		have[n] = true
+	}
+	var missing []string
+	for _, m := range ms {
+		if !have[m.Name] {
+			missing = append(missing, m.Name)
+		}
+	}
+	for _, t := range profileTables {
+		if !have[t] {
+			missing = append(missing, t)
+		}
+	}
+	return missing, rows.Err()
+}
+
+// span is which months of the per-month tables a build reads: all of them, from a month
+// on, or only one (the latest).
+type span struct{ from, only string }
+
+// window is the SQL for table s as a build reading span sp sees it: the old rows where the
+// table is kept, the staged rows where it was rebuilt whole, and for a per-month rebuild the
+// old rows before its first rebuilt month and the staged rows after.
+func window(s step, sp span) string {
+	if !perMonth(s.name) {
+		sp = span{}
+	}
+	where := func(conds ...string) string {
+		var cs []string
+		for _, c := range conds {
+			if c != "" {
+				cs = append(cs, c)
+			}
+		}
+		if len(cs) == 0 {
+			return ""
+		}
+		return " WHERE " + strings.Join(cs, " AND ")
+	}
+	month := ""
+	switch {
+	case sp.only != "":
+		month = "month = '" + sp.only + "'"
+	case sp.from != "":
+		month = "month >= '" + sp.from + "'"
+	}
+	switch s.how {
+	case keep:
+		return "SELECT * FROM " + s.name + where(month)
+	case whole:
+		return "SELECT * FROM " + stagePrefix + s.name + where(month)
+	}
+	staged := "SELECT * FROM " + stagePrefix + s.name + where(month)
+	old := "SELECT * FROM " + s.name + where(month, "month < '"+s.from+"'")
+	switch {
+	case sp.only != "" && sp.only >= s.from, sp.only == "" && sp.from != "" && sp.from >= s.from:
+		return staged
+	case sp.only != "":
+		return old
+	}
+	return old + "\nUNION ALL " + staged
+}
+
+// windowPrefix names the temporary views a model's references are pointed at while it builds.
+const windowPrefix = "__win_"
+
+// reader rewrites a model's table references (after FROM or JOIN) to the window views.
+func reader(names []string) func(string) string {
+	sorted := append([]string(nil), names...)
+	sort.Slice(sorted, func(i, j int) bool { return len(sorted[i]) > len(sorted[j]) })
+	re := regexp.MustCompile(`(?i)\b(FROM|JOIN)(\s+)(` + strings.Join(sorted, "|") + `)\b`)
+	return func(q string) string { return re.ReplaceAllString(q, "${1}${2}"+windowPrefix+"${3}") }
+}
+
+// refsOf lists the names among names that q reads.
+func refsOf(q string, names []string) []string {
+	code := stripComments(q)
+	var out []string
+	for _, n := range names {
+		if regexp.MustCompile(`(?i)\b(FROM|JOIN)\s+` + n + `\b`).MatchString(code) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// openWindows points the window views of refs at the tables as a build reading span sp sees them.
+func openWindows(ctx context.Context, conn *sql.Conn, steps map[string]*step, refs []string, sp span) error {
+	for _, r := range refs {
+		if _, err := conn.ExecContext(ctx, "CREATE OR REPLACE TEMP VIEW "+windowPrefix+r+" AS "+window(*steps[r], sp)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// closeWindows drops every window view of the connection.
+func closeWindows(ctx context.Context, conn *sql.Conn) error {
+	rows, err := conn.QueryContext(ctx, `SELECT view_name FROM duckdb_views() WHERE temporary AND starts_with(view_name, ?)`, windowPrefix)
+	if err != nil {
+		return err
+	}
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return err
+		}
+		names = append(names, n)
+	}
+	rows.Close()
+	for _, n := range names {
+		if _, err := conn.ExecContext(ctx, "DROP VIEW IF EXISTS temp."+n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// firstDiff sets what changed in the staged table of a per-month model: from the first
+// month in which it differs from the old one (from its first rebuilt month, for a per-month
+// rebuild), row for row (NULL equal to NULL, duplicates counted); for effective_batches also
+// for each export kind.
+func firstDiff(ctx context.Context, conn *sql.Conn, s *step) error {
+	group, kind := "", "''"
+	if s.name == "effective_batches" {
+		group, kind = " GROUP BY kind", "kind"
+	}
+	old := "SELECT * FROM " + s.name
+	if s.how == delta {
+		old += " WHERE month >= '" + s.from + "'"
+	}
+	rows, err := conn.QueryContext(ctx, fmt.Sprintf(`SELECT %[3]s, min(month) FROM (
+		(%[5]s EXCEPT ALL SELECT * FROM %[2]s%[1]s)
+		UNION ALL
+		(SELECT * FROM %[2]s%[1]s EXCEPT ALL %[5]s))%[4]s`, s.name, stagePrefix, kind, group, old))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	s.out = since{}
+	if group != "" {
+		s.byKind = map[string]since{}
+	}
+	for rows.Next() {
+		var k, m sql.NullString
+		if err := rows.Scan(&k, &m); err != nil {
+			return err
+		}
+		if !m.Valid {
+			continue
+		}
+		s.out = earlier(s.out, from(m.String))
+		if s.byKind != nil {
+			s.byKind[k.String] = from(m.String)
+		}
+	}
+	return rows.Err()
+}
+
+// firstMonth is the earliest month a per-month table holds ("" if empty).
+func firstMonth(ctx context.Context, conn *sql.Conn, name string) (string, error) {
+	var m sql.NullString
+	err := conn.QueryRowContext(ctx, "SELECT min(month) FROM "+name).Scan(&m)
+	return m.String, err
+}
+
+// writeState records what the models were built from, inside the swap's transaction.
+func writeState(ctx context.Context, conn *sql.Conn, now inputs, mode, fromMonth, reason string) error {
+	if _, err := conn.ExecContext(ctx, `DELETE FROM refresh_state`); err != nil {
+		return err
+	}
+	if _, err := conn.ExecContext(ctx, `INSERT INTO refresh_state VALUES (?, ?, ?, ?, ?, nullif(?, ''), nullif(?, ''), current_timestamp::TIMESTAMP)`,
+		now.schema, now.modelsHash, now.params, now.catalogues, mode, fromMonth, reason); err != nil {
+		return err
+	}
+	if _, err := conn.ExecContext(ctx, `DELETE FROM refresh_batches`); err != nil {
+		return err
+	}
+	if len(now.batches) == 0 {
+		return nil
+	}
+	ids := make([]int64, 0, len(now.batches))
+	for id := range now.batches {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	// the batches the models were built from, as read when the refresh began
+	list := make([]string, len(ids))
+	for i, id := range ids {
+		list[i] = fmt.Sprint(id)
+	}
+	_, err := conn.ExecContext(ctx, `INSERT INTO refresh_batches
+		SELECT batch_id, sha256, as_of FROM batches WHERE batch_id IN (SELECT unnest(?::BIGINT[]))`, "["+strings.Join(list, ",")+"]")
+	return err
+}
+
+// scopeModel reads, of the raw rows, only which schools each batch names: in an incremental
+// refresh it reads them from refresh_scope, kept batch by batch, instead of every raw row.
+const scopeModel = "effective_batches"
+
+var (
+	reRawRef   = regexp.MustCompile(`(?i)\b(?:FROM|JOIN)\s+raw_[a-z_]+\b`)
+	reScopeSel = regexp.MustCompile(`(?i)\bSELECT\s+DISTINCT\s+'\w+'(?:\s+AS\s+\w+)?\s*,\s*school_code\s*,\s*batch_id\s+FROM\s+(raw_[a-z_]+)\b`)
+)
+
+// scopeSources lists the raw tables the scope model reads, if it reads each only as
+// SELECT DISTINCT 'kind', school_code, batch_id FROM raw_x; nil if it reads them otherwise
+// (then it reads the raw rows themselves).
+func scopeSources(q string) []string {
+	code := stripComments(q)
+	refs := reRawRef.FindAllString(code, -1)
+	sels := reScopeSel.FindAllStringSubmatch(code, -1)
+	if len(refs) == 0 || len(sels) != len(refs) {
+		return nil
+	}
+	var out []string
+	for _, s := range sels {
+		out = append(out, strings.ToLower(s[1]))
+	}
+	return out
+}
+
+// updateScope brings refresh_scope up to date with the loaded batches: rows of batches no
+// longer loaded go, batches loaded since the last refresh are read (their rows are the
+// newest, so DuckDB skips the older row groups by batch id). With full, it is rebuilt.
+func updateScope(ctx context.Context, conn *sql.Conn, sources []string, was, now inputs, full bool) error {
+	var added []string
+	for id := range now.batches {
+		if _, ok := was.batches[id]; full || !ok {
+			added = append(added, fmt.Sprint(id))
+		}
+	}
+	sort.Strings(added)
+	ids := "[" + strings.Join(added, ",") + "]"
+	stmts := []string{"BEGIN TRANSACTION"}
+	if full {
+		stmts = append(stmts, `DELETE FROM refresh_scope`)
+	} else {
+		stmts = append(stmts,
+			`DELETE FROM refresh_scope WHERE batch_id NOT IN (SELECT batch_id FROM batches)`,
+			`DELETE FROM refresh_scope WHERE batch_id IN (SELECT unnest(`+"'"+ids+"'"+`::BIGINT[]))`)
+	}
+	for _, src := range sources {
+		q := `INSERT INTO refresh_scope SELECT DISTINCT '` + src + `', school_code, batch_id FROM ` + src
+		if !full {
+			q += ` WHERE batch_id IN (SELECT unnest('` + ids + `'::BIGINT[]))`
+		}
+		stmts = append(stmts, q)
+	}
+	stmts = append(stmts, "COMMIT")
+	for _, q := range stmts {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			_, _ = conn.ExecContext(context.Background(), "ROLLBACK")
+			return fmt.Errorf("scope: %w", err)
+		}
+	}
+	return nil
+}
+
+// scopeWindows points the scope model's raw tables at refresh_scope; the returned function
+// rewrites its references to them.
+func scopeWindows(ctx context.Context, conn *sql.Conn, sources []string) (func(string) string, error) {
+	for _, src := range sources {
+		if _, err := conn.ExecContext(ctx, "CREATE OR REPLACE TEMP VIEW "+windowPrefix+src+
+			" AS SELECT school_code, batch_id FROM refresh_scope WHERE source = '"+src+"'"); err != nil {
+			return nil, err
+		}
+	}
+	return reader(sources), nil
+}
+
+var (
+	reRawAlias  = regexp.MustCompile(`(?i)\b(?:FROM|JOIN)\s+(raw_[a-z_]+)\s+([a-z_]+)`)
+	reEffSubset = regexp.MustCompile(`(?i)\b(\w+)\s+AS\s*\(\s*SELECT\s+\*\s+FROM\s+effective_batches\b`)
+)
+
+// rawThroughEffective lists the raw tables model q reads if it joins each to
+// effective_batches on its batch_id (so it reads only rows of the files effective in the
+// months it builds); ok is false if some raw read is not joined so.
+func rawThroughEffective(q string) (tables []string, ok bool) {
+	code := stripComments(q)
+	if len(reRawRef.FindAllString(code, -1)) != len(reRawAlias.FindAllString(code, -1)) {
+		return nil, false
+	}
+	// effective_batches, or a subset of it named in the query (cur AS (SELECT * FROM effective_batches WHERE …))
+	targets := []string{"effective_batches"}
+	for _, c := range reEffSubset.FindAllStringSubmatch(code, -1) {
+		targets = append(targets, regexp.QuoteMeta(c[1]))
+	}
+	for _, x := range reRawAlias.FindAllStringSubmatch(code, -1) {
+		a := regexp.QuoteMeta(x[2])
+		join := regexp.MustCompile(`(?i)\bJOIN\s+(?:` + strings.Join(targets, "|") + `)\s+\w+\s+ON\s[^\n]*\b(?:\w+\.batch_id\s*=\s*` + a + `\.batch_id|` + a + `\.batch_id\s*=\s*\w+\.batch_id)\b`)
+		if !join.MatchString(code) {
+			return nil, false
+		}
+		tables = append(tables, strings.ToLower(x[1]))
+	}
+	return tables, true
+}
+
+// rawWindows points the raw tables of a per-month rebuild from sp at the rows of the files
+// effective in those months alone, read by batch id ranges: raw rows are stored in load
+// order, so DuckDB skips the row groups of every other file (a join alone would read every
+// raw row of the programme). The returned function rewrites the references; nil if the
+// model's raw reads do not all go through effective_batches.
+func rawWindows(ctx context.Context, conn *sql.Conn, eff step, q string, sp span) (func(string) string, error) {
+	tables, ok := rawThroughEffective(q)
+	if !ok || len(tables) == 0 {
+		return nil, nil
+	}
+	rows, err := conn.QueryContext(ctx, "SELECT DISTINCT batch_id FROM ("+window(eff, sp)+") ORDER BY 1")
+	if err != nil {
+		return nil, err
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	ranges := idRanges(ids, 16)
+	for _, t := range tables {
+		view := "SELECT * FROM " + t + " WHERE false"
+		if len(ranges) > 0 {
+			var parts []string
+			for _, r := range ranges {
+				parts = append(parts, fmt.Sprintf("SELECT * FROM %s WHERE batch_id BETWEEN %d AND %d", t, r[0], r[1]))
+			}
+			view = strings.Join(parts, "\nUNION ALL ")
+		}
+		if _, err := conn.ExecContext(ctx, "CREATE OR REPLACE TEMP VIEW "+windowPrefix+t+" AS "+view); err != nil {
+			return nil, err
+		}
+	}
+	return reader(tables), nil
+}
+
+// idRanges covers sorted ids with at most max ranges, closing the smallest gaps first (a
+// range may take in ids not asked for: the join to effective_batches drops their rows).
+func idRanges(ids []int64, max int) [][2]int64 {
+	var rs [][2]int64
+	for _, id := range ids {
+		if n := len(rs); n > 0 && id <= rs[n-1][1]+1 {
+			rs[n-1][1] = id
+			continue
+		}
+		rs = append(rs, [2]int64{id, id})
+	}
+	for len(rs) > max {
+		best := 1
+		for i := 2; i < len(rs); i++ {
+			if rs[i][0]-rs[i-1][1] < rs[best][0]-rs[best-1][1] {
+				best = i
+			}
+		}
+		rs[best-1][1] = rs[best][1]
+		rs = append(rs[:best], rs[best+1:]...)
+	}
+	return rs
+}
+
+// probe recomputes model m for month alone and says whether it came out as the old rows of
+// that month.
+func probe(ctx context.Context, conn *sql.Conn, steps map[string]*step, m Model, refs []string, read func(string) string, month string) (bool, error) {
+	if err := openWindows(ctx, conn, steps, refs, span{only: month}); err != nil {
+		return false, err
+	}
+	var n int
+	q := "SELECT count(*) FROM ((SELECT * FROM (" + read(m.SQL) + "\n) EXCEPT ALL SELECT * FROM " + m.Name + " WHERE month = '" + month + "')" +
+		" UNION ALL (SELECT * FROM " + m.Name + " WHERE month = '" + month + "' EXCEPT ALL SELECT * FROM (" + read(m.SQL) + "\n)))"
+	if err := conn.QueryRowContext(ctx, q).Scan(&n); err != nil {
+		return false, err
+	}
+	return n == 0, nil
+}

@@ -22,6 +22,11 @@ type converter interface {
 func newConverter(j *job) (converter, error) {
 	switch j.o.h.kind {
 	case KindSchools:
+		if j.opts.Limit != nil {
+			// the school list says which district each school is in: it defines every
+			// scope, so only the project office may change it
+			return nil, &fileError{Msg: "学校信息只能由工程办管理员导入（它决定每所学校属于哪个区县）"}
+		}
 		return &schoolsConv{}, nil
 	case KindTeachers:
 		return &teachersConv{}, nil
@@ -243,14 +248,6 @@ func (schoolsConv) convert(ctx context.Context, j *job, rc *rowCtx) (*rowReject,
 		return rejectf("school_name", "学校名称为空"), nil
 	case district == "":
 		return rejectf("district", "所属区县为空"), nil
-	}
-	if lim := j.opts.Limit; lim != nil {
-		if lim.District != "" && district != lim.District {
-			return rejectf("district", "所属区县「%s」不在您的管辖范围（%s）内", district, lim.Label), nil
-		}
-		if lim.District == "" && !lim.Schools[code] {
-			return rejectf("school_code", "学校代码%s不在您的管辖范围（%s）内", code, lim.Label), nil
-		}
 	}
 	r := j.base(w, rc)
 	r[w.col("school_code")] = sv(code)

@@ -43,10 +43,11 @@ type Options struct {
 	Limit *Limit
 }
 
-// Limit is the part of the warehouse an uploader may write: rows naming other schools (or,
-// in a school list, other districts) are refused with that reason; catalogues are refused.
+// Limit is the part of the warehouse an uploader may write: rows naming other schools are
+// refused with that reason; school lists and catalogues, which define every scope, are
+// refused whole.
 type Limit struct {
-	District string          // school lists: the only district their rows may name
+	District string          // the uploader's district ("" for a school user)
 	Schools  map[string]bool // the schools rows may name, by code
 	Names    map[string]bool // and by name
 	Label    string          // the scope as the reason names it (区县:… / 学校:…)

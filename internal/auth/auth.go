@@ -332,7 +332,8 @@ func (s *Store) SetDisabled(ctx context.Context, name string, disabled bool) err
 	return nil
 }
 
-// SetPassword replaces a password, unlocks the account and ends its sessions.
+// SetPassword replaces a password, unlocks the account, ends its sessions and revokes its
+// API tokens.
 func (s *Store) SetPassword(ctx context.Context, name, password string) error {
 	if len([]rune(password)) < MinPasswordLen {
 		return fmt.Errorf("密码至少 %d 个字符", MinPasswordLen)
@@ -351,6 +352,10 @@ func (s *Store) SetPassword(ctx context.Context, name, password string) error {
 		return fmt.Errorf("%w：%s", ErrNoUser, name)
 	}
 	if _, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE user_name = ?`, name); err != nil {
+		return fmt.Errorf("auth: %w", err)
+	}
+	// a reset is what an admin does for a leaked credential: the account's tokens go too
+	if _, err := s.db.ExecContext(ctx, `UPDATE api_tokens SET revoked = true WHERE user_name = ?`, name); err != nil {
 		return fmt.Errorf("auth: %w", err)
 	}
 	s.cache = map[string]cached{}

@@ -135,3 +135,19 @@ func TestPasswordHash(t *testing.T) {
 		t.Fatal("password check wrong")
 	}
 }
+
+// A password reset (what an admin does for a leaked credential) revokes the API tokens too.
+func TestPasswordResetRevokesTokens(t *testing.T) {
+	s := store(t)
+	ctx := context.Background()
+	if err := s.AddUser(ctx, User{Name: "c", Role: RoleAdmin}, "correct horse"); err != nil {
+		t.Fatal(err)
+	}
+	_, tok, _ := s.AddToken(ctx, "c")
+	if err := s.SetPassword(ctx, "c", "another horse"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.TokenUser(ctx, tok); err == nil {
+		t.Fatal("a token outlived the password reset")
+	}
+}

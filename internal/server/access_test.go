@@ -806,3 +806,56 @@ func TestAbilityFirstAttempts(t *testing.T) {
 		t.Errorf("first-attempt gap %v on the page, %s in the model", gap, lower)
 	}
 }
+
+// Found by an attack review: a district user uploading a school list that put another
+// district's school in its own district took that school over (its teachers, its uploads),
+// and a school user could move its school or take a sibling's name. The school list
+// decides every scope, so only the project office loads it.
+func TestScopedUsersCannotRedrawDistricts(t *testing.T) {
+	e := newEnv(t, Config{})
+	d := e.one(`SELECT min(district) FROM school_info`)
+	mine := e.one(`SELECT min(school_code) FROM school_info WHERE district = ?`, d)
+	victim := e.one(`SELECT min(school_code) FROM school_info WHERE district <> ?`, d)
+	victimName := e.one(`SELECT any_value(school_name) FROM school_info WHERE school_code = ?`, victim)
+	other := e.one(`SELECT any_value(district) FROM school_info WHERE school_code = ?`, victim)
+	list := func(code, name, district string) map[string][]byte {
+		return map[string][]byte{"学校信息_2025-07-31.csv": []byte("学校代码,学校名称,所属区县,学段\n" + code + "," + name + "," + district + ",高中\n")}
+	}
+	upload := func(c *http.Client, files map[string][]byte) string {
+		var buf bytes.Buffer
+		mw := multipart.NewWriter(&buf)
+		for name, b := range files {
+			fw, _ := mw.CreateFormFile("files", name)
+			fw.Write(b)
+		}
+		mw.Close()
+		resp, body := do(t, c, http.MethodPost, e.ts.URL+"/api/ingest", &buf, mw.FormDataContentType())
+		if resp.StatusCode != 200 {
+			t.Fatalf("%d %s", resp.StatusCode, body)
+		}
+		return string(body)
+	}
+	qx := e.client("qx", auth.User{Role: auth.RoleDistrict, District: d})
+	xx := e.client("xx", auth.User{Role: auth.RoleSchool, School: mine})
+	for _, c := range []struct {
+		who   *http.Client
+		files map[string][]byte
+	}{
+		{qx, list(victim, victimName, d)},       // take another district's school
+		{xx, list(mine, "新名字", other)},          // move one's own school
+		{xx, list(mine, victimName, d)},         // take another school's name
+		{qx, list("3699999999", victimName, d)}, // a new school with another's name
+	} {
+		body := upload(c.who, c.files)
+		if !strings.Contains(body, "学校信息只能由工程办管理员导入") || !strings.Contains(body, `"failed"`) {
+			t.Errorf("school list from a scoped user: %s", body)
+		}
+	}
+	// nothing moved: the victim is still the other district's, and invisible to qx
+	if got := e.one(`SELECT count(*) FROM raw_schools WHERE school_code = ? AND district = ?`, victim, d); got != "0" {
+		t.Errorf("the victim school was written into %s", d)
+	}
+	if resp, _ := do(t, qx, http.MethodGet, e.ts.URL+"/api/school/"+victim, nil, ""); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("victim school: %d", resp.StatusCode)
+	}
+}

@@ -5,11 +5,13 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"tisheng/internal/warehouse"
 )
@@ -118,29 +120,38 @@ func TestReadCommandsRefuseAMissingWarehouse(t *testing.T) {
 func TestCommandOnAServedWarehouse(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "w.duckdb")
 	loadDemo(t, db)
-	holder := tisheng("serve", "--db", db, "--addr", "127.0.0.1:0", "-v=false")
+	// Listen on a free port and wait for /healthz: a command run before serve has opened
+	// the file would take the lock first and make serve the one refused.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	holder := tisheng("serve", "--db", db, "--addr", addr, "-v=false")
 	var holderOut bytes.Buffer
 	holder.Stdout = &holderOut
+	holder.Stderr = &holderOut
 	if err := holder.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer func() { holder.Process.Kill(); holder.Wait() }()
 	want := fmt.Sprintf("正被进程 %d", holder.Process.Pid)
-	// Wait until the server holds the file: a command then fails with the lock.
-	var out []byte
-	for i := 0; i < 300; i++ {
-		var err error
-		out, err = tisheng("batch", "list", "--db", db).CombinedOutput()
-		if err != nil && strings.Contains(string(out), "占用") {
+	for i := 0; ; i++ {
+		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
+			resp.Body.Close()
 			break
 		}
-		exec.Command("sleep", "0.1").Run()
+		if i > 600 {
+			t.Fatalf("serve did not start: %s", holderOut.String())
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	for _, args := range [][]string{{"batch", "list", "--db", db}, {"refresh", "--db", db}, {"sql", "--db", db, "SELECT 1"}} {
 		out, err := tisheng(args...).CombinedOutput()
 		if err == nil || !strings.Contains(string(out), want) || !strings.Contains(string(out), "tisheng serve") ||
 			strings.Contains(string(out), "Conflicting lock") {
-			t.Errorf("%v: %v\n%s", args, err, out)
+			t.Errorf("%v: %v\n%s\nserve said: %s", args, err, out, holderOut.String())
 		}
 	}
 }

@@ -466,6 +466,21 @@ func fill(ctx context.Context, src *sql.DB, d *DB) error {
 			return fmt.Errorf("copy %s: %w", t, err)
 		}
 	}
+	// A file can hold several districts' rows (a city's school list, a shared export): its
+	// counts are cut to the scope too, or they would tell a district another's headcount.
+	if _, err := dstConn.ExecContext(ctx, `WITH mine AS (
+			SELECT batch_id FROM raw_schools UNION ALL SELECT batch_id FROM raw_teachers
+			UNION ALL SELECT batch_id FROM raw_hours UNION ALL SELECT batch_id FROM raw_progress
+			UNION ALL SELECT batch_id FROM raw_assessments),
+		acc AS (SELECT batch_id, count(*) AS n FROM mine GROUP BY batch_id),
+		rej AS (SELECT batch_id, count(*) AS n FROM rejects GROUP BY batch_id)
+		UPDATE batches SET accepted = coalesce((SELECT n FROM acc WHERE acc.batch_id = batches.batch_id), 0),
+			rejected = coalesce((SELECT n FROM rej WHERE rej.batch_id = batches.batch_id), 0),
+			rows_total = coalesce((SELECT n FROM acc WHERE acc.batch_id = batches.batch_id), 0)
+			           + coalesce((SELECT n FROM rej WHERE rej.batch_id = batches.batch_id), 0)
+		WHERE kind <> 'catalogue'`); err != nil {
+		return fmt.Errorf("scope counts: %w", err)
+	}
 	sort.Slice(reruns, func(i, j int) bool { return order[reruns[i]] < order[reruns[j]] })
 	for _, t := range reruns {
 		if _, err := dstConn.ExecContext(ctx, "CREATE TABLE "+t+" AS "+modelSQL[t]); err != nil {

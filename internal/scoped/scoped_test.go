@@ -117,6 +117,14 @@ func TestDistrictDatabaseHoldsOnlyItsDistrict(t *testing.T) {
 	if a, b := one(t, wh.DB, `SELECT teachers FROM annual_by_group WHERE group_by = 'district' AND group_value = ?`, d), one(t, s.DB, `SELECT teachers FROM annual_summary`); a != b {
 		t.Errorf("annual_summary of the district: %s teachers, want %s", b, a)
 	}
+	// A shared file's counts are the district's own: accepted rows are the district's rows.
+	q2 := `SELECT sum(accepted)::BIGINT FROM batches WHERE kind = 'teachers'`
+	if a, b := one(t, s.DB, q2), one(t, s.DB, `SELECT count(*) FROM raw_teachers`); a != b {
+		t.Errorf("batches say %s roster rows accepted, the district has %s", a, b)
+	}
+	if a, b := one(t, s.DB, `SELECT sum(accepted)::BIGINT FROM batches WHERE kind = 'schools'`), one(t, s.DB, `SELECT count(*) FROM raw_schools`); a != b || a == one(t, wh.DB, `SELECT sum(accepted)::BIGINT FROM batches WHERE kind = 'schools'`) {
+		t.Errorf("school lists: %s accepted in the district's view, %s rows of its own", a, b)
+	}
 	// The scoped database is locked like the serving one.
 	if _, err := s.DB.Exec(`SET memory_limit = '10GB'`); err == nil {
 		t.Error("configuration of a scoped database can be changed")

@@ -185,3 +185,21 @@ func (b *stallReader) Read(p []byte) (int, error) {
 }
 
 func (b *stallReader) Close() error { return b.body.Close() }
+
+// onePerUser admits one request of h at a time per user: one analyst's two long queries
+// cannot take every SQL slot and lock the others out. A second one is answered 429 at once.
+func (s *Server) onePerUser(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		user := scopeOf(r.Context()).User
+		slot, _ := s.userSQL.LoadOrStore(user, make(slots, 1))
+		if !slot.(slots).tryAcquire() {
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			w.Header().Set("Retry-After", fmt.Sprint(retryAfter))
+			w.WriteHeader(http.StatusTooManyRequests)
+			json.NewEncoder(w).Encode(map[string]string{"error": "您已有一条查询在运行：请等它结束（或超时中断）后再查询"})
+			return
+		}
+		defer slot.(slots).release()
+		h(w, r)
+	}
+}

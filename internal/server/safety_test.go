@@ -301,3 +301,38 @@ func TestSQLMemoryCeilingOverHTTP(t *testing.T) {
 		t.Fatalf("after the interrupted query: %d %s", resp.StatusCode, body)
 	}
 }
+
+// One analyst cannot hold every SQL slot: a second query of the same user while the first
+// runs is answered 429, and another user's query still runs.
+func TestOneQueryPerUser(t *testing.T) {
+	e := newEnv(t, Config{SQLTimeout: 5 * time.Second})
+	d := e.one(`SELECT min(district) FROM school_info`)
+	qx := e.client("qx", auth.User{Role: auth.RoleDistrict, District: d})
+	done := make(chan int, 1)
+	go func() {
+		resp, _ := do(t, qx, http.MethodPost, e.ts.URL+"/api/sql", strings.NewReader(`{"sql": "SELECT count(*) FROM range(1000000000000) t(i) WHERE i % 7 = 3"}`), "application/json")
+		done <- resp.StatusCode
+	}()
+	var code int
+	for i := 0; i < 200; i++ {
+		time.Sleep(20 * time.Millisecond)
+		resp, _ := do(t, qx, http.MethodPost, e.ts.URL+"/api/sql", strings.NewReader(`{"sql": "SELECT 1 AS x"}`), "application/json")
+		if code = resp.StatusCode; code == http.StatusTooManyRequests {
+			break
+		}
+	}
+	if code != http.StatusTooManyRequests {
+		t.Fatalf("second query of the same user: %d", code)
+	}
+	if resp, body := e.postSQL("SELECT 1 AS x", "json"); resp.StatusCode != 200 {
+		t.Errorf("another user's query: %d %s", resp.StatusCode, body)
+	}
+	select {
+	case c := <-done:
+		if c == 200 {
+			t.Error("the runaway query finished")
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("the runaway query was never interrupted")
+	}
+}

@@ -68,6 +68,7 @@ type Server struct {
 	districtOf map[string]string // school code -> district, until the next refresh
 
 	modelsBuilt           atomic.Bool // the models exist (a refresh has run): until then pages guide
+	userSQL               sync.Map    // user name -> slots of 1: one ad-hoc query per user at a time
 	sqlSlots, uploadSlots slots       // limits.go
 }
 
@@ -132,7 +133,7 @@ func (s *Server) Handler() http.Handler {
 		api.Get("/"+name, s.api(s.withPageView(s.pageJSON(name))))
 	}
 	api.Get("/school/{code}", s.api(s.withPageView(s.pageJSON("school"))))
-	api.With(s.require(auth.Scope.CanSQL, "SQL 查询", false)).Post("/sql", limited(s.sqlSlots, "查询", s.api(s.withView(s.sqlAPI))))
+	api.With(s.require(auth.Scope.CanSQL, "SQL 查询", false)).Post("/sql", s.onePerUser(limited(s.sqlSlots, "查询", s.api(s.withView(s.sqlAPI)))))
 	api.With(s.require(auth.Scope.CanUpload, "上传", false)).Post("/ingest", limited(s.uploadSlots, "上传", s.api(s.longBody(s.ingestAPI))))
 	api.With(s.require(auth.Scope.IsAdmin, "管理接口", false)).Mount("/admin", s.adminAPI())
 	api.NotFound(s.notFound)

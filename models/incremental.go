@@ -25,39 +25,89 @@ const (
 // The incremental refresh. Its input is the loaded batches (immutable: a batch id whose
 // digest changed forces a full rebuild, as do another profile, catalogue, migration or model
 // SQL). From what was recorded at the last refresh it knows which batches were loaded or
-// removed since. Every model is one of three kinds:
+// removed since; B is the first month the as-of date of one of them falls in (every month if
+// one has no as-of date). Every model is one of four kinds:
 //
-//   - monthKey models are per month and small (months; effective_batches, which file counts
-//     for each month, kind and school; school_info, each school's facts each month). They
-//     are recomputed and compared, row for row, with the old table: the first month where
-//     the two differ (for effective_batches, per export kind) is where change starts
-//     downstream. Comparing outputs needs no reasoning about which batch moves which month.
-//     To keep their cost flat, effective_batches is recomputed only from the first month a
-//     loaded or removed batch's as-of date falls in (a file counts only from its as-of month
-//     on: asOfLocal), and school_info too when its first month recomputes unchanged (its
-//     only rule reaching back, a school first listed later, always shows there: probeFirst).
+//   - monthKey models are per month and small (months; school_info, each school's facts each
+//     month; school_refs, which school each batch's row references mean each month;
+//     effective_batches, which file counts for each month, kind and school). They are
+//     recomputed and compared, row for row, with the old table: the first month where the
+//     two differ (for effective_batches, per export kind) is where change starts downstream.
+//     Comparing outputs needs no reasoning about which batch moves which month. To keep
+//     their cost flat they are recomputed only from a month before which they cannot differ:
+//     school_refs and effective_batches (asOfLocal) from the earlier of B and the first
+//     changed month of the per-month models they read, since their rows for month m are
+//     worked only from the batches dated by m's end and from month m's rows of those models;
+//     school_info, whose one rule reaching back (a school first listed later lends its
+//     facts to the months before) always shows in its first month (probeFirst), from B if
+//     its first month recomputes unchanged, else whole.
 //   - monthLocal models are per month and heavy. Their rows for month m are worked only
 //     from month m's rows of the models they read, from small tables with no month
-//     (profile, catalogue) and from raw rows that join effective_batches on batch id
-//     (TestMonthLocalModelsReadMonthInputs checks these reads). So a model's first changed
-//     month is the earliest first changed month of what it reads, per export kind for
-//     effective_batches (kindsRead); months before it cannot differ and are kept; if nothing
-//     it reads changed, the table is kept. Induction over the dependency order carries this
-//     from the monthKey models to the last model, so no changed month is missed.
+//     (profile, catalogue), from textKeyed models joined on their key (below) and from raw
+//     rows that join effective_batches on batch id (TestMonthLocalModelsReadMonthInputs
+//     checks these reads). So a model's first changed month is the earliest first changed
+//     month of the per-month models it reads, per export kind for effective_batches
+//     (kindsRead); months before it cannot differ and are kept; if nothing it reads changed,
+//     the table is kept. masked_ids, read by the heavy ones, is also compared after its
+//     rebuild (diffed), so that its readers see only the months it really changed.
+//   - textKeyed models have no month; each of their rows is worked from one key text alone
+//     (with the profile and catalogue, whose change forces a full rebuild), one per text the
+//     raw rows hold (ability_refs: which catalogue point an assessment's text names). A
+//     batch load or removal only adds or drops texts and never changes the row of a text
+//     kept. A monthLocal model joins them on the key of raw rows of month m's effective
+//     files, so it reads the same rows of them unless month m's effective files changed,
+//     which effective_batches already shows it: their change adds no month for it.
 //   - every other model (latest-month and annual figures, data quality) is rebuilt whole when
 //     anything it reads changed (or it reads the batches or raw rows), and kept otherwise.
 //
-// A model added later is of the third kind until listed here: slower, never wrong.
-// TestIncrementalEqualsFull checks the lists against full rebuilds.
+// Why no changed month is missed: the monthKey models' changes are measured, not reasoned
+// (every month from the recomputed one on is compared, and the months before it cannot
+// differ by the rules above); induction over the dependency order then carries the first
+// changed month from each model to its readers, since a monthLocal model's month m reads
+// nothing that changed unless one of its per-month inputs changed at m. A model added later
+// is of the last kind until listed here: slower, never wrong. TestIncrementalEqualsFull
+// checks the lists against full rebuilds.
 func monthKind(name string) (monthKey, monthLocal bool) {
 	switch name {
-	case "months", "effective_batches", "school_info":
+	case "months", "effective_batches", "school_info", "school_refs":
 		return true, false
-	case "roster", "teacher_category_hours", "teacher_plan", "teacher_points",
+	case "roster", "masked_ids", "teacher_category_hours", "teacher_plan", "teacher_points",
 		"teacher_progress_monthly", "school_gate_monthly", "monthly_progress":
 		return false, true
 	}
 	return false, false
+}
+
+// diffed lists the monthLocal models compared with the old table after their rebuild, like
+// the monthKey ones: small tables whose inputs change more often than they do.
+func diffed(name string) bool { return name == "masked_ids" }
+
+// textKey is the key column of a textKeyed model (see monthKind), "" for other models.
+func textKey(name string) string {
+	if name == "ability_refs" {
+		return "ability_given"
+	}
+	return ""
+}
+
+// readsByKey says whether every read of model name in q is a join on its key column alone
+// (JOIN name a ON a.key = x.key), the one read a monthLocal model may make of a textKeyed one.
+func readsByKey(q, name, key string) bool {
+	code := stripComments(q)
+	refs := regexp.MustCompile(`(?i)\b(?:FROM|JOIN)\s+`+name+`\b`).FindAllStringIndex(code, -1)
+	joins := regexp.MustCompile(`(?i)\bJOIN\s+`+name+`\s+(\w+)\s+ON\s+(\w+)\.`+key+`\s*=\s*(\w+)\.`+key+
+		`\s*(\)|$|\b(?:LEFT|JOIN|WHERE|GROUP|QUALIFY|ORDER|UNION)\b)`).FindAllStringSubmatch(code, -1)
+	if len(refs) == 0 || len(joins) != len(refs) {
+		return false
+	}
+	for _, j := range joins {
+		a := strings.ToLower(j[1])
+		l, r := strings.ToLower(j[2]), strings.ToLower(j[3])
+		if (l == a) == (r == a) {
+			return false
+		}
+	}
+	return true
 }
 
 // monthLocalTest lists the data tests each of whose rows concerns one month's rows (a row
@@ -88,11 +138,12 @@ func latestOnly(name string) bool {
 }
 
 // asOfLocal lists the per-month models whose rows for month m depend only on the batches
-// with an as-of date on or before m's last day (and on months): a batch loaded or removed
-// changes them from its as-of month on, so they are rebuilt from there (and compared with
-// the old rows from there). school_info is not one: a school first listed later lends its
-// facts to the months before.
-func asOfLocal(name string) bool { return name == "effective_batches" }
+// with an as-of date on or before m's last day and on month m's rows of the per-month models
+// they read (months, school_info, school_refs): a batch loaded or removed changes them from
+// its as-of month on, a model they read from its first changed month on, so they are
+// rebuilt from the earlier of the two (and compared with the old rows from there).
+// school_info is not one: a school first listed later lends its facts to the months before.
+func asOfLocal(name string) bool { return name == "effective_batches" || name == "school_refs" }
 
 // probeFirst lists the per-month models whose rows for a month before the first month a
 // batch change falls in can change only through rules reaching back from later files to
@@ -762,3 +813,6 @@ func probe(ctx context.Context, conn *sql.Conn, steps map[string]*step, m Model,
 	}
 	return n == 0, nil
 }
+
+// reDistinctFrom finds the comparison a IS [NOT] DISTINCT FROM b, whose FROM reads no table.
+var reDistinctFrom = regexp.MustCompile(`(?i)\bIS\s+(?:NOT\s+)?DISTINCT\s+FROM\b`)

@@ -307,6 +307,11 @@ func refresh(ctx context.Context, wh *warehouse.Warehouse, p Profile, full bool)
 		if incremental {
 			var in since
 			for _, r := range refs {
+				if k := textKey(r); local && k != "" && readsByKey(m.SQL, r, k) {
+					// a textKeyed model read by key: its rows for month m's texts change
+					// only with month m's effective files (see monthKind)
+					continue
+				}
 				in = earlier(in, changeIn(steps[r], m.SQL))
 			}
 			if asOfLocal(m.Name) || probeFirst(m.Name) {
@@ -393,7 +398,7 @@ func refresh(ctx context.Context, wh *warehouse.Warehouse, p Profile, full bool)
 		if _, err := conn.ExecContext(ctx, create+staged+" AS\n"+q); err != nil {
 			return rep, fmt.Errorf("refresh: model %s: %w", m.Name, err)
 		}
-		if incremental && key {
+		if incremental && (key || diffed(m.Name)) {
 			if err := firstDiff(ctx, conn, s); err != nil {
 				return rep, fmt.Errorf("refresh: model %s: %w", m.Name, err)
 			}

@@ -627,79 +627,89 @@ func writeState(ctx context.Context, conn *sql.Conn, now inputs, mode, fromMonth
 	return err
 }
 
-// scopeModel reads, of the raw rows, only which schools each batch names: in an incremental
-// refresh it reads them from refresh_scope, kept batch by batch, instead of every raw row.
+// scopeModel picks the files effective each month: a per-month rebuild reads the raw rows of
+// its files alone (rawWindows).
 const scopeModel = "effective_batches"
 
+// refsModel reads, of the raw rows, only which school reference each batch's rows give.
+// Its rows for the latest month hold those of every batch with an as-of date (the months
+// reach the latest one), so an incremental refresh reads them there for the batches kept
+// and reads raw rows only for the batches loaded since, rather than every raw row.
+const refsModel = "school_refs"
+
 var (
-	reRawRef   = regexp.MustCompile(`(?i)\b(?:FROM|JOIN)\s+raw_[a-z_]+\b`)
-	reScopeSel = regexp.MustCompile(`(?i)\bSELECT\s+DISTINCT\s+'\w+'(?:\s+AS\s+\w+)?\s*,\s*school_code\s*,\s*batch_id\s+FROM\s+(raw_[a-z_]+)\b`)
+	reRawRef = regexp.MustCompile(`(?i)\b(?:FROM|JOIN)\s+raw_[a-z_]+\b`)
+	reRefSel = regexp.MustCompile(`(?i)\bSELECT\s+DISTINCT\s+'(\w+)'(?:\s+AS\s+kind)?\s*,\s*batch_id\s*,\s*school_code(?:\s+AS\s+given_code)?\s*,\s*school_name(?:\s+AS\s+given_name)?\s+FROM\s+(raw_[a-z_]+)\b`)
 )
 
-// scopeSources lists the raw tables the scope model reads, if it reads each only as
-// SELECT DISTINCT 'kind', school_code, batch_id FROM raw_x; nil if it reads them otherwise
-// (then it reads the raw rows themselves).
-func scopeSources(q string) []string {
+// refSource is one raw table the refs model reads, and the kind it gives its rows.
+type refSource struct{ kind, table string }
+
+// refSources lists the raw tables the refs model reads, if it reads each only as
+// SELECT DISTINCT 'kind' [AS kind], batch_id, school_code [AS given_code], school_name
+// [AS given_name] FROM raw_x; nil if it reads them otherwise (then it reads the raw rows
+// themselves).
+func refSources(q string) []refSource {
 	code := stripComments(q)
 	refs := reRawRef.FindAllString(code, -1)
-	sels := reScopeSel.FindAllStringSubmatch(code, -1)
-	if len(refs) == 0 || len(sels) != len(refs) {
+	sels := reRefSel.FindAllStringSubmatch(code, -1)
+	var out []refSource
+	for _, s := range sels {
+		out = append(out, refSource{kind: s[1], table: strings.ToLower(s[2])})
+	}
+	// raw_schools is read otherwise (the school lists), and is not a reference's source
+	n := 0
+	for _, r := range refs {
+		if !strings.HasSuffix(strings.ToLower(r), "raw_schools") {
+			n++
+		}
+	}
+	if len(out) == 0 || len(out) != n {
 		return nil
 	}
-	var out []string
-	for _, s := range sels {
-		out = append(out, strings.ToLower(s[1]))
+	for _, o := range out {
+		if o.table == "raw_schools" {
+			return nil
+		}
 	}
 	return out
 }
 
-// updateScope brings refresh_scope up to date with the loaded batches: rows of batches no
-// longer loaded go, batches loaded since the last refresh are read (their rows are the
-// newest, so DuckDB skips the older row groups by batch id). With full, it is rebuilt.
-func updateScope(ctx context.Context, conn *sql.Conn, sources []string, was, now inputs, full bool) error {
-	var added []string
+// refsWindows points the refs model's raw tables at the references of the batches kept (its
+// old rows for the latest month, of batches still loaded) and at the raw rows of the batches
+// loaded since, read by batch id ranges (raw rows are stored in load order, so DuckDB skips
+// the older row groups). The returned function rewrites the model's references to them.
+func refsWindows(ctx context.Context, conn *sql.Conn, sources []refSource, was, now inputs) (func(string) string, error) {
+	var added []int64
 	for id := range now.batches {
-		if _, ok := was.batches[id]; full || !ok {
-			added = append(added, fmt.Sprint(id))
+		if _, ok := was.batches[id]; !ok {
+			added = append(added, id)
 		}
 	}
-	sort.Strings(added)
-	ids := "[" + strings.Join(added, ",") + "]"
-	stmts := []string{"BEGIN TRANSACTION"}
-	if full {
-		stmts = append(stmts, `DELETE FROM refresh_scope`)
-	} else {
-		stmts = append(stmts,
-			`DELETE FROM refresh_scope WHERE batch_id NOT IN (SELECT batch_id FROM batches)`,
-			`DELETE FROM refresh_scope WHERE batch_id IN (SELECT unnest(`+"'"+ids+"'"+`::BIGINT[]))`)
+	sort.Slice(added, func(i, j int) bool { return added[i] < added[j] })
+	ids := make([]string, len(added))
+	for i, id := range added {
+		ids[i] = fmt.Sprint(id)
 	}
+	var tables []string
 	for _, src := range sources {
-		q := `INSERT INTO refresh_scope SELECT DISTINCT '` + src + `', school_code, batch_id FROM ` + src
-		if !full {
-			q += ` WHERE batch_id IN (SELECT unnest('` + ids + `'::BIGINT[]))`
+		view := `SELECT batch_id, given_code AS school_code, given_name AS school_name FROM ` + refsModel +
+			` WHERE month = (SELECT max(month) FROM ` + refsModel + `) AND kind = '` + src.kind + `'` +
+			` AND batch_id IN (SELECT batch_id FROM batches)`
+		if len(added) > 0 {
+			var rs []string
+			for _, r := range idRanges(added, 16) {
+				rs = append(rs, fmt.Sprintf("batch_id BETWEEN %d AND %d", r[0], r[1]))
+			}
+			view += "\nUNION ALL SELECT batch_id, school_code, school_name FROM " + src.table +
+				" WHERE (" + strings.Join(rs, " OR ") + ") AND batch_id IN (" + strings.Join(ids, ",") + ")"
 		}
-		stmts = append(stmts, q)
-	}
-	stmts = append(stmts, "COMMIT")
-	for _, q := range stmts {
-		if _, err := conn.ExecContext(ctx, q); err != nil {
-			_, _ = conn.ExecContext(context.Background(), "ROLLBACK")
-			return fmt.Errorf("scope: %w", err)
-		}
-	}
-	return nil
-}
-
-// scopeWindows points the scope model's raw tables at refresh_scope; the returned function
-// rewrites its references to them.
-func scopeWindows(ctx context.Context, conn *sql.Conn, sources []string) (func(string) string, error) {
-	for _, src := range sources {
-		if _, err := conn.ExecContext(ctx, "CREATE OR REPLACE TEMP VIEW "+windowPrefix+src+
-			" AS SELECT school_code, batch_id FROM refresh_scope WHERE source = '"+src+"'"); err != nil {
+		if _, err := conn.ExecContext(ctx, "CREATE OR REPLACE TEMP VIEW "+windowPrefix+src.table+" AS "+view); err != nil {
 			return nil, err
 		}
+		tables = append(tables, src.table)
 	}
-	return reader(sources), nil
+	return reader(tables), nil
 }
 
 var (

@@ -366,19 +366,20 @@ func TestRefreshRecomputesOnlyChangedMonths(t *testing.T) {
 	if err := c.wh.DB.QueryRowContext(c.ctx, `SELECT count(*) FROM data_quality WHERE batch_id = ?`, id).Scan(&n); err != nil || n != 0 {
 		t.Fatalf("removed batch still in data_quality: %d %v", n, err)
 	}
-	// the schools each batch names, kept batch by batch, are those of the raw rows
-	if got := c.one(`SELECT count(*) FROM (
-		(SELECT * FROM refresh_scope EXCEPT ALL (SELECT DISTINCT 'raw_teachers', school_code, batch_id FROM raw_teachers
-			UNION ALL SELECT DISTINCT 'raw_hours', school_code, batch_id FROM raw_hours
-			UNION ALL SELECT DISTINCT 'raw_schools', school_code, batch_id FROM raw_schools))
-		UNION ALL
-		((SELECT DISTINCT 'raw_teachers', school_code, batch_id FROM raw_teachers
-			UNION ALL SELECT DISTINCT 'raw_hours', school_code, batch_id FROM raw_hours
-			UNION ALL SELECT DISTINCT 'raw_schools', school_code, batch_id FROM raw_schools) EXCEPT ALL SELECT * FROM refresh_scope))`); got != "0" {
-		t.Fatalf("refresh_scope differs from the raw rows by %s rows", got)
+	// school_refs' latest month holds the school references of every batch, as the raw rows
+	// give them: what the next incremental refresh reads instead of the raw rows
+	refs := `SELECT DISTINCT 'teachers', batch_id, school_code, school_name FROM raw_teachers
+		UNION ALL SELECT DISTINCT 'hours', batch_id, school_code, school_name FROM raw_hours`
+	latest := `SELECT kind, batch_id, given_code, given_name FROM school_refs WHERE month = (SELECT max(month) FROM school_refs)`
+	if got := c.one(`SELECT count(*) FROM ((` + latest + ` EXCEPT ALL (` + refs + `)) UNION ALL ((` + refs + `) EXCEPT ALL ` + latest + `))`); got != "0" {
+		t.Fatalf("school_refs' latest month differs from the raw rows' references by %s rows", got)
 	}
-	if got := strings.Join(scopeSources(mustModel(t, "effective_batches").SQL), ","); got != "raw_schools,raw_teachers,raw_hours,raw_progress,raw_assessments" {
-		t.Fatalf("effective_batches reads the raw rows as %q: refresh_scope would not be used", got)
+	var got []string
+	for _, s := range refSources(mustModel(t, "school_refs").SQL) {
+		got = append(got, s.kind+":"+s.table)
+	}
+	if g := strings.Join(got, ","); g != "teachers:raw_teachers,hours:raw_hours,progress:raw_progress,assessments:raw_assessments" {
+		t.Fatalf("school_refs reads the raw rows as %q: an incremental refresh would read every raw row", g)
 	}
 }
 

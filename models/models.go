@@ -266,7 +266,6 @@ func refresh(ctx context.Context, wh *warehouse.Warehouse, p Profile, full bool)
 		names = append(names, m.Name)
 	}
 	read := reader(names)
-	var scoped []string // the raw tables effective_batches reads through refresh_scope
 	steps := map[string]*step{}
 	var order []*step
 	ok := false
@@ -284,18 +283,6 @@ func refresh(ctx context.Context, wh *warehouse.Warehouse, p Profile, full bool)
 		s := &step{name: t, how: whole, out: since{changed: !incremental}}
 		steps[t] = s
 		order = append(order, s)
-	}
-	for _, m := range ms {
-		if m.Name != scopeModel {
-			continue
-		}
-		// what effective_batches needs of the raw rows, kept up to date batch by batch
-		if sources := scopeSources(m.SQL); sources != nil {
-			if err := updateScope(ctx, conn, sources, was, now, !incremental); err != nil {
-				return rep, fmt.Errorf("refresh: %w", err)
-			}
-			scoped = sources
-		}
 	}
 	for _, m := range ms {
 		t0 := time.Now()
@@ -379,12 +366,12 @@ func refresh(ctx context.Context, wh *warehouse.Warehouse, p Profile, full bool)
 				q = readRaw(q)
 			}
 		}
-		if incremental && m.Name == scopeModel && scoped != nil {
-			readScope, err := scopeWindows(ctx, conn, scoped)
+		if sources := refSources(m.SQL); incremental && m.Name == refsModel && sources != nil {
+			readRefs, err := refsWindows(ctx, conn, sources, was, now)
 			if err != nil {
 				return rep, fmt.Errorf("refresh: model %s: %w", m.Name, err)
 			}
-			q = readScope(q)
+			q = readRefs(q)
 		}
 		// Staging names are always new: dropStaged cleared them above.
 		staged := stagePrefix + m.Name

@@ -51,22 +51,39 @@ const (
 //     the table is kept. masked_ids, read by the heavy ones, is also compared after its
 //     rebuild (diffed), so that its readers see only the months it really changed.
 //   - textKeyed models have no month; each of their rows is worked from one key text alone
-//     (with the profile and catalogue, whose change forces a full rebuild), one per text the
-//     raw rows hold (ability_refs: which catalogue point an assessment's text names). A
-//     batch load or removal only adds or drops texts and never changes the row of a text
-//     kept. A monthLocal model joins them on the key of raw rows of month m's effective
-//     files, so it reads the same rows of them unless month m's effective files changed,
-//     which effective_batches already shows it: their change adds no month for it.
+//     (with the profile and catalogue), for every text the loaded raw rows hold
+//     (ability_refs: which catalogue point an assessment's text names, for the texts of the
+//     profile's catalogue). A batch load or removal only adds or drops texts; the row of a
+//     text kept cannot change. A monthLocal model joins them on the key of raw rows (or a
+//     CTE of them) of month m's effective files, so every text it looks up is held by a file
+//     loaded both before and after unless month m's effective files changed, which
+//     effective_batches already shows it: their change adds no month for it. They are
+//     rebuilt whole (they read raw rows). Checked: they read raw rows only as SELECT
+//     DISTINCT key, and no batches or per-month table; readers join on the key alone, the
+//     other side raw rows or a CTE (readsByKey, also at refresh time). Not checked: that
+//     the reader keeps only raw rows the textKeyed model reads (teacher_points keeps the
+//     profile's catalogue, as ability_refs does); TestIncrementalEqualsFull would show it.
 //   - every other model (latest-month and annual figures, data quality) is rebuilt whole when
 //     anything it reads changed (or it reads the batches or raw rows), and kept otherwise.
 //
-// Why no changed month is missed: the monthKey models' changes are measured, not reasoned
-// (every month from the recomputed one on is compared, and the months before it cannot
-// differ by the rules above); induction over the dependency order then carries the first
-// changed month from each model to its readers, since a monthLocal model's month m reads
-// nothing that changed unless one of its per-month inputs changed at m. A model added later
-// is of the last kind until listed here: slower, never wrong. TestIncrementalEqualsFull
-// checks the lists against full rebuilds.
+// Why no changed month is missed. (1) Between two incremental refreshes only the set of
+// batches changes: a batch is immutable (another digest under the same id, like another
+// profile, catalogue, migration or model SQL, forces a full rebuild). (2) A batch dated in
+// month M is read, by every per-month rule, only for months from M on, but for school_info's
+// rule reaching back, which shows in its first month and is probed there; a batch with no
+// as-of date counts as changing every month. (3) The monthKey models are recomputed from a
+// month before which (1) and (2) and the first changed months of what they read leave them
+// equal, and every recomputed month is compared row for row with the old one: their first
+// changed month is measured, not inferred. (4) A monthLocal model's month m reads only
+// month m's rows of per-month models, textKeyed models by key, tables that force a full
+// rebuild, and raw rows of month m's effective files (immutable, and named by
+// effective_batches' month m rows), so if no per-month model it reads changed at m, its
+// month m is unchanged; by induction over the dependency order its first changed month is
+// no earlier than the earliest first changed month of what it reads, where its rebuild
+// starts (for a diffed one, the compared output then narrows it). (5) Every other model
+// is rebuilt whole when anything it reads changed. A model added later is of the last kind
+// until listed here: slower, never wrong. TestIncrementalEqualsFull checks the lists
+// against full rebuilds after random loads, late files, re-uploads and removals.
 func monthKind(name string) (monthKey, monthLocal bool) {
 	switch name {
 	case "months", "effective_batches", "school_info", "school_refs":
@@ -91,7 +108,8 @@ func textKey(name string) string {
 }
 
 // readsByKey says whether every read of model name in q is a join on its key column alone
-// (JOIN name a ON a.key = x.key), the one read a monthLocal model may make of a textKeyed one.
+// (JOIN name a ON a.key = x.key) whose other side x is raw rows or a CTE of the query: the
+// one read a monthLocal model may make of a textKeyed one.
 func readsByKey(q, name, key string) bool {
 	code := stripComments(q)
 	refs := regexp.MustCompile(`(?i)\b(?:FROM|JOIN)\s+`+name+`\b`).FindAllStringIndex(code, -1)
@@ -100,15 +118,38 @@ func readsByKey(q, name, key string) bool {
 	if len(refs) == 0 || len(joins) != len(refs) {
 		return false
 	}
+	ctes := map[string]bool{}
+	for _, c := range reCTE.FindAllStringSubmatch(code, -1) {
+		ctes[strings.ToLower(c[1])] = true
+	}
 	for _, j := range joins {
 		a := strings.ToLower(j[1])
 		l, r := strings.ToLower(j[2]), strings.ToLower(j[3])
 		if (l == a) == (r == a) {
 			return false
 		}
+		other := l
+		if l == a {
+			other = r
+		}
+		// the texts joined on come from raw rows or a CTE over them, never from a model or
+		// profile table, whose texts need not be in the textKeyed model
+		bound := regexp.MustCompile(`(?i)\b(?:FROM|JOIN)\s+(\w+)\s+(?:AS\s+)?`+regexp.QuoteMeta(other)+`\b`).FindAllStringSubmatch(code, -1)
+		if len(bound) == 0 {
+			return false
+		}
+		for _, b := range bound {
+			src := strings.ToLower(b[1])
+			if !strings.HasPrefix(src, "raw_") && !ctes[src] {
+				return false
+			}
+		}
 	}
 	return true
 }
+
+// reCTE finds the names a query's WITH clause defines.
+var reCTE = regexp.MustCompile(`(?i)(?:\bWITH|,)\s*([a-z_][a-z0-9_]*)\s+AS\s*(?:MATERIALIZED\s*)?\(`)
 
 // monthLocalTest lists the data tests each of whose rows concerns one month's rows (a row
 // test, or one grouped by month): an incremental refresh runs them over the recomputed months

@@ -532,8 +532,10 @@ func TestTextKeyedModelsReadTextsOnly(t *testing.T) {
 		name, q string
 		want    bool
 	}{
-		{"by key", "SELECT * FROM c x LEFT JOIN ability_refs ar ON ar.ability_given = x.ability_given WHERE true", true},
-		{"by key, other side first", "SELECT * FROM c x JOIN ability_refs ar ON x.ability_given = ar.ability_given", true},
+		{"by key", "WITH c AS (SELECT 1) SELECT * FROM c x LEFT JOIN ability_refs ar ON ar.ability_given = x.ability_given WHERE true", true},
+		{"by key, other side first", "SELECT * FROM raw_assessments x JOIN ability_refs ar ON x.ability_given = ar.ability_given", true},
+		{"texts of a model", "SELECT * FROM profile_catalogue x JOIN ability_refs ar ON ar.ability_given = x.ability_given", false},
+		{"texts of an unknown alias", "SELECT * FROM raw_assessments y JOIN ability_refs ar ON ar.ability_given = x.ability_given", false},
 		{"more conditions", "SELECT * FROM c x JOIN ability_refs ar ON ar.ability_given = x.ability_given AND ar.ability_code IS NULL", false},
 		{"whole table", "SELECT * FROM ability_refs", false},
 		{"key against itself", "SELECT * FROM c x JOIN ability_refs ar ON ar.ability_given = ar.ability_given", false},

@@ -25,40 +25,131 @@ const (
 // The incremental refresh. Its input is the loaded batches (immutable: a batch id whose
 // digest changed forces a full rebuild, as do another profile, catalogue, migration or model
 // SQL). From what was recorded at the last refresh it knows which batches were loaded or
-// removed since. Every model is one of three kinds:
+// removed since; B is the first month the as-of date of one of them falls in (every month if
+// one has no as-of date). Every model is one of four kinds:
 //
-//   - monthKey models are per month and small (months; effective_batches, which file counts
-//     for each month, kind and school; school_info, each school's facts each month). They
-//     are recomputed and compared, row for row, with the old table: the first month where
-//     the two differ (for effective_batches, per export kind) is where change starts
-//     downstream. Comparing outputs needs no reasoning about which batch moves which month.
-//     To keep their cost flat, effective_batches is recomputed only from the first month a
-//     loaded or removed batch's as-of date falls in (a file counts only from its as-of month
-//     on: asOfLocal), and school_info too when its first month recomputes unchanged (its
-//     only rule reaching back, a school first listed later, always shows there: probeFirst).
+//   - monthKey models are per month and small (months; school_info, each school's facts each
+//     month; school_refs, which school each batch's row references mean each month;
+//     effective_batches, which file counts for each month, kind and school). They are
+//     recomputed and compared, row for row, with the old table: the first month where the
+//     two differ (for effective_batches, per export kind) is where change starts downstream.
+//     Comparing outputs needs no reasoning about which batch moves which month. To keep
+//     their cost flat they are recomputed only from a month before which they cannot differ:
+//     school_refs and effective_batches (asOfLocal) from the earlier of B and the first
+//     changed month of the per-month models they read, since their rows for month m are
+//     worked only from the batches dated by m's end and from month m's rows of those models;
+//     school_info, whose one rule reaching back (a school first listed later lends its
+//     facts to the months before) always shows in its first month (probeFirst), from B if
+//     its first month recomputes unchanged, else whole.
 //   - monthLocal models are per month and heavy. Their rows for month m are worked only
 //     from month m's rows of the models they read, from small tables with no month
-//     (profile, catalogue) and from raw rows that join effective_batches on batch id
-//     (TestMonthLocalModelsReadMonthInputs checks these reads). So a model's first changed
-//     month is the earliest first changed month of what it reads, per export kind for
-//     effective_batches (kindsRead); months before it cannot differ and are kept; if nothing
-//     it reads changed, the table is kept. Induction over the dependency order carries this
-//     from the monthKey models to the last model, so no changed month is missed.
+//     (profile, catalogue), from textKeyed models joined on their key (below) and from raw
+//     rows that join effective_batches on batch id (TestMonthLocalModelsReadMonthInputs
+//     checks these reads). So a model's first changed month is the earliest first changed
+//     month of the per-month models it reads, per export kind for effective_batches
+//     (kindsRead); months before it cannot differ and are kept; if nothing it reads changed,
+//     the table is kept. masked_ids, read by the heavy ones, is also compared after its
+//     rebuild (diffed), so that its readers see only the months it really changed.
+//   - textKeyed models have no month; each of their rows is worked from one key text alone
+//     (with the profile and catalogue), for every text the loaded raw rows hold
+//     (ability_refs: which catalogue point an assessment's text names, for the texts of the
+//     profile's catalogue). A batch load or removal only adds or drops texts; the row of a
+//     text kept cannot change. A monthLocal model joins them on the key of raw rows (or a
+//     CTE of them) of month m's effective files, so every text it looks up is held by a file
+//     loaded both before and after unless month m's effective files changed, which
+//     effective_batches already shows it: their change adds no month for it. They are
+//     rebuilt whole (they read raw rows). Checked: they read raw rows only as SELECT
+//     DISTINCT key, and no batches or per-month table; readers join on the key alone, the
+//     other side raw rows or a CTE (readsByKey, also at refresh time). Not checked: that
+//     the reader keeps only raw rows the textKeyed model reads (teacher_points keeps the
+//     profile's catalogue, as ability_refs does); TestIncrementalEqualsFull would show it.
 //   - every other model (latest-month and annual figures, data quality) is rebuilt whole when
 //     anything it reads changed (or it reads the batches or raw rows), and kept otherwise.
 //
-// A model added later is of the third kind until listed here: slower, never wrong.
-// TestIncrementalEqualsFull checks the lists against full rebuilds.
+// Why no changed month is missed. (1) Between two incremental refreshes only the set of
+// batches changes: a batch is immutable (another digest under the same id, like another
+// profile, catalogue, migration or model SQL, forces a full rebuild). (2) A batch dated in
+// month M is read, by every per-month rule, only for months from M on, but for school_info's
+// rule reaching back, which shows in its first month and is probed there; a batch with no
+// as-of date counts as changing every month. (3) The monthKey models are recomputed from a
+// month before which (1) and (2) and the first changed months of what they read leave them
+// equal, and every recomputed month is compared row for row with the old one: their first
+// changed month is measured, not inferred. (4) A monthLocal model's month m reads only
+// month m's rows of per-month models, textKeyed models by key, tables that force a full
+// rebuild, and raw rows of month m's effective files (immutable, and named by
+// effective_batches' month m rows), so if no per-month model it reads changed at m, its
+// month m is unchanged; by induction over the dependency order its first changed month is
+// no earlier than the earliest first changed month of what it reads, where its rebuild
+// starts (for a diffed one, the compared output then narrows it). (5) Every other model
+// is rebuilt whole when anything it reads changed. A model added later is of the last kind
+// until listed here: slower, never wrong. TestIncrementalEqualsFull checks the lists
+// against full rebuilds after random loads, late files, re-uploads and removals.
 func monthKind(name string) (monthKey, monthLocal bool) {
 	switch name {
-	case "months", "effective_batches", "school_info":
+	case "months", "effective_batches", "school_info", "school_refs":
 		return true, false
-	case "roster", "teacher_category_hours", "teacher_plan", "teacher_points",
+	case "roster", "masked_ids", "teacher_category_hours", "teacher_plan", "teacher_points",
 		"teacher_progress_monthly", "school_gate_monthly", "monthly_progress":
 		return false, true
 	}
 	return false, false
 }
+
+// diffed lists the monthLocal models compared with the old table after their rebuild, like
+// the monthKey ones: small tables whose inputs change more often than they do.
+func diffed(name string) bool { return name == "masked_ids" }
+
+// textKey is the key column of a textKeyed model (see monthKind), "" for other models.
+func textKey(name string) string {
+	if name == "ability_refs" {
+		return "ability_given"
+	}
+	return ""
+}
+
+// readsByKey says whether every read of model name in q is a join on its key column alone
+// (JOIN name a ON a.key = x.key) whose other side x is raw rows or a CTE of the query: the
+// one read a monthLocal model may make of a textKeyed one.
+func readsByKey(q, name, key string) bool {
+	code := stripComments(q)
+	refs := regexp.MustCompile(`(?i)\b(?:FROM|JOIN)\s+`+name+`\b`).FindAllStringIndex(code, -1)
+	joins := regexp.MustCompile(`(?i)\bJOIN\s+`+name+`\s+(\w+)\s+ON\s+(\w+)\.`+key+`\s*=\s*(\w+)\.`+key+
+		`\s*(\)|$|\b(?:LEFT|JOIN|WHERE|GROUP|QUALIFY|ORDER|UNION)\b)`).FindAllStringSubmatch(code, -1)
+	if len(refs) == 0 || len(joins) != len(refs) {
+		return false
+	}
+	ctes := map[string]bool{}
+	for _, c := range reCTE.FindAllStringSubmatch(code, -1) {
+		ctes[strings.ToLower(c[1])] = true
+	}
+	for _, j := range joins {
+		a := strings.ToLower(j[1])
+		l, r := strings.ToLower(j[2]), strings.ToLower(j[3])
+		if (l == a) == (r == a) {
+			return false
+		}
+		other := l
+		if l == a {
+			other = r
+		}
+		// the texts joined on come from raw rows or a CTE over them, never from a model or
+		// profile table, whose texts need not be in the textKeyed model
+		bound := regexp.MustCompile(`(?i)\b(?:FROM|JOIN)\s+(\w+)\s+(?:AS\s+)?`+regexp.QuoteMeta(other)+`\b`).FindAllStringSubmatch(code, -1)
+		if len(bound) == 0 {
+			return false
+		}
+		for _, b := range bound {
+			src := strings.ToLower(b[1])
+			if !strings.HasPrefix(src, "raw_") && !ctes[src] {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// reCTE finds the names a query's WITH clause defines.
+var reCTE = regexp.MustCompile(`(?i)(?:\bWITH|,)\s*([a-z_][a-z0-9_]*)\s+AS\s*(?:MATERIALIZED\s*)?\(`)
 
 // monthLocalTest lists the data tests each of whose rows concerns one month's rows (a row
 // test, or one grouped by month): an incremental refresh runs them over the recomputed months
@@ -88,11 +179,12 @@ func latestOnly(name string) bool {
 }
 
 // asOfLocal lists the per-month models whose rows for month m depend only on the batches
-// with an as-of date on or before m's last day (and on months): a batch loaded or removed
-// changes them from its as-of month on, so they are rebuilt from there (and compared with
-// the old rows from there). school_info is not one: a school first listed later lends its
-// facts to the months before.
-func asOfLocal(name string) bool { return name == "effective_batches" }
+// with an as-of date on or before m's last day and on month m's rows of the per-month models
+// they read (months, school_info, school_refs): a batch loaded or removed changes them from
+// its as-of month on, a model they read from its first changed month on, so they are
+// rebuilt from the earlier of the two (and compared with the old rows from there).
+// school_info is not one: a school first listed later lends its facts to the months before.
+func asOfLocal(name string) bool { return name == "effective_batches" || name == "school_refs" }
 
 // probeFirst lists the per-month models whose rows for a month before the first month a
 // batch change falls in can change only through rules reaching back from later files to
@@ -576,79 +668,89 @@ func writeState(ctx context.Context, conn *sql.Conn, now inputs, mode, fromMonth
 	return err
 }
 
-// scopeModel reads, of the raw rows, only which schools each batch names: in an incremental
-// refresh it reads them from refresh_scope, kept batch by batch, instead of every raw row.
+// scopeModel picks the files effective each month: a per-month rebuild reads the raw rows of
+// its files alone (rawWindows).
 const scopeModel = "effective_batches"
 
+// refsModel reads, of the raw rows, only which school reference each batch's rows give.
+// Its rows for the latest month hold those of every batch with an as-of date (the months
+// reach the latest one), so an incremental refresh reads them there for the batches kept
+// and reads raw rows only for the batches loaded since, rather than every raw row.
+const refsModel = "school_refs"
+
 var (
-	reRawRef   = regexp.MustCompile(`(?i)\b(?:FROM|JOIN)\s+raw_[a-z_]+\b`)
-	reScopeSel = regexp.MustCompile(`(?i)\bSELECT\s+DISTINCT\s+'\w+'(?:\s+AS\s+\w+)?\s*,\s*school_code\s*,\s*batch_id\s+FROM\s+(raw_[a-z_]+)\b`)
+	reRawRef = regexp.MustCompile(`(?i)\b(?:FROM|JOIN)\s+raw_[a-z_]+\b`)
+	reRefSel = regexp.MustCompile(`(?i)\bSELECT\s+DISTINCT\s+'(\w+)'(?:\s+AS\s+kind)?\s*,\s*batch_id\s*,\s*school_code(?:\s+AS\s+given_code)?\s*,\s*school_name(?:\s+AS\s+given_name)?\s+FROM\s+(raw_[a-z_]+)\b`)
 )
 
-// scopeSources lists the raw tables the scope model reads, if it reads each only as
-// SELECT DISTINCT 'kind', school_code, batch_id FROM raw_x; nil if it reads them otherwise
-// (then it reads the raw rows themselves).
-func scopeSources(q string) []string {
+// refSource is one raw table the refs model reads, and the kind it gives its rows.
+type refSource struct{ kind, table string }
+
+// refSources lists the raw tables the refs model reads, if it reads each only as
+// SELECT DISTINCT 'kind' [AS kind], batch_id, school_code [AS given_code], school_name
+// [AS given_name] FROM raw_x; nil if it reads them otherwise (then it reads the raw rows
+// themselves).
+func refSources(q string) []refSource {
 	code := stripComments(q)
 	refs := reRawRef.FindAllString(code, -1)
-	sels := reScopeSel.FindAllStringSubmatch(code, -1)
-	if len(refs) == 0 || len(sels) != len(refs) {
+	sels := reRefSel.FindAllStringSubmatch(code, -1)
+	var out []refSource
+	for _, s := range sels {
+		out = append(out, refSource{kind: s[1], table: strings.ToLower(s[2])})
+	}
+	// raw_schools is read otherwise (the school lists), and is not a reference's source
+	n := 0
+	for _, r := range refs {
+		if !strings.HasSuffix(strings.ToLower(r), "raw_schools") {
+			n++
+		}
+	}
+	if len(out) == 0 || len(out) != n {
 		return nil
 	}
-	var out []string
-	for _, s := range sels {
-		out = append(out, strings.ToLower(s[1]))
+	for _, o := range out {
+		if o.table == "raw_schools" {
+			return nil
+		}
 	}
 	return out
 }
 
-// updateScope brings refresh_scope up to date with the loaded batches: rows of batches no
-// longer loaded go, batches loaded since the last refresh are read (their rows are the
-// newest, so DuckDB skips the older row groups by batch id). With full, it is rebuilt.
-func updateScope(ctx context.Context, conn *sql.Conn, sources []string, was, now inputs, full bool) error {
-	var added []string
+// refsWindows points the refs model's raw tables at the references of the batches kept (its
+// old rows for the latest month, of batches still loaded) and at the raw rows of the batches
+// loaded since, read by batch id ranges (raw rows are stored in load order, so DuckDB skips
+// the older row groups). The returned function rewrites the model's references to them.
+func refsWindows(ctx context.Context, conn *sql.Conn, sources []refSource, was, now inputs) (func(string) string, error) {
+	var added []int64
 	for id := range now.batches {
-		if _, ok := was.batches[id]; full || !ok {
-			added = append(added, fmt.Sprint(id))
+		if _, ok := was.batches[id]; !ok {
+			added = append(added, id)
 		}
 	}
-	sort.Strings(added)
-	ids := "[" + strings.Join(added, ",") + "]"
-	stmts := []string{"BEGIN TRANSACTION"}
-	if full {
-		stmts = append(stmts, `DELETE FROM refresh_scope`)
-	} else {
-		stmts = append(stmts,
-			`DELETE FROM refresh_scope WHERE batch_id NOT IN (SELECT batch_id FROM batches)`,
-			`DELETE FROM refresh_scope WHERE batch_id IN (SELECT unnest(`+"'"+ids+"'"+`::BIGINT[]))`)
+	sort.Slice(added, func(i, j int) bool { return added[i] < added[j] })
+	ids := make([]string, len(added))
+	for i, id := range added {
+		ids[i] = fmt.Sprint(id)
 	}
+	var tables []string
 	for _, src := range sources {
-		q := `INSERT INTO refresh_scope SELECT DISTINCT '` + src + `', school_code, batch_id FROM ` + src
-		if !full {
-			q += ` WHERE batch_id IN (SELECT unnest('` + ids + `'::BIGINT[]))`
+		view := `SELECT batch_id, given_code AS school_code, given_name AS school_name FROM ` + refsModel +
+			` WHERE month = (SELECT max(month) FROM ` + refsModel + `) AND kind = '` + src.kind + `'` +
+			` AND batch_id IN (SELECT batch_id FROM batches)`
+		if len(added) > 0 {
+			var rs []string
+			for _, r := range idRanges(added, 16) {
+				rs = append(rs, fmt.Sprintf("batch_id BETWEEN %d AND %d", r[0], r[1]))
+			}
+			view += "\nUNION ALL SELECT batch_id, school_code, school_name FROM " + src.table +
+				" WHERE (" + strings.Join(rs, " OR ") + ") AND batch_id IN (" + strings.Join(ids, ",") + ")"
 		}
-		stmts = append(stmts, q)
-	}
-	stmts = append(stmts, "COMMIT")
-	for _, q := range stmts {
-		if _, err := conn.ExecContext(ctx, q); err != nil {
-			_, _ = conn.ExecContext(context.Background(), "ROLLBACK")
-			return fmt.Errorf("scope: %w", err)
-		}
-	}
-	return nil
-}
-
-// scopeWindows points the scope model's raw tables at refresh_scope; the returned function
-// rewrites its references to them.
-func scopeWindows(ctx context.Context, conn *sql.Conn, sources []string) (func(string) string, error) {
-	for _, src := range sources {
-		if _, err := conn.ExecContext(ctx, "CREATE OR REPLACE TEMP VIEW "+windowPrefix+src+
-			" AS SELECT school_code, batch_id FROM refresh_scope WHERE source = '"+src+"'"); err != nil {
+		if _, err := conn.ExecContext(ctx, "CREATE OR REPLACE TEMP VIEW "+windowPrefix+src.table+" AS "+view); err != nil {
 			return nil, err
 		}
+		tables = append(tables, src.table)
 	}
-	return reader(sources), nil
+	return reader(tables), nil
 }
 
 var (
@@ -762,3 +864,6 @@ func probe(ctx context.Context, conn *sql.Conn, steps map[string]*step, m Model,
 	}
 	return n == 0, nil
 }
+
+// reDistinctFrom finds the comparison a IS [NOT] DISTINCT FROM b, whose FROM reads no table.
+var reDistinctFrom = regexp.MustCompile(`(?i)\bIS\s+(?:NOT\s+)?DISTINCT\s+FROM\b`)

@@ -366,19 +366,20 @@ func TestRefreshRecomputesOnlyChangedMonths(t *testing.T) {
 	if err := c.wh.DB.QueryRowContext(c.ctx, `SELECT count(*) FROM data_quality WHERE batch_id = ?`, id).Scan(&n); err != nil || n != 0 {
 		t.Fatalf("removed batch still in data_quality: %d %v", n, err)
 	}
-	// the schools each batch names, kept batch by batch, are those of the raw rows
-	if got := c.one(`SELECT count(*) FROM (
-		(SELECT * FROM refresh_scope EXCEPT ALL (SELECT DISTINCT 'raw_teachers', school_code, batch_id FROM raw_teachers
-			UNION ALL SELECT DISTINCT 'raw_hours', school_code, batch_id FROM raw_hours
-			UNION ALL SELECT DISTINCT 'raw_schools', school_code, batch_id FROM raw_schools))
-		UNION ALL
-		((SELECT DISTINCT 'raw_teachers', school_code, batch_id FROM raw_teachers
-			UNION ALL SELECT DISTINCT 'raw_hours', school_code, batch_id FROM raw_hours
-			UNION ALL SELECT DISTINCT 'raw_schools', school_code, batch_id FROM raw_schools) EXCEPT ALL SELECT * FROM refresh_scope))`); got != "0" {
-		t.Fatalf("refresh_scope differs from the raw rows by %s rows", got)
+	// school_refs' latest month holds the school references of every batch, as the raw rows
+	// give them: what the next incremental refresh reads instead of the raw rows
+	refs := `SELECT DISTINCT 'teachers', batch_id, school_code, school_name FROM raw_teachers
+		UNION ALL SELECT DISTINCT 'hours', batch_id, school_code, school_name FROM raw_hours`
+	latest := `SELECT kind, batch_id, given_code, given_name FROM school_refs WHERE month = (SELECT max(month) FROM school_refs)`
+	if got := c.one(`SELECT count(*) FROM ((` + latest + ` EXCEPT ALL (` + refs + `)) UNION ALL ((` + refs + `) EXCEPT ALL ` + latest + `))`); got != "0" {
+		t.Fatalf("school_refs' latest month differs from the raw rows' references by %s rows", got)
 	}
-	if got := strings.Join(scopeSources(mustModel(t, "effective_batches").SQL), ","); got != "raw_schools,raw_teachers,raw_hours,raw_progress,raw_assessments" {
-		t.Fatalf("effective_batches reads the raw rows as %q: refresh_scope would not be used", got)
+	var got []string
+	for _, s := range refSources(mustModel(t, "school_refs").SQL) {
+		got = append(got, s.kind+":"+s.table)
+	}
+	if g := strings.Join(got, ","); g != "teachers:raw_teachers,hours:raw_hours,progress:raw_progress,assessments:raw_assessments" {
+		t.Fatalf("school_refs reads the raw rows as %q: an incremental refresh would read every raw row", g)
 	}
 }
 
@@ -464,7 +465,8 @@ func TestMonthLocalModelsReadMonthInputs(t *testing.T) {
 			continue
 		}
 		t.Run(m.Name, func(t *testing.T) {
-			code := stripComments(m.SQL)
+			// a comparison (a IS NOT DISTINCT FROM t.x) reads no table
+			code := reDistinctFrom.ReplaceAllString(stripComments(m.SQL), " IS NOT DISTINCT_FROM ")
 			ctes := map[string]bool{}
 			for _, x := range regexp.MustCompile(`(?i)(?:WITH|,)\s*([a-z_][a-z0-9_]*)\s+AS\s*(?:MATERIALIZED\s*)?\(`).FindAllStringSubmatch(code, -1) {
 				ctes[strings.ToLower(x[1])] = true
@@ -474,6 +476,12 @@ func TestMonthLocalModelsReadMonthInputs(t *testing.T) {
 				if !known[name] && !ctes[name] && !strings.HasPrefix(name, "raw_") {
 					t.Errorf("%s reads %s, neither a model nor raw rows", m.Name, name)
 				}
+				if k := textKey(name); k != "" {
+					if !readsByKey(m.SQL, name, k) {
+						t.Errorf("%s reads %s other than by a join on %s alone", m.Name, name, k)
+					}
+					continue
+				}
 				if known[name] && !perMonth(name) && !strings.HasPrefix(name, "profile") {
 					t.Errorf("%s reads %s, a table with no month other than the profile's", m.Name, name)
 				}
@@ -481,6 +489,62 @@ func TestMonthLocalModelsReadMonthInputs(t *testing.T) {
 			// raw rows only through the files effective_batches picks for each month
 			if _, ok := rawThroughEffective(m.SQL); !ok {
 				t.Errorf("%s reads raw rows without joining effective_batches on their batch_id", m.Name)
+			}
+		})
+	}
+}
+
+// TestTextKeyedModelsReadTextsOnly: a textKeyed model reads of the raw rows only their
+// distinct key texts, and no table with a month and no batches, so that each of its rows is
+// worked from one text (with the profile and catalogue); and a model reads it by key only
+// when its one condition is the key.
+func TestTextKeyedModelsReadTextsOnly(t *testing.T) {
+	ms, err := Models()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables := regexp.MustCompile(`(?i)\b(?:FROM|JOIN)\s+([a-z_][a-z0-9_]*)`)
+	n := 0
+	for _, m := range ms {
+		k := textKey(m.Name)
+		if k == "" {
+			continue
+		}
+		n++
+		t.Run(m.Name, func(t *testing.T) {
+			code := reDistinctFrom.ReplaceAllString(stripComments(m.SQL), " IS NOT DISTINCT_FROM ")
+			texts := regexp.MustCompile(`(?i)\bSELECT\s+DISTINCT\s+` + k + `\s+FROM\s+raw_[a-z_]+\b`)
+			if got, want := len(texts.FindAllString(code, -1)), len(reRawRef.FindAllString(code, -1)); got != want || want == 0 {
+				t.Errorf("%s reads raw rows %d times, %d of them as SELECT DISTINCT %s", m.Name, want, got, k)
+			}
+			for _, x := range tables.FindAllStringSubmatch(code, -1) {
+				name := strings.ToLower(x[1])
+				if perMonth(name) || name == "batches" || name == "rejects" {
+					t.Errorf("%s reads %s", m.Name, name)
+				}
+			}
+		})
+	}
+	if n == 0 {
+		t.Fatal("no textKeyed model")
+	}
+	cases := []struct {
+		name, q string
+		want    bool
+	}{
+		{"by key", "WITH c AS (SELECT 1) SELECT * FROM c x LEFT JOIN ability_refs ar ON ar.ability_given = x.ability_given WHERE true", true},
+		{"by key, other side first", "SELECT * FROM raw_assessments x JOIN ability_refs ar ON x.ability_given = ar.ability_given", true},
+		{"texts of a model", "SELECT * FROM profile_catalogue x JOIN ability_refs ar ON ar.ability_given = x.ability_given", false},
+		{"texts of an unknown alias", "SELECT * FROM raw_assessments y JOIN ability_refs ar ON ar.ability_given = x.ability_given", false},
+		{"more conditions", "SELECT * FROM c x JOIN ability_refs ar ON ar.ability_given = x.ability_given AND ar.ability_code IS NULL", false},
+		{"whole table", "SELECT * FROM ability_refs", false},
+		{"key against itself", "SELECT * FROM c x JOIN ability_refs ar ON ar.ability_given = ar.ability_given", false},
+		{"one of two", "SELECT * FROM c x JOIN ability_refs ar ON ar.ability_given = x.ability_given UNION ALL SELECT * FROM ability_refs", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := readsByKey(tc.q, "ability_refs", "ability_given"); got != tc.want {
+				t.Errorf("readsByKey = %v, want %v", got, tc.want)
 			}
 		})
 	}

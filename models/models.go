@@ -266,7 +266,6 @@ func refresh(ctx context.Context, wh *warehouse.Warehouse, p Profile, full bool)
 		names = append(names, m.Name)
 	}
 	read := reader(names)
-	var scoped []string // the raw tables effective_batches reads through refresh_scope
 	steps := map[string]*step{}
 	var order []*step
 	ok := false
@@ -286,18 +285,6 @@ func refresh(ctx context.Context, wh *warehouse.Warehouse, p Profile, full bool)
 		order = append(order, s)
 	}
 	for _, m := range ms {
-		if m.Name != scopeModel {
-			continue
-		}
-		// what effective_batches needs of the raw rows, kept up to date batch by batch
-		if sources := scopeSources(m.SQL); sources != nil {
-			if err := updateScope(ctx, conn, sources, was, now, !incremental); err != nil {
-				return rep, fmt.Errorf("refresh: %w", err)
-			}
-			scoped = sources
-		}
-	}
-	for _, m := range ms {
 		t0 := time.Now()
 		refs := refsOf(m.SQL, names)
 		s := &step{name: m.Name, how: whole, out: since{changed: true}}
@@ -307,6 +294,11 @@ func refresh(ctx context.Context, wh *warehouse.Warehouse, p Profile, full bool)
 		if incremental {
 			var in since
 			for _, r := range refs {
+				if k := textKey(r); local && k != "" && readsByKey(m.SQL, r, k) {
+					// a textKeyed model read by key: its rows for month m's texts change
+					// only with month m's effective files (see monthKind)
+					continue
+				}
 				in = earlier(in, changeIn(steps[r], m.SQL))
 			}
 			if asOfLocal(m.Name) || probeFirst(m.Name) {
@@ -374,12 +366,12 @@ func refresh(ctx context.Context, wh *warehouse.Warehouse, p Profile, full bool)
 				q = readRaw(q)
 			}
 		}
-		if incremental && m.Name == scopeModel && scoped != nil {
-			readScope, err := scopeWindows(ctx, conn, scoped)
+		if sources := refSources(m.SQL); incremental && m.Name == refsModel && sources != nil {
+			readRefs, err := refsWindows(ctx, conn, sources, was, now)
 			if err != nil {
 				return rep, fmt.Errorf("refresh: model %s: %w", m.Name, err)
 			}
-			q = readScope(q)
+			q = readRefs(q)
 		}
 		// Staging names are always new: dropStaged cleared them above.
 		staged := stagePrefix + m.Name
@@ -393,7 +385,7 @@ func refresh(ctx context.Context, wh *warehouse.Warehouse, p Profile, full bool)
 		if _, err := conn.ExecContext(ctx, create+staged+" AS\n"+q); err != nil {
 			return rep, fmt.Errorf("refresh: model %s: %w", m.Name, err)
 		}
-		if incremental && key {
+		if incremental && (key || diffed(m.Name)) {
 			if err := firstDiff(ctx, conn, s); err != nil {
 				return rep, fmt.Errorf("refresh: model %s: %w", m.Name, err)
 			}

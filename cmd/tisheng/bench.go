@@ -48,7 +48,7 @@ type benchFiles struct {
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	const synopsis = "tisheng bench [--rows N] [--xlsx-rows N] [--dir 目录] [--scales city,months,province|none] [--months N] [--ingest=false]"
+	const synopsis = "tisheng bench [--rows N] [--xlsx-rows N] [--dir 目录] [--scales city,months,province|none] [--months N] [--ingest=false] [--pages=false]"
 	fs := newFlags("bench")
 	dir := fs.String("dir", "bench-data", "生成的文件和仓库放在这个 `目录`")
 	rows := fs.Int("rows", 1_000_000, "学时 CSV 的 `行数`")
@@ -56,6 +56,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	scales := fs.String("scales", "city,months,province", "要测的刷新规模：city（5 万教师）、months（同一城市的多个月快照：全量与增量刷新）、province（100 万）或 none")
 	months := fs.Int("months", 36, "months 规模的月快照`个数`")
 	ingestBench := fs.Bool("ingest", true, "是否测导入")
+	pages := fs.Bool("pages", true, "months 规模是否测页面与月报")
 	if _, err := parseFlags(fs, synopsis, args, stdout, stderr); err != nil {
 		return err
 	}
@@ -74,7 +75,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				err = benchServe(ctx, *dir, filepath.Join(*dir, "city.duckdb"), stdout, stderr)
 			}
 		case "months":
-			err = benchMonths(ctx, *dir, *months, stdout, stderr)
+			err = benchMonths(ctx, *dir, *months, *pages, stdout, stderr)
 		case "province":
 			err = benchRefresh(ctx, *dir, "province", 1_000_000, 100, stdout, stderr)
 		default:

@@ -23,10 +23,13 @@ no_school AS (
     WHERE r.month = (SELECT month FROM lm) AND r.school_code IS NULL
     QUALIFY row_number() OVER (PARTITION BY r.kind, r.given_code, r.given_name ORDER BY b.as_of DESC, r.batch_id DESC) = 1
 ),
+-- every row below is of a file effective in the latest month or naming an unresolved school:
+-- the raw tables are read for those files only, not for the whole programme's history
+wanted AS (SELECT DISTINCT batch_id FROM cur UNION SELECT batch_id FROM no_school),
 person_rows AS (
-    SELECT 'hours' AS kind, batch_id, row_no, school_code, school_name, name, id_masked, teacher_key FROM raw_hours
-    UNION ALL SELECT 'assessments', batch_id, row_no, school_code, school_name, name, id_masked, teacher_key FROM raw_assessments
-    UNION ALL SELECT 'progress', batch_id, row_no, school_code, school_name, name, id_masked, teacher_key FROM raw_progress
+    SELECT 'hours' AS kind, batch_id, row_no, school_code, school_name, name, id_masked, teacher_key FROM raw_hours WHERE batch_id IN (SELECT batch_id FROM wanted)
+    UNION ALL SELECT 'assessments', batch_id, row_no, school_code, school_name, name, id_masked, teacher_key FROM raw_assessments WHERE batch_id IN (SELECT batch_id FROM wanted)
+    UNION ALL SELECT 'progress', batch_id, row_no, school_code, school_name, name, id_masked, teacher_key FROM raw_progress WHERE batch_id IN (SELECT batch_id FROM wanted)
 ),
 rows AS (
     -- whole IDs of people on no roster

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -276,18 +277,34 @@ func (s *Set) drop(k Key) {
 	}
 }
 
-// Invalidate drops every scope database: the models changed.
-func (s *Set) Invalidate() {
+// Invalidate drops every scope database: the models changed. The scopes that were in use
+// are rebuilt at once in the background, so that their users do not wait on their next
+// page (a district's database takes seconds to build at city scale).
+func (s *Set) Invalidate() { s.invalidate(true) }
+
+// Close closes every database.
+func (s *Set) Close() { s.invalidate(false) }
+
+func (s *Set) invalidate(rebuild bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.gen++
+	var warm []Key
 	for k := range s.dbs {
+		warm = append(warm, k)
 		s.drop(k)
 	}
+	if !rebuild {
+		return
+	}
+	for _, k := range warm {
+		if _, ok := s.building[k]; !ok {
+			c := &call{done: make(chan struct{})}
+			s.building[k] = c
+			go s.build(k, s.gen, c)
+		}
+	}
 }
-
-// Close closes every database.
-func (s *Set) Close() { s.Invalidate() }
 
 // Build makes the scope's database from src.
 func Build(ctx context.Context, src *sql.DB, k Key, memoryLimit string) (*DB, error) {
@@ -570,7 +587,16 @@ func copyTable(ctx context.Context, srcConn, dstConn *sql.Conn, srcAr, dstAr *du
 		rows.Close()
 		if len(vals) > 1 {
 			for _, v := range vals {
-				chunks = append(chunks, base+" AND "+key+"::VARCHAR = "+quote(v))
+				// compared in the column's own type, so that DuckDB skips the row groups of
+				// other batches and months (a cast would read the whole table per chunk)
+				lit := quote(v)
+				if key == "batch_id" {
+					if _, err := strconv.ParseInt(v, 10, 64); err != nil {
+						return fmt.Errorf("batch id %q", v)
+					}
+					lit = v
+				}
+				chunks = append(chunks, base+" AND "+key+" = "+lit)
 			}
 			chunks = append(chunks, base+" AND "+key+" IS NULL")
 		}

@@ -124,7 +124,7 @@ func demoUsers(ctx context.Context, wh *warehouse.Warehouse, addr string, stdout
 		if u.School != "" {
 			scope += "（" + schoolName + "）"
 		}
-		fmt.Fprintf(stdout, "  %-13s %-28s 范围 %-20s 密码 %s\n", u.Name, u.Role.Label(), scope, pw)
+		fmt.Fprintf(stdout, "  %s %s 范围 %s 密码 %s\n", padRight(u.Name, 13), padRight(u.Role.Label(), 14), padRight(scope, 36), pw)
 	}
 	return nil
 }

@@ -503,6 +503,13 @@ func (j *job) reject(ctx context.Context, rc *rowCtx, rej *rowReject) error {
 	r[w.col("column_name")] = svOpt(truncate(col, lim.RejectValueChars))
 	r[w.col("reason")] = sv(reason)
 	r[w.col("row_values")] = sv(b.String())
+	// the school as the row (or the file's --school) names it, for cutting rejects to a scope
+	code, name := rc.str("school_code"), rc.str("school_name")
+	if code == "" && name == "" {
+		code = j.school
+	}
+	r[w.col("school_code")] = svOpt(truncate(maskSensitive(code), lim.RejectValueChars))
+	r[w.col("school_name")] = svOpt(truncate(maskSensitive(name), lim.RejectValueChars))
 	return w.append(ctx, r)
 }
 

@@ -374,6 +374,11 @@ func inList(xs []string) string {
 	return "(" + strings.Join(q, ", ") + ")"
 }
 
+// rejectIn keeps the rejected rows naming one of the schools, by code or by name.
+func rejectIn(in string) string {
+	return "(school_code IN " + in + " OR (school_code IS NULL AND school_name IN (SELECT school_name FROM school_info WHERE school_code IN " + in + ")))"
+}
+
 // filter is the WHERE clause that cuts table t to the scope, read on the source.
 func filter(t string, r rule, k Key, schools []string) (string, error) {
 	in := inList(schools)
@@ -409,10 +414,10 @@ func filter(t string, r rule, k Key, schools []string) (string, error) {
 			parts = append(parts, "SELECT batch_id FROM "+rt+" WHERE school_code IN "+in)
 		}
 		parts = append(parts, "SELECT batch_id FROM school_refs WHERE school_code IN "+in)
-		parts = append(parts, "SELECT batch_id FROM rejects WHERE json_extract_string(row_values, '$.school_code') IN "+in)
+		parts = append(parts, "SELECT batch_id FROM rejects WHERE "+rejectIn(in))
 		return "kind = 'catalogue' OR batch_id IN (" + strings.Join(parts, " UNION ") + ")", nil
 	case byReject:
-		return "json_extract_string(row_values, '$.school_code') IN " + in, nil
+		return rejectIn(in), nil
 	}
 	return "", fmt.Errorf("table %s: no scope rule", t)
 }

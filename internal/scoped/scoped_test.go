@@ -117,6 +117,12 @@ func TestDistrictDatabaseHoldsOnlyItsDistrict(t *testing.T) {
 	if a, b := one(t, wh.DB, `SELECT teachers FROM annual_by_group WHERE group_by = 'district' AND group_value = ?`, d), one(t, s.DB, `SELECT teachers FROM annual_summary`); a != b {
 		t.Errorf("annual_summary of the district: %s teachers, want %s", b, a)
 	}
+	// The district's rejected rows are there (by the school they name), and only those.
+	wantRej := one(t, wh.DB, `SELECT count(*) FROM rejects WHERE school_code IN (SELECT unnest(string_split(?, ',')))
+		OR (school_code IS NULL AND school_name IN (SELECT unnest(string_split(?, ','))))`, mine, names)
+	if got := one(t, s.DB, `SELECT count(*) FROM rejects`); got != wantRej || got == "0" {
+		t.Errorf("rejects: %s in the district's database, want %s (and some)", got, wantRej)
+	}
 	// A shared file's counts are the district's own: accepted rows are the district's rows.
 	q2 := `SELECT sum(accepted)::BIGINT FROM batches WHERE kind = 'teachers'`
 	if a, b := one(t, s.DB, q2), one(t, s.DB, `SELECT count(*) FROM raw_teachers`); a != b {

@@ -354,9 +354,76 @@ func (rp *Reports) table(ctx context.Context, pg *Page, id, title string) (*Tabl
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", id, err)
 	}
+	return rp.tableOf(pg, id, title, res), nil
+}
+
+// The columns of the named queries school_teachers and school_todo, which the school page
+// cuts from school_page_teachers (TestSchoolPageTeachersMatchTheirQueries keeps them equal).
+var (
+	schoolTeachersCols = []string{"name", "id_masked", "research_group", "subject", "is_full_time", "hours_progress",
+		"hours_total", "hours_online", "hours_practice", "hours_met", "abilities_passed", "abilities_passed_codes",
+		"dimensions_passed", "assessment_passed", "plan_uploaded", "summaries", "complete"}
+	schoolTodoCols = []string{"name", "id_masked", "research_group", "subject", "is_full_time", "todo",
+		"hours_short", "practice_short", "abilities_short", "dimensions_short", "plan_missing", "hours_total", "abilities_passed_codes"}
+)
+
+// tableOf adds a table of rows already read; id names the query its download runs.
+func (rp *Reports) tableOf(pg *Page, id, title string, res *queries.Result) *Table {
 	t := &Table{ID: id, Title: title, Result: res, Download: "/download/" + id + ".xlsx?" + pg.Params.Query(), LinkCol: -1}
 	pg.Tables = append(pg.Tables, t)
-	return t, nil
+	return t
+}
+
+// project keeps the named columns (in that order) of the rows that pass keep.
+func project(res *queries.Result, cols []string, keep func([]any) bool) *queries.Result {
+	idx := make([]int, len(cols))
+	out := &queries.Result{}
+	for i, c := range cols {
+		idx[i] = colIndex(res, c)
+		out.Columns = append(out.Columns, res.Columns[idx[i]])
+	}
+	for _, row := range res.Rows {
+		if !keep(row) {
+			continue
+		}
+		r := make([]any, len(idx))
+		for i, j := range idx {
+			r[i] = row[j]
+		}
+		out.Rows = append(out.Rows, r)
+	}
+	return out
+}
+
+// sortTodo orders who to chase as school_todo.sql does: full-time teachers first, then the
+// most hours missing, then the most points and dimensions missing, then by name.
+func sortTodo(res *queries.Result) {
+	num := func(v any) float64 {
+		switch x := v.(type) {
+		case queries.Dec:
+			return x.Float
+		case int64:
+			return float64(x)
+		case float64:
+			return x
+		}
+		return 0
+	}
+	full, hs, ps, as, ds, name := colIndex(res, "is_full_time"), colIndex(res, "hours_short"), colIndex(res, "practice_short"),
+		colIndex(res, "abilities_short"), colIndex(res, "dimensions_short"), colIndex(res, "name")
+	sort.SliceStable(res.Rows, func(i, j int) bool {
+		a, b := res.Rows[i], res.Rows[j]
+		if fa, fb := a[full] == true, b[full] == true; fa != fb {
+			return fa
+		}
+		if ha, hb := num(a[hs])+num(a[ps]), num(b[hs])+num(b[ps]); ha != hb {
+			return ha > hb
+		}
+		if pa, pb := num(a[as])+num(a[ds]), num(b[as])+num(b[ds]); pa != pb {
+			return pa > pb
+		}
+		return fmt.Sprint(a[name]) < fmt.Sprint(b[name])
+	})
 }
 
 func colIndex(res *queries.Result, name string) int {
@@ -520,11 +587,19 @@ func (rp *Reports) school(ctx context.Context, p queries.Params) (*Page, error) 
 		pg.Notice = "注意：本校本月部分数据来自更早月份的导出文件（" + line + "），数字可能偏低。"
 	}
 
-	// Who to chase first, each with what is missing.
-	todo, err := rp.table(ctx, pg, "school_todo", "需要跟进的教师（专任教师在前，差得多的在前）")
+	// Both teacher tables come from one scan of the school's teachers (school_page_teachers):
+	// each is the named query of its download (school_todo, school_teachers) in content.
+	all, err := rp.r.Named(ctx, "school_page_teachers", pg.Params, 0)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("school_page_teachers: %w", err)
 	}
+	teachers := project(all, schoolTeachersCols, func([]any) bool { return true })
+	done := colIndex(all, "complete")
+	todoRes := project(all, schoolTodoCols, func(row []any) bool { return row[done] != true })
+	sortTodo(todoRes)
+
+	// Who to chase first, each with what is missing.
+	todo := rp.tableOf(pg, "school_todo", "需要跟进的教师（专任教师在前，差得多的在前）", todoRes)
 	pg.Gate.Behind = len(todo.Result.Rows)
 	todo.Hidden = map[int]bool{}
 	for _, c := range []string{"hours_short", "practice_short", "abilities_short", "dimensions_short", "plan_missing"} {
@@ -541,13 +616,10 @@ func (rp *Reports) school(ctx context.Context, p queries.Params) (*Page, error) 
 	}
 	todo.Empty = "全部教师已完成培训，没有需要跟进的教师。"
 
-	tt, err := rp.table(ctx, pg, "school_teachers", "全部教师（研修考核视图）")
-	if err != nil {
-		return nil, err
-	}
-	done := colIndex(tt.Result, "complete")
+	tt := rp.tableOf(pg, "school_teachers", "全部教师（研修考核视图）", teachers)
+	tdone := colIndex(tt.Result, "complete")
 	for _, row := range tt.Result.Rows {
-		if row[done] == true {
+		if row[tdone] == true {
 			tt.RowClasses = append(tt.RowClasses, "met")
 		} else {
 			tt.RowClasses = append(tt.RowClasses, "behind")

@@ -80,9 +80,17 @@ type sources struct {
 }
 
 func (rp *Reports) sources(ctx context.Context, p queries.Params) (*sources, error) {
-	res, err := rp.r.Named(ctx, "source_dates", p, 0)
+	// the month's dates for every school, read once until the next refresh (the school and
+	// district pages ask for them on every view), then cut to the district or school asked
+	all, err := rp.cached(ctx, "source_dates", queries.Params{Month: p.Month})
 	if err != nil {
 		return nil, fmt.Errorf("source_dates: %w", err)
+	}
+	res := &queries.Result{Columns: all.Columns}
+	for _, row := range all.Rows {
+		if (p.District == "" || row[colIndex(all, "district")] == p.District) && (p.School == "" || row[colIndex(all, "school_code")] == p.School) {
+			res.Rows = append(res.Rows, row)
+		}
 	}
 	s := &sources{latest: map[string]string{}, staleBy: map[string][]string{}, school: map[string][]string{},
 		district: map[string]int{}, districtAt: map[string][]string{}, names: map[string]string{},

@@ -50,12 +50,18 @@ type Reports struct {
 
 	mu    sync.Mutex
 	cache map[string]*queries.Result // months, districts and profile: they change only on refresh
+	pages map[string]*Page           // pages as built: their figures too change only on refresh
 }
+
+// maxCachedPages bounds the page cache (a city's schools × a few months); past it the cache
+// starts over.
+const maxCachedPages = 4096
 
 // Invalidate forgets what changes only on refresh; the server calls it after each one.
 func (rp *Reports) Invalidate() {
 	rp.mu.Lock()
 	rp.cache = nil
+	rp.pages = nil
 	rp.mu.Unlock()
 }
 
@@ -436,7 +442,44 @@ func colIndex(res *queries.Result, name string) int {
 }
 
 // Build makes the named page.
+// Build returns a page. Its figures change only when the models do, so a page once built is
+// kept until the next refresh (Invalidate); each caller gets its own copy to fill in (the
+// viewer) and render, sharing the read-only results.
 func (rp *Reports) Build(ctx context.Context, name string, p queries.Params) (*Page, error) {
+	key := strings.Join([]string{name, p.Month, p.District, p.School, p.Batch}, "\x00")
+	rp.mu.Lock()
+	pg, ok := rp.pages[key]
+	rp.mu.Unlock()
+	if ok {
+		return pg.clone(), nil
+	}
+	pg, err := rp.build(ctx, name, p)
+	if err != nil {
+		return nil, err
+	}
+	rp.mu.Lock()
+	if rp.pages == nil || len(rp.pages) >= maxCachedPages {
+		rp.pages = map[string]*Page{}
+	}
+	rp.pages[key] = pg
+	rp.mu.Unlock()
+	return pg.clone(), nil
+}
+
+// clone copies a page and its tables' headers, so that rendering (which fills a table's Head
+// and Body) and the viewer never touch the shared copy; results and charts are read-only.
+func (pg *Page) clone() *Page {
+	c := *pg
+	c.Tables = make([]*Table, len(pg.Tables))
+	for i, t := range pg.Tables {
+		tc := *t
+		tc.Head, tc.Body = nil, ""
+		c.Tables[i] = &tc
+	}
+	return &c
+}
+
+func (rp *Reports) build(ctx context.Context, name string, p queries.Params) (*Page, error) {
 	switch name {
 	case "overview":
 		return rp.overview(ctx, p)

@@ -39,6 +39,17 @@ func cliActor() string {
 	return "命令行"
 }
 
+// recordCLI appends an account change made from the command line to the audit trail.
+func recordCLI(ctx context.Context, st *auth.Store, stderr io.Writer, action, object, detail string, err error) {
+	e := auth.Entry{User: cliActor(), Role: string(auth.RoleAdmin), Scope: "全部", Action: action, Object: object, Detail: detail, OK: err == nil}
+	if err != nil {
+		e.Detail += "：" + err.Error()
+	}
+	if rerr := st.Record(ctx, e); rerr != nil {
+		fmt.Fprintln(stderr, "审计日志写入失败：", rerr)
+	}
+}
+
 // runUser: tisheng user add|list|disable|enable|passwd.
 func runUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -65,13 +76,7 @@ func runUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 	defer wh.Close()
 	record := func(action, object, detail string, err error) {
-		e := auth.Entry{User: cliActor(), Role: string(auth.RoleAdmin), Scope: "全部", Action: action, Object: object, Detail: detail, OK: err == nil}
-		if err != nil {
-			e.Detail += "：" + err.Error()
-		}
-		if rerr := st.Record(ctx, e); rerr != nil {
-			fmt.Fprintln(stderr, "审计日志写入失败：", rerr)
-		}
+		recordCLI(ctx, st, stderr, action, object, detail, err)
 	}
 	password := func() (string, bool, error) {
 		if !*pwStdin {
@@ -169,13 +174,7 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer wh.Close()
-	record := func(object, detail string, err error) {
-		e := auth.Entry{User: cliActor(), Role: string(auth.RoleAdmin), Scope: "全部", Action: auth.ActToken, Object: object, Detail: detail, OK: err == nil}
-		if err != nil {
-			e.Detail += "：" + err.Error()
-		}
-		st.Record(ctx, e)
-	}
+	record := func(object, detail string, err error) { recordCLI(ctx, st, stderr, auth.ActToken, object, detail, err) }
 	switch op {
 	case "add":
 		if *name == "" {

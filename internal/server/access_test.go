@@ -16,7 +16,6 @@ import (
 	"testing"
 
 	"log/slog"
-	"net/http/httptest"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/xuri/excelize/v2"
@@ -666,19 +665,12 @@ func TestFreshWarehouse(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer wh.Close()
-	accounts := auth.NewStore(wh.DB, auth.DefaultPolicy)
 	l, err := ingest.NewLoader(ctx, wh, bytes.Repeat([]byte{5}, 32), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Config{}, wh, l, accounts, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	ts := httptest.NewServer(srv.Handler())
-	defer ts.Close()
-	e := &env{t: t, wh: wh, srv: srv, ts: ts, accounts: accounts}
+	e := serveWarehouse(t, Config{}, wh, l)
+	ts := e.ts
 	for _, u := range []auth.User{{Role: auth.RoleAdmin}, {Role: auth.RoleDistrict, District: "东湖区"}, {Role: auth.RoleSchool, School: "3601000001"}, {Role: auth.RoleLeader}} {
 		c := e.client(string(u.Role), u)
 		for _, p := range []string{"/", "/schools", "/abilities", "/trend", "/quality", "/api/overview", "/api/schools", "/api/quality"} {

@@ -11,7 +11,6 @@ import (
 	"mime/multipart"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -52,16 +51,7 @@ func staleEnv(t *testing.T, cfg Config) (*env, string, string) {
 	if res.Status != ingest.StatusLoaded {
 		t.Fatalf("%s: %s %s", held, res.Status, res.Error)
 	}
-	accounts := auth.NewStore(wh.DB, auth.DefaultPolicy)
-	srv, err := New(cfg, wh, l, accounts, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
-	e := &env{t: t, wh: wh, srv: srv, ts: ts, accounts: accounts}
-	e.c = e.client("admin", auth.User{Role: auth.RoleAdmin})
+	e := serveWarehouse(t, cfg, wh, l)
 	return e, held, fmt.Sprint(res.Batch)
 }
 

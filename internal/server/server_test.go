@@ -45,6 +45,13 @@ type env struct {
 func newEnv(t *testing.T, cfg Config) *env {
 	t.Helper()
 	wh, l := testkit.Demo(t, "../../testdata", filepath.Join(t.TempDir(), "w.duckdb"), warehouse.Options{Locked: true})
+	return serveWarehouse(t, cfg, wh, l)
+}
+
+// serveWarehouse serves an open warehouse over httptest, with an admin whose token the
+// env's client sends.
+func serveWarehouse(t *testing.T, cfg Config, wh *warehouse.Warehouse, l *ingest.Loader) *env {
+	t.Helper()
 	accounts := auth.NewStore(wh.DB, auth.DefaultPolicy)
 	srv, err := New(cfg, wh, l, accounts, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {

@@ -756,43 +756,156 @@ func refsWindows(ctx context.Context, conn *sql.Conn, sources []refSource, was, 
 var (
 	reRawAlias  = regexp.MustCompile(`(?i)\b(?:FROM|JOIN)\s+(raw_[a-z_]+)\s+([a-z_]+)`)
 	reEffSubset = regexp.MustCompile(`(?i)\b(\w+)\s+AS\s*\(\s*SELECT\s+\*\s+FROM\s+effective_batches\b`)
+	reCTEStart  = regexp.MustCompile(`(?i)\b(\w+)\s+AS\s*\(`)
+	reReadEnd   = regexp.MustCompile(`(?i)\b(?:SELECT|FROM|UNION|EXCEPT|INTERSECT)\b|\)`)
 )
 
-// rawThroughEffective lists the raw tables model q reads if it joins each to
-// effective_batches on its batch_id (so it reads only rows of the files effective in the
-// months it builds); ok is false if some raw read is not joined so.
-func rawThroughEffective(q string) (tables []string, ok bool) {
+// Which files a raw read keeps, for rawWindows.
+const (
+	viaEffective  = 1 << iota // joined to effective_batches (or a CTE of its rows) on batch id
+	viaUnresolved             // joined to a CTE of school_refs rows whose school is unresolved
+)
+
+// rawThroughEffective lists the raw tables model q reads if each read is joined, on its
+// batch_id, to effective_batches or a CTE of its rows (so it reads only rows of the files
+// effective in the months it builds), or to a CTE of the unresolved school references
+// (unresolvedRefs); ok is false if some raw read is joined neither way. via says which of
+// the two joins occur. Each read is checked on its own: the join must follow it before the
+// next SELECT, FROM, set operation or closing parenthesis, so another read's join under
+// the same alias does not count.
+func rawThroughEffective(q string) (tables []string, via int, ok bool) {
 	code := stripComments(q)
 	if len(reRawRef.FindAllString(code, -1)) != len(reRawAlias.FindAllString(code, -1)) {
-		return nil, false
+		return nil, 0, false
 	}
 	// effective_batches, or a subset of it named in the query (cur AS (SELECT * FROM effective_batches WHERE …))
-	targets := []string{"effective_batches"}
+	eff := []string{"effective_batches"}
 	for _, c := range reEffSubset.FindAllStringSubmatch(code, -1) {
-		targets = append(targets, regexp.QuoteMeta(c[1]))
+		eff = append(eff, regexp.QuoteMeta(c[1]))
 	}
-	for _, x := range reRawAlias.FindAllStringSubmatch(code, -1) {
-		a := regexp.QuoteMeta(x[2])
-		join := regexp.MustCompile(`(?i)\bJOIN\s+(?:` + strings.Join(targets, "|") + `)\s+\w+\s+ON\s[^\n]*\b(?:\w+\.batch_id\s*=\s*` + a + `\.batch_id|` + a + `\.batch_id\s*=\s*\w+\.batch_id)\b`)
-		if !join.MatchString(code) {
-			return nil, false
+	unresolved := unresolvedRefs(code)
+	for _, loc := range reRawAlias.FindAllStringSubmatchIndex(code, -1) {
+		table, alias := strings.ToLower(code[loc[2]:loc[3]]), regexp.QuoteMeta(code[loc[4]:loc[5]])
+		rest := code[loc[1]:]
+		if e := reReadEnd.FindStringIndex(rest); e != nil {
+			rest = rest[:e[0]]
 		}
-		tables = append(tables, strings.ToLower(x[1]))
+		joined := func(targets []string) bool {
+			if len(targets) == 0 {
+				return false
+			}
+			return regexp.MustCompile(`(?i)\bJOIN\s+(?:` + strings.Join(targets, "|") + `)\s+(\w+)\s+ON\s[^\n]*\b(?:\w+\.batch_id\s*=\s*` + alias +
+				`\.batch_id|` + alias + `\.batch_id\s*=\s*\w+\.batch_id)\b`).MatchString(rest)
+		}
+		switch {
+		case joined(eff):
+			via |= viaEffective
+		case joined(unresolved):
+			via |= viaUnresolved
+		default:
+			return nil, 0, false
+		}
+		tables = append(tables, table)
 	}
-	return tables, true
+	return tables, via, true
+}
+
+// unresolvedRefs names the CTEs of code that keep only rows of school_refs whose school is
+// unresolved: FROM school_refs r, read nothing else but batches, and a WHERE clause of
+// conditions joined by AND, one of them r.school_code IS NULL. Their batch ids are among
+// those of school_refs' unresolved rows in the months read.
+func unresolvedRefs(code string) []string {
+	var out []string
+	for _, m := range reCTEStart.FindAllStringSubmatchIndex(code, -1) {
+		body, ok := balanced(code[m[1]:])
+		if !ok {
+			continue
+		}
+		top := flatten(body)
+		from := regexp.MustCompile(`(?i)\bFROM\s+school_refs\s+(\w+)\b`).FindStringSubmatch(top)
+		if from == nil || regexp.MustCompile(`(?i)\bOR\b`).MatchString(top) {
+			continue
+		}
+		reads := regexp.MustCompile(`(?i)\b(?:FROM|JOIN)\s+(\w+)`).FindAllStringSubmatch(body, -1)
+		other := false
+		for _, r := range reads {
+			if n := strings.ToLower(r[1]); n != "school_refs" && n != "batches" && n != "lm" {
+				other = true
+			}
+		}
+		where := regexp.MustCompile(`(?is)\bWHERE\b(.*?)(?:\b(?:QUALIFY|GROUP|ORDER|HAVING|WINDOW|LIMIT)\b|$)`).FindStringSubmatch(top)
+		if other || where == nil {
+			continue
+		}
+		isNull := regexp.MustCompile(`(?i)^\s*` + regexp.QuoteMeta(from[1]) + `\.school_code\s+IS\s+NULL\s*$`)
+		for _, c := range regexp.MustCompile(`(?i)\bAND\b`).Split(where[1], -1) {
+			if isNull.MatchString(c) {
+				out = append(out, regexp.QuoteMeta(code[m[2]:m[3]]))
+				break
+			}
+		}
+	}
+	return out
+}
+
+// balanced returns the text up to the parenthesis closing one already open at s's start.
+func balanced(s string) (string, bool) {
+	depth := 1
+	for i, r := range s {
+		switch r {
+		case '(':
+			depth++
+		case ')':
+			depth--
+			if depth == 0 {
+				return s[:i], true
+			}
+		}
+	}
+	return "", false
+}
+
+// flatten blanks what is inside parentheses, leaving a query's top level.
+func flatten(s string) string {
+	var b strings.Builder
+	depth := 0
+	for _, r := range s {
+		switch {
+		case r == '(':
+			depth++
+			b.WriteRune(r)
+		case r == ')':
+			depth--
+			b.WriteRune(r)
+		case depth == 0:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // rawWindows points the raw tables of a per-month rebuild from sp at the rows of the files
-// effective in those months alone, read by batch id ranges: raw rows are stored in load
+// effective in those months alone (and of the files whose school references are unresolved
+// in them, for a model reading those), read by batch id ranges: raw rows are stored in load
 // order, so DuckDB skips the row groups of every other file (a join alone would read every
 // raw row of the programme). The returned function rewrites the references; nil if the
-// model's raw reads do not all go through effective_batches.
-func rawWindows(ctx context.Context, conn *sql.Conn, eff step, q string, sp span) (func(string) string, error) {
-	tables, ok := rawThroughEffective(q)
-	if !ok || len(tables) == 0 {
+// model's raw reads do not all go through effective_batches or unresolved references.
+func rawWindows(ctx context.Context, conn *sql.Conn, steps map[string]*step, q string, sp span) (func(string) string, error) {
+	tables, via, ok := rawThroughEffective(q)
+	if !ok || len(tables) == 0 || steps[scopeModel] == nil {
 		return nil, nil
 	}
-	rows, err := conn.QueryContext(ctx, "SELECT DISTINCT batch_id FROM ("+window(eff, sp)+") ORDER BY 1")
+	var parts []string
+	if via&viaEffective != 0 {
+		parts = append(parts, "SELECT batch_id FROM ("+window(*steps[scopeModel], sp)+")")
+	}
+	if via&viaUnresolved != 0 {
+		if steps[refsModel] == nil {
+			return nil, nil
+		}
+		parts = append(parts, "SELECT batch_id FROM ("+window(*steps[refsModel], sp)+") WHERE school_code IS NULL")
+	}
+	rows, err := conn.QueryContext(ctx, "SELECT DISTINCT batch_id FROM ("+strings.Join(parts, " UNION ALL ")+") ORDER BY 1")
 	if err != nil {
 		return nil, err
 	}

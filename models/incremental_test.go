@@ -487,7 +487,7 @@ func TestMonthLocalModelsReadMonthInputs(t *testing.T) {
 				}
 			}
 			// raw rows only through the files effective_batches picks for each month
-			if _, ok := rawThroughEffective(m.SQL); !ok {
+			if _, _, ok := rawThroughEffective(m.SQL); !ok {
 				t.Errorf("%s reads raw rows without joining effective_batches on their batch_id", m.Name)
 			}
 		})
@@ -576,6 +576,50 @@ func TestKindsRead(t *testing.T) {
 		if m.Name == "roster" {
 			if got := strings.Join(kindsRead(m.SQL), ","); got != "teachers" {
 				t.Errorf("roster reads %q", got)
+			}
+		}
+	}
+}
+
+// TestRawThroughEffective: the check rawWindows relies on, tried with reads that look
+// joined but are not (the alias of another read, a join on another column, an
+// unresolved-references CTE that keeps resolved rows too).
+func TestRawThroughEffective(t *testing.T) {
+	const ns = "WITH no_school AS (SELECT r.kind, r.batch_id FROM school_refs r JOIN batches b ON b.batch_id = r.batch_id WHERE r.month = (SELECT month FROM lm) AND r.school_code IS NULL)\n"
+	cases := []struct {
+		name, q string
+		ok      bool
+		via     int
+	}{
+		{"effective", "SELECT * FROM raw_hours h JOIN effective_batches e ON e.kind = 'hours' AND e.batch_id = h.batch_id", true, viaEffective},
+		{"subset", "WITH cur AS (SELECT * FROM effective_batches WHERE month = '2025-06')\nSELECT * FROM raw_hours h JOIN cur e ON e.batch_id = h.batch_id", true, viaEffective},
+		{"unresolved", ns + "SELECT * FROM raw_teachers x JOIN no_school n ON n.kind = 'teachers' AND n.batch_id = x.batch_id", true, viaUnresolved},
+		{"both", ns + ", cur AS (SELECT * FROM effective_batches)\nSELECT * FROM raw_hours x JOIN cur e ON e.batch_id = x.batch_id\nUNION ALL SELECT * FROM raw_teachers x JOIN no_school n ON n.batch_id = x.batch_id", true, viaEffective | viaUnresolved},
+		{"alias of another read", "SELECT * FROM raw_hours x JOIN effective_batches e ON e.batch_id = x.batch_id\nUNION ALL SELECT * FROM raw_teachers x", false, 0},
+		{"alias of another read, joined elsewhere", "SELECT * FROM raw_hours x JOIN effective_batches e ON e.batch_id = x.batch_id\nUNION ALL SELECT * FROM raw_teachers x JOIN batches n ON n.batch_id = x.batch_id", false, 0},
+		{"other column", "SELECT * FROM raw_hours h JOIN effective_batches e ON e.school_code = h.school_code", false, 0},
+		{"no alias", "SELECT * FROM raw_hours WHERE batch_id IN (SELECT batch_id FROM effective_batches)", false, 0},
+		{"unresolved or resolved", "WITH no_school AS (SELECT r.batch_id FROM school_refs r WHERE r.school_code IS NULL OR true)\nSELECT * FROM raw_teachers x JOIN no_school n ON n.batch_id = x.batch_id", false, 0},
+		{"unresolved inside a subquery only", "WITH no_school AS (SELECT r.batch_id FROM school_refs r WHERE r.batch_id IN (SELECT batch_id FROM school_refs q WHERE q.school_code IS NULL))\nSELECT * FROM raw_teachers x JOIN no_school n ON n.batch_id = x.batch_id", false, 0},
+		{"unresolved of another table", "WITH no_school AS (SELECT r.batch_id FROM school_refs r JOIN raw_schools s ON s.batch_id = r.batch_id WHERE r.school_code IS NULL)\nSELECT * FROM raw_teachers x JOIN no_school n ON n.batch_id = x.batch_id", false, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, via, ok := rawThroughEffective(tc.q)
+			if ok != tc.ok || via != tc.via {
+				t.Errorf("rawThroughEffective = %v, %b; want %v, %b", ok, via, tc.ok, tc.via)
+			}
+		})
+	}
+	ms, err := Models()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.Name == "unmatched_rows" {
+			// the latest month's rebuild reads the raw rows of a few files, not every file
+			if _, via, ok := rawThroughEffective(m.SQL); !ok || via != viaEffective|viaUnresolved {
+				t.Errorf("unmatched_rows: rawThroughEffective = %v, %b", ok, via)
 			}
 		}
 	}

@@ -357,8 +357,8 @@ func refresh(ctx context.Context, wh *warehouse.Warehouse, p Profile, full bool)
 			return rep, fmt.Errorf("refresh: model %s: %w", m.Name, err)
 		}
 		q := read(m.SQL)
-		if (s.how == delta || sp.only != "") && steps[scopeModel] != nil {
-			readRaw, err := rawWindows(ctx, conn, *steps[scopeModel], m.SQL, sp)
+		if s.how == delta || sp.only != "" {
+			readRaw, err := rawWindows(ctx, conn, steps, m.SQL, sp)
 			if err != nil {
 				return rep, fmt.Errorf("refresh: model %s: %w", m.Name, err)
 			}

@@ -498,6 +498,29 @@ func runBenchStep(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 		return json.NewEncoder(stdout).Encode(rep)
+	case "clone-month", "drop-month":
+		// Editing steps for measuring by hand: copy June 2025's files forward K months, or
+		// remove the files of month YYYY-MM.
+		if len(args) < 4 {
+			return fmt.Errorf("bench-step %s DIR FILE ARG", step)
+		}
+		wh, err := warehouse.Open(ctx, file)
+		if err != nil {
+			return err
+		}
+		defer wh.Close()
+		if step == "drop-month" {
+			err = dropMonth(ctx, wh, args[3])
+		} else {
+			var k int
+			if k, err = strconv.Atoi(args[3]); err == nil {
+				err = cloneMonths(ctx, wh, k, k)
+			}
+		}
+		if err == nil {
+			_, err = wh.DB.ExecContext(ctx, "CHECKPOINT")
+		}
+		return err
 	case "bare":
 		// One model's SELECT, run by DuckDB alone over the tables the refresh left.
 		ms, err := models.Models()

@@ -23,41 +23,65 @@ no_school AS (
     WHERE r.month = (SELECT month FROM lm) AND r.school_code IS NULL
     QUALIFY row_number() OVER (PARTITION BY r.kind, r.given_code, r.given_name ORDER BY b.as_of DESC, r.batch_id DESC) = 1
 ),
--- every row below is of a file effective in the latest month or naming an unresolved school:
--- the raw tables are read for those files only, not for the whole programme's history
-wanted AS (SELECT DISTINCT batch_id FROM cur UNION SELECT batch_id FROM no_school),
-person_rows AS (
-    SELECT 'hours' AS kind, batch_id, row_no, school_code, school_name, name, id_masked, teacher_key FROM raw_hours WHERE batch_id IN (SELECT batch_id FROM wanted)
-    UNION ALL SELECT 'assessments', batch_id, row_no, school_code, school_name, name, id_masked, teacher_key FROM raw_assessments WHERE batch_id IN (SELECT batch_id FROM wanted)
-    UNION ALL SELECT 'progress', batch_id, row_no, school_code, school_name, name, id_masked, teacher_key FROM raw_progress WHERE batch_id IN (SELECT batch_id FROM wanted)
+-- every raw read below joins the latest month's effective files (cur) or the unresolved
+-- references (no_school) by batch id: an incremental refresh reads the raw rows of those
+-- files alone, not the whole programme's history
+cur_rows AS (
+    SELECT 'hours' AS kind, x.batch_id, x.row_no, e.month, e.school_code, x.school_name, x.name, x.id_masked, x.teacher_key
+    FROM raw_hours x
+    JOIN cur e ON e.kind = 'hours' AND e.batch_id = x.batch_id
+        AND e.given_code IS NOT DISTINCT FROM x.school_code AND e.given_name IS NOT DISTINCT FROM x.school_name
+    UNION ALL
+    SELECT 'assessments', x.batch_id, x.row_no, e.month, e.school_code, x.school_name, x.name, x.id_masked, x.teacher_key
+    FROM raw_assessments x
+    JOIN cur e ON e.kind = 'assessments' AND e.batch_id = x.batch_id
+        AND e.given_code IS NOT DISTINCT FROM x.school_code AND e.given_name IS NOT DISTINCT FROM x.school_name
+    UNION ALL
+    SELECT 'progress', x.batch_id, x.row_no, e.month, e.school_code, x.school_name, x.name, x.id_masked, x.teacher_key
+    FROM raw_progress x
+    JOIN cur e ON e.kind = 'progress' AND e.batch_id = x.batch_id
+        AND e.given_code IS NOT DISTINCT FROM x.school_code AND e.given_name IS NOT DISTINCT FROM x.school_name
+),
+no_school_rows AS (
+    SELECT 'hours' AS kind, x.batch_id, x.row_no, x.school_code, x.school_name, x.name, x.id_masked, x.teacher_key, n.reason
+    FROM raw_hours x
+    JOIN no_school n ON n.kind = 'hours' AND n.batch_id = x.batch_id
+        AND n.given_code IS NOT DISTINCT FROM x.school_code AND n.given_name IS NOT DISTINCT FROM x.school_name
+    UNION ALL
+    SELECT 'assessments', x.batch_id, x.row_no, x.school_code, x.school_name, x.name, x.id_masked, x.teacher_key, n.reason
+    FROM raw_assessments x
+    JOIN no_school n ON n.kind = 'assessments' AND n.batch_id = x.batch_id
+        AND n.given_code IS NOT DISTINCT FROM x.school_code AND n.given_name IS NOT DISTINCT FROM x.school_name
+    UNION ALL
+    SELECT 'progress', x.batch_id, x.row_no, x.school_code, x.school_name, x.name, x.id_masked, x.teacher_key, n.reason
+    FROM raw_progress x
+    JOIN no_school n ON n.kind = 'progress' AND n.batch_id = x.batch_id
+        AND n.given_code IS NOT DISTINCT FROM x.school_code AND n.given_name IS NOT DISTINCT FROM x.school_name
+    UNION ALL
+    SELECT 'teachers', x.batch_id, x.row_no, x.school_code, x.school_name, x.name, x.id_masked, x.teacher_key, n.reason
+    FROM raw_teachers x
+    JOIN no_school n ON n.kind = 'teachers' AND n.batch_id = x.batch_id
+        AND n.given_code IS NOT DISTINCT FROM x.school_code AND n.given_name IS NOT DISTINCT FROM x.school_name
 ),
 rows AS (
     -- whole IDs of people on no roster
-    SELECT x.kind, x.batch_id, x.row_no, e.school_code, x.school_name, x.name, x.id_masked, x.teacher_key,
+    SELECT x.kind, x.batch_id, x.row_no, x.school_code, x.school_name, x.name, x.id_masked, x.teacher_key,
            '不在任何有效花名册中' AS reason
-    FROM person_rows x
+    FROM cur_rows x
     JOIN strangers s ON s.teacher_key = x.teacher_key
-    JOIN cur e ON e.kind = x.kind AND e.batch_id = x.batch_id
-        AND e.given_code IS NOT DISTINCT FROM x.school_code AND e.given_name IS NOT DISTINCT FROM x.school_name
     UNION ALL
     -- masked IDs: matching no one or several, or one person on no effective roster
-    SELECT x.kind, x.batch_id, x.row_no, e.school_code, x.school_name, x.name, x.id_masked, mi.teacher_key,
+    SELECT x.kind, x.batch_id, x.row_no, x.school_code, x.school_name, x.name, x.id_masked, mi.teacher_key,
            CASE WHEN mi.matches = 0 THEN '姓名与脱敏身份证号在花名册中无匹配'
                 WHEN mi.matches > 1 THEN '姓名与脱敏身份证号在花名册中匹配到' || mi.matches || '人'
                 ELSE '不在任何有效花名册中' END
-    FROM person_rows x
-    JOIN cur e ON e.kind = x.kind AND e.batch_id = x.batch_id
-        AND e.given_code IS NOT DISTINCT FROM x.school_code AND e.given_name IS NOT DISTINCT FROM x.school_name
-    JOIN masked_ids mi ON mi.month = e.month AND mi.school_code = e.school_code AND mi.name = x.name AND mi.id_masked = x.id_masked
+    FROM cur_rows x
+    JOIN masked_ids mi ON mi.month = x.month AND mi.school_code = x.school_code AND mi.name = x.name AND mi.id_masked = x.id_masked
     WHERE x.teacher_key IS NULL
       AND (mi.matches <> 1 OR mi.teacher_key NOT IN (SELECT teacher_key FROM teacher_progress))
     UNION ALL
     -- rows naming a school that cannot be resolved, rosters' included
-    SELECT x.kind, x.batch_id, x.row_no, x.school_code, x.school_name, x.name, x.id_masked, x.teacher_key, n.reason
-    FROM (SELECT * FROM person_rows
-          UNION ALL SELECT 'teachers', batch_id, row_no, school_code, school_name, name, id_masked, teacher_key FROM raw_teachers) x
-    JOIN no_school n ON n.kind = x.kind AND n.batch_id = x.batch_id
-        AND n.given_code IS NOT DISTINCT FROM x.school_code AND n.given_name IS NOT DISTINCT FROM x.school_name
+    SELECT kind, batch_id, row_no, school_code, school_name, name, id_masked, teacher_key, reason FROM no_school_rows
     UNION ALL
     -- assessments naming no point of the profile's catalogue (or several)
     SELECT 'assessments', a.batch_id, a.row_no, e.school_code, a.school_name, a.name, a.id_masked, a.teacher_key,

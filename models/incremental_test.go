@@ -95,7 +95,9 @@ func (c *churn) file(kind string, d time.Time) {
 		header = assessHeader
 		s := school()[1]
 		for _, p := range c.pick(2+c.rng.Intn(6), c.people) {
-			for _, pt := range c.pick(1+c.rng.Intn(3), []string{"A1", "A2", "A5", "B1", "C1"}) {
+			// texts naming no point, or a code and a name that disagree, come and go with
+			// their files, as ability_refs' rows must
+			for _, pt := range c.pick(1+c.rng.Intn(3), []string{"A1", "A2", "A5", "B1", "C1", "Z9", "A2 不是这个名称"}) {
 				res := []string{"合格", "优秀", "不合格"}[c.rng.Intn(3)]
 				day := d.AddDate(0, 0, -c.rng.Intn(40)).Format("2006-01-02")
 				rows = append(rows, fmt.Sprintf("%s,%s,%s,%s,%s", c.person(p, s), pt, res, day, []string{"校级初评", "县级复核", ""}[c.rng.Intn(3)]))

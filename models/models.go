@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path"
 	"regexp"
 	"sort"
@@ -364,6 +365,15 @@ func refresh(ctx context.Context, wh *warehouse.Warehouse, p Profile, full bool)
 			}
 			if readRaw != nil {
 				q = readRaw(q)
+			}
+		}
+		if incremental && textKey(m.Name) != "" {
+			readTexts, err := textWindows(ctx, conn, m, p.Catalogue, was, now)
+			if err != nil {
+				return rep, fmt.Errorf("refresh: model %s: %w", m.Name, err)
+			}
+			if readTexts != nil {
+				q = readTexts(q)
 			}
 		}
 		if sources := refSources(m.SQL); incremental && m.Name == refsModel && sources != nil {

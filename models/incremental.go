@@ -257,6 +257,8 @@ type step struct {
 	from   string           // delta: the first month rebuilt
 	out    since            // what changed in the table
 	byKind map[string]since // effective_batches: what changed for each export kind
+	old    []string         // partitioned: the months of the partitions stored
+	parts  []string         // partitioned: the months of the partitions staged
 }
 
 var (
@@ -332,6 +334,10 @@ func modelsHash() (string, error) {
 			fmt.Fprintf(h, "%s/%s %d\n", dir, e.Name(), len(b))
 			h.Write(b)
 		}
+	}
+	// how the models are stored: another layout rebuilds everything once
+	for _, n := range []string{"teacher_points", "teacher_category_hours"} {
+		fmt.Fprintf(h, "partitioned %s %v\n", n, partitioned(n))
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
@@ -496,6 +502,9 @@ type span struct{ from, only string }
 func window(s step, sp span) string {
 	if !perMonth(s.name) {
 		sp = span{}
+	}
+	if partitioned(s.name) {
+		return partWindow(s, sp)
 	}
 	where := func(conds ...string) string {
 		var cs []string

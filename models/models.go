@@ -275,6 +275,10 @@ func refresh(ctx context.Context, wh *warehouse.Warehouse, p Profile, full bool)
 			_ = dropStaged(context.Background(), conn)
 		}
 	}()
+	stored, err := listParts(ctx, conn)
+	if err != nil {
+		return rep, fmt.Errorf("refresh: %w", err)
+	}
 	if err := writeProfile(ctx, conn, p, stagePrefix); err != nil {
 		return rep, fmt.Errorf("refresh: profile: %w", err)
 	}
@@ -287,7 +291,7 @@ func refresh(ctx context.Context, wh *warehouse.Warehouse, p Profile, full bool)
 	for _, m := range ms {
 		t0 := time.Now()
 		refs := refsOf(m.SQL, names)
-		s := &step{name: m.Name, how: whole, out: since{changed: true}}
+		s := &step{name: m.Name, how: whole, out: since{changed: true}, old: stored[m.Name]}
 		steps[m.Name] = s
 		order = append(order, s)
 		key, local := monthKind(m.Name)
@@ -334,6 +338,13 @@ func refresh(ctx context.Context, wh *warehouse.Warehouse, p Profile, full bool)
 			case local && in.month != "":
 				s.out = in
 				old, err := firstMonth(ctx, conn, m.Name)
+				if partitioned(m.Name) {
+					// the partitions say, without reading the view
+					old, err = "", nil
+					if len(s.old) > 0 {
+						old = s.old[0]
+					}
+				}
 				if err != nil {
 					return rep, fmt.Errorf("refresh: model %s: %w", m.Name, err)
 				}
@@ -345,6 +356,14 @@ func refresh(ctx context.Context, wh *warehouse.Warehouse, p Profile, full bool)
 			}
 		}
 		if s.how == keep {
+			continue
+		}
+		if partitioned(m.Name) {
+			rows, err := buildParts(ctx, conn, steps, m, refs, read, s)
+			if err != nil {
+				return rep, fmt.Errorf("refresh: model %s: %w", m.Name, err)
+			}
+			rep.Built = append(rep.Built, builtParts(m, s, rows, t0))
 			continue
 		}
 		sp := span{from: s.from}
@@ -523,10 +542,13 @@ func swap(ctx context.Context, conn *sql.Conn, steps []*step, record func() erro
 	}
 	for _, s := range steps {
 		var stmts []string
-		switch s.how {
-		case whole:
+		switch {
+		case s.how == keep:
+		case partitioned(s.name):
+			stmts = swapParts(s)
+		case s.how == whole:
 			stmts = []string{"ALTER TABLE " + stagePrefix + s.name + " RENAME TO " + s.name}
-		case delta:
+		case s.how == delta:
 			stmts = []string{
 				"DELETE FROM " + s.name + " WHERE month >= '" + s.from + "'",
 				"INSERT INTO " + s.name + " SELECT * FROM " + stagePrefix + s.name,

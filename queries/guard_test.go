@@ -53,6 +53,9 @@ func TestGuardAttacks(t *testing.T) {
 		{"catalog-qualified table", "SELECT * FROM memory.main.meta", "不能读取"},
 		{"from-first", "FROM meta", meta},
 		{"star exclude", "SELECT * EXCLUDE (key) FROM meta", meta},
+		// a partitioned model's month tables are read through its view only
+		{"month partition", "SELECT * FROM __m_teacher_points_2025_06", "不能读取「__m_teacher_points_2025_06」"},
+		{"month partition template", `SELECT * FROM "__m_teacher_category_hours_0000_00"`, "不能读取"},
 		// nesting
 		{"scalar subquery", "SELECT * FROM teacher_progress WHERE name = (SELECT value FROM meta)", meta},
 		{"deep subquery", "SELECT (SELECT (SELECT (SELECT value FROM meta)))", meta},
@@ -133,6 +136,8 @@ func TestGuardAttacks(t *testing.T) {
 		{"upper-case table", "SELECT count(*) > 0 FROM TEACHER_PROGRESS", "true"},
 		{"quoted table", `SELECT count(*) > 0 FROM "teacher_progress"`, "true"},
 		{"main schema", "SELECT count(*) > 0 FROM main.teacher_progress", "true"},
+		{"partitioned model, every month", "SELECT count(DISTINCT month) = (SELECT count(*) FROM months) FROM teacher_points", "true"},
+		{"partitioned model, one month", "SELECT count(*) > 0 FROM teacher_category_hours WHERE month = (SELECT max(month) FROM months)", "true"},
 	} {
 		t.Run("allowed/"+c.name, func(t *testing.T) {
 			res, err := a.Run(ctx, c.q)

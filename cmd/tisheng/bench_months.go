@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"tisheng/internal/warehouse"
 	"tisheng/models"
@@ -80,13 +81,6 @@ func benchMonths(ctx context.Context, dir string, months int, pages bool, stdout
 			return err
 		}
 	}
-	type result struct {
-		name       string
-		secs, rss  float64
-		rep        models.Report
-		hoursRows  int64
-		monthCount int
-	}
 	run := func(name, step, db string) (result, error) {
 		el, rss, out, err := benchChild(ctx, stderr, step, dir, db)
 		if err != nil {
@@ -118,6 +112,13 @@ func benchMonths(ctx context.Context, dir string, months int, pages bool, stdout
 			return err
 		}
 	}
+	// Each measured refresh starts from a copy of its warehouse as it stood before the
+	// refresh, and runs benchRepeats times, the incremental and the one-month rebuild in
+	// turn, so that what else the machine does falls on both: the medians are compared.
+	type pendingRun struct {
+		db, pending, name, step string
+	}
+	var todo []pendingRun
 	for _, w := range []struct {
 		db   string
 		k    int
@@ -139,14 +140,33 @@ func benchMonths(ctx context.Context, dir string, months int, pages bool, stdout
 		if err != nil {
 			return err
 		}
-		r, err := run(w.name, "refresh", w.db)
-		if err != nil {
+		todo = append(todo, pendingRun{w.db, w.db + ".pending", w.name, "refresh"})
+	}
+	todo = append(todo, pendingRun{short, short + ".pending", "full rebuild, 1 month", "refresh-full"})
+	for _, t := range todo {
+		if err := copyWarehouse(t.db, t.pending); err != nil {
 			return err
 		}
-		if r.rep.Mode != "incremental" {
-			return fmt.Errorf("%s: the refresh was %s (%s), not incremental", w.name, r.rep.Mode, r.rep.Reason)
+		defer os.Remove(t.pending)
+	}
+	runs := make([][]result, len(todo))
+	for i := 0; i < benchRepeats; i++ {
+		for j, t := range todo {
+			if err := copyWarehouse(t.pending, t.db); err != nil {
+				return err
+			}
+			r, err := run(t.name, t.step, t.db)
+			if err != nil {
+				return err
+			}
+			if t.step == "refresh" && r.rep.Mode != "incremental" {
+				return fmt.Errorf("%s: the refresh was %s (%s), not incremental", t.name, r.rep.Mode, r.rep.Reason)
+			}
+			runs[j] = append(runs[j], r)
 		}
-		rs = append(rs, r)
+	}
+	for _, r := range runs[:2] {
+		rs = append(rs, median(r))
 	}
 	// the rows the incremental refresh appended keep the month and school order
 	if pages {
@@ -155,19 +175,21 @@ func benchMonths(ctx context.Context, dir string, months int, pages bool, stdout
 			return err
 		}
 	}
-	one, err := run("full rebuild, 1 month", "refresh-full", short)
-	if err != nil {
-		return err
-	}
+	one := median(runs[2])
 	rs = append(rs, one)
 	fmt.Fprintf(stdout, "\nrefresh over many months at city scale (50,000 teachers), each step its own process:\n")
-	fmt.Fprintf(stdout, "%-34s %7s %12s %9s %10s  %s\n", "refresh", "months", "hours rows", "seconds", "peak RSS", "recomputed")
+	fmt.Fprintf(stdout, "(the three last: median of %d runs each, taken in turn; the runs in brackets)\n", benchRepeats)
+	fmt.Fprintf(stdout, "%-34s %7s %12s %9s %10s  %-16s %s\n", "refresh", "months", "hours rows", "seconds", "peak RSS", "recomputed", "runs")
 	for _, r := range rs {
 		what := "every month"
 		if r.rep.Mode == "incremental" {
 			what = "from " + r.rep.From
 		}
-		fmt.Fprintf(stdout, "%-34s %7d %12d %9.2f %8.0fMB  %s\n", r.name, r.monthCount, r.hoursRows, r.secs, r.rss, what)
+		var runs []string
+		for _, x := range r.runs {
+			runs = append(runs, fmt.Sprintf("%.2f", x))
+		}
+		fmt.Fprintf(stdout, "%-34s %7d %12d %9.2f %8.0fMB  %-16s %s\n", r.name, r.monthCount, r.hoursRows, r.secs, r.rss, what, strings.Join(runs, " "))
 	}
 	inc := rs[2]
 	fmt.Fprintf(stdout, "ratios:\n")
@@ -191,6 +213,35 @@ func benchMonths(ctx context.Context, dir string, months int, pages bool, stdout
 	}
 	fmt.Fprintf(stdout, "  (province scale, incremental: not run by default; a 36-month province warehouse needs ~50 GB of raw rows)\n")
 	return nil
+}
+
+// benchRepeats is how many times bench --scales months runs each refresh it compares.
+const benchRepeats = 3
+
+// result is one measured refresh of bench --scales months.
+type result struct {
+	name       string
+	secs, rss  float64
+	rep        models.Report
+	hoursRows  int64
+	monthCount int
+	runs       []float64 // seconds of each run, for a median
+}
+
+// median is the run with the median time, with the median peak RSS of the runs.
+func median(rs []result) result {
+	by := append([]result(nil), rs...)
+	sort.Slice(by, func(i, j int) bool { return by[i].secs < by[j].secs })
+	m := by[len(by)/2]
+	rss := make([]float64, len(rs))
+	m.runs = nil
+	for i, r := range by {
+		rss[i] = r.rss
+		m.runs = append(m.runs, r.secs)
+	}
+	sort.Float64s(rss)
+	m.rss = rss[len(rss)/2]
+	return m
 }
 
 // copyWarehouse copies a closed warehouse file (and its key file) to dst.

@@ -48,13 +48,14 @@ type benchFiles struct {
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	const synopsis = "tisheng bench [--rows N] [--xlsx-rows N] [--dir 目录] [--scales city,months,province|none] [--months N] [--ingest=false] [--pages=false]"
+	const synopsis = "tisheng bench [--rows N] [--xlsx-rows N] [--dir 目录] [--scales city,months,province,province-months|none] [--months N] [--province-months N] [--ingest=false] [--pages=false]"
 	fs := newFlags("bench")
 	dir := fs.String("dir", "bench-data", "生成的文件和仓库放在这个 `目录`")
 	rows := fs.Int("rows", 1_000_000, "学时 CSV 的 `行数`")
 	xrows := fs.Int("xlsx-rows", 200_000, "学时 XLSX 的 `行数`")
-	scales := fs.String("scales", "city,months,province", "要测的刷新规模：city（5 万教师）、months（同一城市的多个月快照：全量与增量刷新）、province（100 万）或 none")
+	scales := fs.String("scales", "city,months,province", "要测的刷新规模：city（5 万教师）、months（同一城市的多个月快照：全量与增量刷新）、province（100 万）、province-months（100 万教师的多个月快照，默认不测）或 none")
 	months := fs.Int("months", 36, "months 规模的月快照`个数`")
+	provinceMonths := fs.Int("province-months", 4, "province-months 规模（100 万教师）的月快照`个数`")
 	ingestBench := fs.Bool("ingest", true, "是否测导入")
 	pages := fs.Bool("pages", true, "months 规模是否测页面与月报")
 	if _, err := parseFlags(fs, synopsis, args, stdout, stderr); err != nil {
@@ -75,9 +76,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				err = benchServe(ctx, *dir, filepath.Join(*dir, "city.duckdb"), stdout, stderr)
 			}
 		case "months":
-			err = benchMonths(ctx, *dir, *months, *pages, stdout, stderr)
+			err = benchMonths(ctx, *dir, monthsScale{"city", 50_000, 10, 3}, *months, *pages, stdout, stderr)
+		case "province-months":
+			// as many months as this machine holds at a million teachers: each month adds
+			// about 24M hours rows; one run each (a province refresh takes minutes)
+			err = benchMonths(ctx, *dir, monthsScale{"province", 1_000_000, gen.MaxDistricts, 1}, *provinceMonths, false, stdout, stderr)
 		case "province":
-			err = benchRefresh(ctx, *dir, "province", 1_000_000, 100, stdout, stderr)
+			err = benchRefresh(ctx, *dir, "province", 1_000_000, gen.MaxDistricts, stdout, stderr)
 		default:
 			err = fmt.Errorf("unknown scale %q", sc)
 		}

@@ -58,7 +58,9 @@ const (
 //     CTE of them) of month m's effective files, so every text it looks up is held by a file
 //     loaded both before and after unless month m's effective files changed, which
 //     effective_batches already shows it: their change adds no month for it. They are
-//     rebuilt whole (they read raw rows). Checked: they read raw rows only as SELECT
+//     rebuilt whole; when no batch was removed, from their old keys and the raw rows of the
+//     batches loaded since (textWindows), since a key's row depends on the key alone and a
+//     load only adds keys. Checked: they read raw rows only as SELECT
 //     DISTINCT key, and no batches or per-month table; readers join on the key alone, the
 //     other side raw rows or a CTE (readsByKey, also at refresh time). Not checked: that
 //     the reader keeps only raw rows the textKeyed model reads (teacher_points keeps the
@@ -84,6 +86,13 @@ const (
 // is rebuilt whole when anything it reads changed. A model added later is of the last kind
 // until listed here: slower, never wrong. TestIncrementalEqualsFull checks the lists
 // against full rebuilds after random loads, late files, re-uploads and removals.
+//
+// What a rebuild reads is narrowed further, never widened: a model rebuilt for some months
+// reads the raw rows of the files effective in them alone (rawWindows; for unmatched_rows
+// also of the files whose school references are unresolved there), which every raw read
+// of such a model joins on batch id (rawThroughEffective, checked read by read); a
+// partitioned model (partitioned) is built month by month, each month through the windows
+// of that month, which its month-local rules make equal to building the months together.
 func monthKind(name string) (monthKey, monthLocal bool) {
 	switch name {
 	case "months", "effective_batches", "school_info", "school_refs":

@@ -307,7 +307,29 @@ func (j *job) resolveAsOf() error {
 		}
 	}
 	j.res.AsOf, j.res.AsOfSource = j.asOf.Format("2006-01-02"), j.asOfSource
+	// The programme (提升工程2.0) began in 2019; a date before it, or more than a year
+	// ahead, is a typo, and would give every per-month model a month for each month between.
+	if j.asOf.Before(programmeStart()) || j.asOf.After(time.Now().AddDate(1, 0, 0)) {
+		return &fileError{Msg: fmt.Sprintf("数据截止日期 %s（来自%s）不在工程实施期间（%s 起，至今后一年内），请核对或用 --as-of 指定",
+			j.asOf.Format("2006-01-02"), asOfSourceLabel(j.asOfSource), programmeStart().Format("2006-01-02"))}
+	}
 	return nil
+}
+
+// programmeStart is the earliest as-of date a file may have: 提升工程2.0 began in 2019.
+func programmeStart() time.Time { return time.Date(2019, 1, 1, 0, 0, 0, 0, time.UTC) }
+
+// asOfSourceLabel says in Chinese where an as-of date was read from.
+func asOfSourceLabel(src string) string {
+	switch src {
+	case "flag":
+		return "--as-of 或上传时填写的日期"
+	case "title":
+		return "标题行"
+	case "file_name":
+		return "文件名"
+	}
+	return src
 }
 
 func (j *job) run(ctx context.Context, conn *sql.Conn) error {

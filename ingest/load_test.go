@@ -381,6 +381,12 @@ func TestFilesThatFail(t *testing.T) {
 		{"dup_2025-06-30.csv", "姓名,身份证号,学校名称,实践应用学时,校本研修学时\n张三," + idZhang + ",东湖小学,2,2\n", Options{}, "同一学时类别"},
 		{"progress_2025-06-30.csv", "序号,姓名,身份证号,个人提升计划,校本研修学时,个人提升总结\n1,张三,360102********0011,已上传,18/25,2/3\n", Options{}, "--school"},
 		{"kind_2025-06-30.csv", "学校代码,学校名称,所属区县\n1,a,b\n", Options{Kind: KindHours}, "没有可识别的表头"},
+		// an as-of date outside the programme would give every per-month model a month
+		// for each month between it and the others
+		{"old_1940-01-31.csv", "姓名,身份证号,学校名称,研修类型,学时\n张三," + idZhang + ",东湖小学,网络研修,2\n", Options{}, "数据截止日期 1940-01-31（来自文件名）不在工程实施期间"},
+		{"typo.csv", "数据截止：1925年6月30日\n姓名,身份证号,学校名称,研修类型,学时\n张三," + idZhang + ",东湖小学,网络研修,2\n", Options{}, "1925-06-30（来自标题行）"},
+		{"flag.csv", "姓名,身份证号,学校名称,研修类型,学时\n张三," + idZhang + ",东湖小学,网络研修,2\n", Options{AsOf: day(2018, 12, 31)}, "2018-12-31（来自--as-of"},
+		{"future.csv", "姓名,身份证号,学校名称,研修类型,学时\n张三," + idZhang + ",东湖小学,网络研修,2\n", Options{AsOf: time.Now().AddDate(1, 1, 0)}, "不在工程实施期间"},
 	}
 	before := f.one(`SELECT count(*) FROM batches`)
 	for _, c := range cases {

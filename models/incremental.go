@@ -838,7 +838,7 @@ func textWindows(ctx context.Context, conn *sql.Conn, m Model, catalogue string,
 
 var (
 	reRawAlias  = regexp.MustCompile(`(?i)\b(?:FROM|JOIN)\s+(raw_[a-z_]+)\s+([a-z_]+)`)
-	reEffSubset = regexp.MustCompile(`(?i)\b(\w+)\s+AS\s*\(\s*SELECT\s+\*\s+FROM\s+effective_batches\b`)
+	reEffSubset = regexp.MustCompile(`(?i)\b(\w+)\s+AS\s*\(`)
 	reCTEStart  = regexp.MustCompile(`(?i)\b(\w+)\s+AS\s*\(`)
 	reReadEnd   = regexp.MustCompile(`(?i)\b(?:SELECT|FROM|UNION|EXCEPT|INTERSECT)\b|\)`)
 )
@@ -857,33 +857,28 @@ const (
 // next SELECT, FROM, set operation or closing parenthesis, so another read's join under
 // the same alias does not count.
 func rawThroughEffective(q string) (tables []string, via int, ok bool) {
-	code := stripComments(q)
+	code := plainOps(stripComments(q))
 	if len(reRawRef.FindAllString(code, -1)) != len(reRawAlias.FindAllString(code, -1)) {
 		return nil, 0, false
 	}
 	// effective_batches, or a subset of it named in the query (cur AS (SELECT * FROM effective_batches WHERE …))
 	eff := []string{"effective_batches"}
-	for _, c := range reEffSubset.FindAllStringSubmatch(code, -1) {
-		eff = append(eff, regexp.QuoteMeta(c[1]))
+	for _, c := range reEffSubset.FindAllStringSubmatchIndex(code, -1) {
+		if body, ok := balanced(code[c[1]:]); ok && subsetOfEffective(body) {
+			eff = append(eff, regexp.QuoteMeta(code[c[2]:c[3]]))
+		}
 	}
 	unresolved := unresolvedRefs(code)
 	for _, loc := range reRawAlias.FindAllStringSubmatchIndex(code, -1) {
-		table, alias := strings.ToLower(code[loc[2]:loc[3]]), regexp.QuoteMeta(code[loc[4]:loc[5]])
+		table, alias := strings.ToLower(code[loc[2]:loc[3]]), code[loc[4]:loc[5]]
 		rest := code[loc[1]:]
 		if e := reReadEnd.FindStringIndex(rest); e != nil {
 			rest = rest[:e[0]]
 		}
-		joined := func(targets []string) bool {
-			if len(targets) == 0 {
-				return false
-			}
-			return regexp.MustCompile(`(?i)\bJOIN\s+(?:` + strings.Join(targets, "|") + `)\s+(\w+)\s+ON\s[^\n]*\b(?:\w+\.batch_id\s*=\s*` + alias +
-				`\.batch_id|` + alias + `\.batch_id\s*=\s*\w+\.batch_id)\b`).MatchString(rest)
-		}
 		switch {
-		case joined(eff):
+		case joinedOnBatch(rest, eff, alias):
 			via |= viaEffective
-		case joined(unresolved):
+		case joinedOnBatch(rest, unresolved, alias):
 			via |= viaUnresolved
 		default:
 			return nil, 0, false
@@ -893,35 +888,95 @@ func rawThroughEffective(q string) (tables []string, via int, ok bool) {
 	return tables, via, true
 }
 
+var (
+	reIsDistinct = regexp.MustCompile(`(?i)\bIS\s+(?:NOT\s+)?DISTINCT\s+FROM\b`)
+	reIsNotNull  = regexp.MustCompile(`(?i)\bIS\s+NOT\s+NULL\b`)
+	reOrNot      = regexp.MustCompile(`(?i)\b(?:OR|NOT)\b`)
+	reAnd        = regexp.MustCompile(`(?i)\bAND\b`)
+	reSetOp      = regexp.MustCompile(`(?i)\b(?:UNION|EXCEPT|INTERSECT)\b`)
+)
+
+// plainOps writes the comparisons IS [NOT] DISTINCT FROM and IS NOT NULL as single words, so
+// that their FROM and NOT read as neither a table nor a negation.
+func plainOps(code string) string {
+	code = reIsDistinct.ReplaceAllString(code, " IS_DISTINCT_OP ")
+	return reIsNotNull.ReplaceAllString(code, " IS_NOT_NULL ")
+}
+
+// joinedOnBatch says whether rest (the text after a raw read up to the next SELECT, FROM,
+// set operation or closing parenthesis) inner-joins one of targets with a condition of
+// conditions joined by AND, one of them target.batch_id = alias.batch_id: a join that keeps
+// only the read's rows whose batch is one of the target's.
+func joinedOnBatch(rest string, targets []string, alias string) bool {
+	if len(targets) == 0 {
+		return false
+	}
+	re := regexp.MustCompile(`(?is)((?:\b(?:LEFT|RIGHT|FULL|OUTER|INNER|SEMI|ANTI|CROSS|NATURAL|POSITIONAL|ASOF)\s+)*)\bJOIN\s+(?:` + strings.Join(targets, "|") + `)\s+(\w+)\s+ON\s+(.*?)(?:\b(?:JOIN|LEFT|RIGHT|FULL|INNER|CROSS|SEMI|ANTI|NATURAL|POSITIONAL|ASOF|WHERE|GROUP|QUALIFY|ORDER|HAVING|WINDOW|LIMIT)\b|$)`)
+	a := regexp.QuoteMeta(alias)
+	for _, m := range re.FindAllStringSubmatch(rest, -1) {
+		if kind := strings.ToUpper(strings.Join(strings.Fields(m[1]), " ")); kind != "" && kind != "INNER" && kind != "SEMI" {
+			continue
+		}
+		if reOrNot.MatchString(m[3]) {
+			continue
+		}
+		t := regexp.QuoteMeta(m[2])
+		eq := regexp.MustCompile(`(?i)^\s*(?:` + t + `\.batch_id\s*=\s*` + a + `\.batch_id|` + a + `\.batch_id\s*=\s*` + t + `\.batch_id)\s*$`)
+		for _, c := range reAnd.Split(m[3], -1) {
+			if eq.MatchString(c) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// subsetOfEffective says whether a CTE body keeps rows of effective_batches alone: SELECT *
+// FROM effective_batches with, at its top level, nothing but a WHERE filter.
+func subsetOfEffective(body string) bool {
+	top := flatten(body)
+	return regexp.MustCompile(`(?is)^\s*SELECT\s+\*\s+FROM\s+effective_batches(?:\s+\w+)?\s*(?:\bWHERE\b.*)?$`).MatchString(top) &&
+		!reSetOp.MatchString(top) && !regexp.MustCompile(`(?i)\bJOIN\b|,`).MatchString(regexp.MustCompile(`(?is)\bWHERE\b.*`).ReplaceAllString(top, ""))
+}
+
 // unresolvedRefs names the CTEs of code that keep only rows of school_refs whose school is
-// unresolved: FROM school_refs r, read nothing else but batches, and a WHERE clause of
-// conditions joined by AND, one of them r.school_code IS NULL. Their batch ids are among
-// those of school_refs' unresolved rows in the months read.
+// unresolved, with their batch ids: at its top level, SELECT … r.batch_id … FROM school_refs r
+// [JOIN batches b ON b.batch_id = r.batch_id] WHERE conditions joined by AND, one of them
+// r.school_code IS NULL, then at most QUALIFY, ORDER or LIMIT; no set operation, no other
+// batch_id in the select list. Subqueries are allowed only inside those conditions, where
+// they can only narrow. Their batch ids are among those of school_refs' unresolved rows in
+// the months read.
 func unresolvedRefs(code string) []string {
 	var out []string
+	shape := regexp.MustCompile(`(?is)^\s*SELECT\b(.*?)\bFROM\s+school_refs\s+(\w+)(\s+(?:INNER\s+)?JOIN\s+batches\s+(\w+)\s+ON\s+(\w+)\.batch_id\s*=\s*(\w+)\.batch_id)?\s+WHERE\b(.*?)(?:\b(?:QUALIFY|ORDER|LIMIT)\b.*)?$`)
 	for _, m := range reCTEStart.FindAllStringSubmatchIndex(code, -1) {
 		body, ok := balanced(code[m[1]:])
 		if !ok {
 			continue
 		}
 		top := flatten(body)
-		from := regexp.MustCompile(`(?i)\bFROM\s+school_refs\s+(\w+)\b`).FindStringSubmatch(top)
-		if from == nil || regexp.MustCompile(`(?i)\bOR\b`).MatchString(top) {
+		x := shape.FindStringSubmatch(top)
+		if x == nil || reSetOp.MatchString(top) || regexp.MustCompile(`(?i)\bGROUP\b|\bHAVING\b`).MatchString(top) {
 			continue
 		}
-		reads := regexp.MustCompile(`(?i)\b(?:FROM|JOIN)\s+(\w+)`).FindAllStringSubmatch(body, -1)
-		other := false
-		for _, r := range reads {
-			if n := strings.ToLower(r[1]); n != "school_refs" && n != "batches" && n != "lm" {
-				other = true
+		r := x[2]
+		if x[3] != "" {
+			b := x[4]
+			if !((x[5] == b && x[6] == r) || (x[5] == r && x[6] == b)) {
+				continue
 			}
 		}
-		where := regexp.MustCompile(`(?is)\bWHERE\b(.*?)(?:\b(?:QUALIFY|GROUP|ORDER|HAVING|WINDOW|LIMIT)\b|$)`).FindStringSubmatch(top)
-		if other || where == nil {
+		// the select list names batch_id once, as r.batch_id
+		ids := regexp.MustCompile(`(?i)(\w+\.)?batch_id\b(\s+AS\b)?`).FindAllStringSubmatch(x[1], -1)
+		if len(ids) != 1 || !strings.EqualFold(ids[0][1], r+".") || ids[0][2] != "" || regexp.MustCompile(`(?i)\bAS\s+batch_id\b`).MatchString(x[1]) {
 			continue
 		}
-		isNull := regexp.MustCompile(`(?i)^\s*` + regexp.QuoteMeta(from[1]) + `\.school_code\s+IS\s+NULL\s*$`)
-		for _, c := range regexp.MustCompile(`(?i)\bAND\b`).Split(where[1], -1) {
+		where := x[7]
+		if reOrNot.MatchString(where) {
+			continue
+		}
+		isNull := regexp.MustCompile(`(?i)^\s*` + regexp.QuoteMeta(r) + `\.school_code\s+IS\s+NULL\s*$`)
+		for _, c := range reAnd.Split(where, -1) {
 			if isNull.MatchString(c) {
 				out = append(out, regexp.QuoteMeta(code[m[2]:m[3]]))
 				break

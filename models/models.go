@@ -337,13 +337,14 @@ func refresh(ctx context.Context, wh *warehouse.Warehouse, p Profile, full bool)
 				s.how, s.out = keep, since{}
 			case local && in.month != "":
 				s.out = in
-				old, err := firstMonth(ctx, conn, m.Name)
-				if partitioned(m.Name) {
+				var old string
+				var err error
+				switch {
+				case partitioned(m.Name) && len(s.old) > 0:
 					// the partitions say, without reading the view
-					old, err = "", nil
-					if len(s.old) > 0 {
-						old = s.old[0]
-					}
+					old = s.old[0]
+				case !partitioned(m.Name):
+					old, err = firstMonth(ctx, conn, m.Name)
 				}
 				if err != nil {
 					return rep, fmt.Errorf("refresh: model %s: %w", m.Name, err)

@@ -147,9 +147,14 @@ func buildParts(ctx context.Context, conn *sql.Conn, steps map[string]*step, m M
 		if _, err := conn.ExecContext(ctx, "CREATE TABLE "+name+" AS\n"+q); err != nil {
 			return 0, fmt.Errorf("month %s: %w", mo, err)
 		}
-		var n int64
-		if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM "+name).Scan(&n); err != nil {
+		var n, strays int64
+		if err := conn.QueryRowContext(ctx, "SELECT count(*), count(*) FILTER (WHERE month IS DISTINCT FROM ?) FROM "+name, mo).Scan(&n, &strays); err != nil {
 			return 0, err
+		}
+		if strays > 0 {
+			// a month's build keeps that month's rows alone; a rule giving rows another
+			// month would lose them, so it fails the refresh instead
+			return 0, fmt.Errorf("month %s: %d rows of another month", mo, strays)
 		}
 		if mo == partTemplate {
 			if n != 0 {

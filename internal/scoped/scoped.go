@@ -484,7 +484,7 @@ func fill(ctx context.Context, src *sql.DB, d *DB) error {
 		if err != nil {
 			return err
 		}
-		if err := copyTable(ctx, srcConn, dstConn, srcAr, dstAr, t, where); err != nil {
+		if err := copyTable(ctx, srcConn, dstConn, srcAr, dstAr, t, where, chunkRows); err != nil {
 			return fmt.Errorf("copy %s: %w", t, err)
 		}
 	}
@@ -554,7 +554,7 @@ func ident(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"
 // copyTable creates t in the destination with the source's exact column types, then moves
 // the scope's rows through Arrow in chunks (per batch for raw tables, per month for monthly
 // ones) so that no chunk holds a whole large table.
-func copyTable(ctx context.Context, srcConn, dstConn *sql.Conn, srcAr, dstAr *duckdb.Arrow, t, where string) error {
+func copyTable(ctx context.Context, srcConn, dstConn *sql.Conn, srcAr, dstAr *duckdb.Arrow, t, where string, chunkRows int64) error {
 	cols, err := columnsOf(ctx, srcConn, t)
 	if err != nil {
 		return err
@@ -574,36 +574,59 @@ func copyTable(ctx context.Context, srcConn, dstConn *sql.Conn, srcAr, dstAr *du
 		if !has[key] || t == "batches" {
 			continue
 		}
-		rows, err := srcConn.QueryContext(ctx, "SELECT DISTINCT "+key+"::VARCHAR FROM "+ident(t)+" WHERE ("+where+") ORDER BY 1")
+		// the scope's rows per key, in the key's own order, gathered into runs of about
+		// chunkRows rows: one query per run, not per batch or month (at 36 months, 1,442
+		// batches made 1,442 queries, 18 s for a district)
+		rows, err := srcConn.QueryContext(ctx, "SELECT "+key+"::VARCHAR, count(*) FROM "+ident(t)+" WHERE ("+where+") GROUP BY "+key+" ORDER BY "+key+" NULLS LAST")
 		if err != nil {
 			return err
 		}
-		var vals []string
+		type run struct {
+			lo, hi string
+			n      int64
+		}
+		var runs []run
+		nulls := false
 		for rows.Next() {
 			var v sql.NullString
-			if err := rows.Scan(&v); err != nil {
+			var n int64
+			if err := rows.Scan(&v, &n); err != nil {
 				rows.Close()
 				return err
 			}
-			if v.Valid {
-				vals = append(vals, v.String)
+			if !v.Valid {
+				nulls = true
+				continue
 			}
+			if key == "batch_id" {
+				if _, err := strconv.ParseInt(v.String, 10, 64); err != nil {
+					rows.Close()
+					return fmt.Errorf("batch id %q", v.String)
+				}
+			}
+			if k := len(runs); k > 0 && runs[k-1].n+n <= chunkRows {
+				runs[k-1].hi, runs[k-1].n = v.String, runs[k-1].n+n
+				continue
+			}
+			runs = append(runs, run{v.String, v.String, n})
 		}
 		rows.Close()
-		if len(vals) > 1 {
-			for _, v := range vals {
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(runs)+btoi(nulls) > 1 {
+			for _, r := range runs {
 				// compared in the column's own type, so that DuckDB skips the row groups of
 				// other batches and months (a cast would read the whole table per chunk)
-				lit := quote(v)
+				lo, hi := quote(r.lo), quote(r.hi)
 				if key == "batch_id" {
-					if _, err := strconv.ParseInt(v, 10, 64); err != nil {
-						return fmt.Errorf("batch id %q", v)
-					}
-					lit = v
+					lo, hi = r.lo, r.hi
 				}
-				chunks = append(chunks, base+" AND "+key+" = "+lit)
+				chunks = append(chunks, base+" AND "+key+" BETWEEN "+lo+" AND "+hi)
 			}
-			chunks = append(chunks, base+" AND "+key+" IS NULL")
+			if nulls {
+				chunks = append(chunks, base+" AND "+key+" IS NULL")
+			}
 		}
 		break
 	}
@@ -622,6 +645,17 @@ func copyTable(ctx context.Context, srcConn, dstConn *sql.Conn, srcAr, dstAr *du
 		}
 	}
 	return nil
+}
+
+// chunkRows is about how many rows one copy moves through Arrow at a time (a key with more
+// rows moves alone).
+const chunkRows = 250_000
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // load inserts one Arrow result into the destination table through a one-off view.

@@ -191,3 +191,64 @@ func TestSetSharesAndInvalidates(t *testing.T) {
 		t.Fatal("an empty scope got a database")
 	}
 }
+
+// TestCopyInRuns: a copy cut into runs of keys moves every row of the scope once, whatever
+// the run size: keys compared in their own order (batch 10 after 9), NULL keys, a key with
+// more rows than a run, and rows outside the scope left behind.
+func TestCopyInRuns(t *testing.T) {
+	ctx := context.Background()
+	open := func() (*sql.DB, *sql.Conn) {
+		db, err := sql.Open("duckdb", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		conn, err := db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		return db, conn
+	}
+	_, src := open()
+	dstDB, dst := open()
+	for _, q := range []string{
+		`CREATE TABLE raw_x (batch_id BIGINT, school_code VARCHAR, v INTEGER)`,
+		// batches 1..12, batch 10 with 5 rows; school B is outside the scope; two NULL batches
+		`INSERT INTO raw_x SELECT b, CASE WHEN i % 3 = 0 THEN 'B' ELSE 'A' END, b * 100 + i
+		 FROM range(1, 13) r(b), range(0, CASE WHEN b = 10 THEN 5 ELSE 2 END) s(i)`,
+		`INSERT INTO raw_x VALUES (NULL, 'A', -1), (NULL, 'A', -2), (NULL, 'B', -3)`,
+		`CREATE TABLE per_month (month VARCHAR, school_code VARCHAR, v INTEGER)`,
+		`INSERT INTO per_month VALUES ('2025-05', 'A', 1), ('2025-06', 'A', 2), ('2025-06', 'A', 3), ('2025-10', 'A', 4), ('2025-07', 'B', 5), ('2026-01', 'A', 6)`,
+	} {
+		if _, err := src.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srcAr, err := arrowOf(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dstAr, err := arrowOf(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, run := range []int64{1, 2, 3, 1000} {
+		for _, tc := range []struct{ table, want string }{
+			{"raw_x", "-2,-1,101,201,301,401,501,601,701,801,901,1001,1002,1004,1101,1201"},
+			{"per_month", "1,2,3,4,6"},
+		} {
+			t.Run(fmt.Sprint(tc.table, " run ", run), func(t *testing.T) {
+				if _, err := dst.ExecContext(ctx, "DROP TABLE IF EXISTS "+tc.table); err != nil {
+					t.Fatal(err)
+				}
+				if err := copyTable(ctx, src, dst, srcAr, dstAr, tc.table, "school_code = 'A'", run); err != nil {
+					t.Fatal(err)
+				}
+				if got := one(t, dstDB, "SELECT string_agg(v::VARCHAR, ',' ORDER BY v) FROM "+tc.table); got != tc.want {
+					t.Errorf("copied %s, want %s", got, tc.want)
+				}
+			})
+		}
+	}
+}

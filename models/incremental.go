@@ -345,9 +345,7 @@ func modelsHash() (string, error) {
 		}
 	}
 	// how the models are stored: another layout rebuilds everything once
-	for _, n := range []string{"teacher_points", "teacher_category_hours"} {
-		fmt.Fprintf(h, "partitioned %s %v\n", n, partitioned(n))
-	}
+	fmt.Fprintf(h, "partitioned %s\n", strings.Join(partitionedModels(), ","))
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 

@@ -21,8 +21,16 @@ import (
 // pay for the view in planning, about 0.5 ms for each partition of a wide table, so only
 // models that pages do not read on every view are partitioned; the others are appended to.
 func partitioned(name string) bool {
-	return name == "teacher_points" || name == "teacher_category_hours"
+	for _, m := range partitionedModels() {
+		if m == name {
+			return true
+		}
+	}
+	return false
 }
+
+// partitionedModels lists the partitioned models.
+func partitionedModels() []string { return []string{"teacher_points", "teacher_category_hours"} }
 
 // partTemplate is the month of each partitioned model's empty partition: it gives the view
 // its columns when no month has rows.
@@ -49,7 +57,7 @@ func listParts(ctx context.Context, q querier) (map[string][]string, error) {
 		if err := rows.Scan(&n); err != nil {
 			return nil, err
 		}
-		for _, m := range []string{"teacher_points", "teacher_category_hours"} {
+		for _, m := range partitionedModels() {
 			rest, ok := strings.CutPrefix(n, "__m_"+m+"_")
 			if !ok || !rePartMonth.MatchString(rest) {
 				continue

@@ -292,17 +292,40 @@ func (s *Set) invalidate(rebuild bool) {
 	var warm []Key
 	for k := range s.dbs {
 		warm = append(warm, k)
+	}
+	// most recently used first: their users are the likeliest to come back soon
+	sort.Slice(warm, func(i, j int) bool { return s.used[warm[i]].After(s.used[warm[j]]) })
+	for _, k := range warm {
 		s.drop(k)
 	}
-	if !rebuild {
-		return
+	if rebuild && len(warm) > 0 {
+		go s.warm(s.gen, warm)
 	}
-	for _, k := range warm {
-		if _, ok := s.building[k]; !ok {
-			c := &call{done: make(chan struct{})}
-			s.building[k] = c
-			go s.build(k, s.gen, c)
+}
+
+// warm rebuilds the databases a refresh dropped, one at a time: a build takes every core,
+// so building them all at once only makes each user wait for all of them (at 36 months,
+// eight districts at once kept each waiting for about the sum). A request for one not
+// started yet builds it at once; a newer refresh ends the warming.
+func (s *Set) warm(gen int, keys []Key) {
+	for _, k := range keys {
+		s.mu.Lock()
+		if s.gen != gen {
+			s.mu.Unlock()
+			return
 		}
+		if _, ok := s.dbs[k]; ok {
+			s.mu.Unlock()
+			continue
+		}
+		c, ok := s.building[k]
+		if !ok {
+			c = &call{done: make(chan struct{})}
+			s.building[k] = c
+			go s.build(k, gen, c)
+		}
+		s.mu.Unlock()
+		<-c.done
 	}
 }
 

@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"tisheng/internal/testkit"
 	"tisheng/internal/warehouse"
@@ -250,5 +252,82 @@ func TestCopyInRuns(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestRefreshRewarmsOneAtATime: after a refresh the databases in use are built again in the
+// background, every one of them, but one at a time, most recently used first.
+func TestRefreshRewarmsOneAtATime(t *testing.T) {
+	wh := demo(t)
+	ctx := context.Background()
+	rows, err := wh.DB.Query(`SELECT DISTINCT district FROM school_info ORDER BY 1 LIMIT 3`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var districts []string
+	for rows.Next() {
+		var d string
+		if err := rows.Scan(&d); err != nil {
+			t.Fatal(err)
+		}
+		districts = append(districts, d)
+	}
+	rows.Close()
+	if len(districts) < 3 {
+		t.Fatalf("the demo has %d districts", len(districts))
+	}
+	var mu sync.Mutex
+	active, most := 0, 0
+	var order []string
+	set := NewSet(wh.DB, Options{}, slog.New(slog.NewTextHandler(io.Discard, nil)), func(db *sql.DB) (any, error) {
+		var d string
+		if err := db.QueryRow(`SELECT min(district) FROM school_info`).Scan(&d); err != nil {
+			return nil, err
+		}
+		mu.Lock()
+		active++
+		most = max(most, active)
+		order = append(order, d)
+		mu.Unlock()
+		time.Sleep(30 * time.Millisecond)
+		mu.Lock()
+		active--
+		mu.Unlock()
+		return nil, nil
+	})
+	defer set.Close()
+	for _, d := range districts {
+		_, release, err := set.Get(ctx, Key{District: d})
+		if err != nil {
+			t.Fatal(err)
+		}
+		release()
+		time.Sleep(5 * time.Millisecond) // distinct last-use times
+	}
+	mu.Lock()
+	order, most = nil, 0
+	mu.Unlock()
+	set.Invalidate()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		mu.Lock()
+		n := len(order)
+		mu.Unlock()
+		if n == len(districts) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the refresh %d of %d databases were rebuilt", n, len(districts))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if most != 1 {
+		t.Errorf("%d databases were built at once", most)
+	}
+	want := []string{districts[2], districts[1], districts[0]}
+	if strings.Join(order, ",") != strings.Join(want, ",") {
+		t.Errorf("rebuilt in the order %v, want the most recently used first %v", order, want)
 	}
 }

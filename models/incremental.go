@@ -659,10 +659,17 @@ func firstDiff(ctx context.Context, conn *sql.Conn, s *step) error {
 	return rows.Err()
 }
 
-// firstMonth is the earliest month a per-month table holds ("" if empty).
-func firstMonth(ctx context.Context, conn *sql.Conn, name string) (string, error) {
+// firstMonth is the earliest month the table of step s holds ("" if empty); a partitioned
+// model's partitions say, without reading the view.
+func firstMonth(ctx context.Context, conn *sql.Conn, s *step) (string, error) {
+	if partitioned(s.name) {
+		if len(s.old) == 0 {
+			return "", nil
+		}
+		return s.old[0], nil
+	}
 	var m sql.NullString
-	err := conn.QueryRowContext(ctx, "SELECT min(month) FROM "+name).Scan(&m)
+	err := conn.QueryRowContext(ctx, "SELECT min(month) FROM "+s.name).Scan(&m)
 	return m.String, err
 }
 
@@ -749,29 +756,14 @@ func refSources(q string) []refSource {
 // loaded since, read by batch id ranges (raw rows are stored in load order, so DuckDB skips
 // the older row groups). The returned function rewrites the model's references to them.
 func refsWindows(ctx context.Context, conn *sql.Conn, sources []refSource, was, now inputs) (func(string) string, error) {
-	var added []int64
-	for id := range now.batches {
-		if _, ok := was.batches[id]; !ok {
-			added = append(added, id)
-		}
-	}
-	sort.Slice(added, func(i, j int) bool { return added[i] < added[j] })
-	ids := make([]string, len(added))
-	for i, id := range added {
-		ids[i] = fmt.Sprint(id)
-	}
+	added := addedBatches(was, now)
 	var tables []string
 	for _, src := range sources {
 		view := `SELECT batch_id, given_code AS school_code, given_name AS school_name FROM ` + refsModel +
 			` WHERE month = (SELECT max(month) FROM ` + refsModel + `) AND kind = '` + src.kind + `'` +
 			` AND batch_id IN (SELECT batch_id FROM batches)`
 		if len(added) > 0 {
-			var rs []string
-			for _, r := range idRanges(added, 16) {
-				rs = append(rs, fmt.Sprintf("batch_id BETWEEN %d AND %d", r[0], r[1]))
-			}
-			view += "\nUNION ALL SELECT batch_id, school_code, school_name FROM " + src.table +
-				" WHERE (" + strings.Join(rs, " OR ") + ") AND batch_id IN (" + strings.Join(ids, ",") + ")"
+			view += "\nUNION ALL " + batchScan(src.table, "batch_id, school_code, school_name", added, true)
 		}
 		if _, err := conn.ExecContext(ctx, "CREATE OR REPLACE TEMP VIEW "+windowPrefix+src.table+" AS "+view); err != nil {
 			return nil, err
@@ -779,6 +771,41 @@ func refsWindows(ctx context.Context, conn *sql.Conn, sources []refSource, was, 
 		tables = append(tables, src.table)
 	}
 	return reader(tables), nil
+}
+
+// addedBatches lists, in order, the batches loaded since the last refresh.
+func addedBatches(was, now inputs) []int64 {
+	var added []int64
+	for id := range now.batches {
+		if _, ok := was.batches[id]; !ok {
+			added = append(added, id)
+		}
+	}
+	sort.Slice(added, func(i, j int) bool { return added[i] < added[j] })
+	return added
+}
+
+// batchScan is a scan of table's cols keeping the rows of the sorted batch ids: one scan per
+// id range, which DuckDB checks against each row group's bounds (raw rows are stored in load
+// order, so the other files' row groups are skipped; an OR of the ranges in one scan would
+// read them all), with exact also the ids themselves (a range may take in ids not asked for).
+func batchScan(table, cols string, ids []int64, exact bool) string {
+	in := ""
+	if exact {
+		list := make([]string, len(ids))
+		for i, id := range ids {
+			list[i] = fmt.Sprint(id)
+		}
+		in = " AND batch_id IN (" + strings.Join(list, ",") + ")"
+	}
+	var parts []string
+	for _, r := range idRanges(ids, 16) {
+		parts = append(parts, fmt.Sprintf("SELECT %s FROM %s WHERE batch_id BETWEEN %d AND %d%s", cols, table, r[0], r[1], in))
+	}
+	if len(parts) == 0 {
+		return "SELECT " + cols + " FROM " + table + " WHERE false"
+	}
+	return strings.Join(parts, "\nUNION ALL ")
 }
 
 // textWindows points the raw tables a textKeyed model reads (as SELECT DISTINCT key, see
@@ -799,13 +826,7 @@ func textWindows(ctx context.Context, conn *sql.Conn, m Model, catalogue string,
 			return nil, nil
 		}
 	}
-	var added []int64
-	for id := range now.batches {
-		if _, ok := was.batches[id]; !ok {
-			added = append(added, id)
-		}
-	}
-	sort.Slice(added, func(i, j int) bool { return added[i] < added[j] })
+	added := addedBatches(was, now)
 	tables := map[string]bool{}
 	for _, r := range reRawRef.FindAllString(stripComments(m.SQL), -1) {
 		tables[strings.ToLower(strings.Fields(r)[1])] = true
@@ -814,16 +835,7 @@ func textWindows(ctx context.Context, conn *sql.Conn, m Model, catalogue string,
 	for t := range tables {
 		view := "SELECT " + key + ", '" + strings.ReplaceAll(catalogue, "'", "''") + "' AS catalogue FROM " + m.Name
 		if len(added) > 0 {
-			var rs []string
-			for _, r := range idRanges(added, 16) {
-				rs = append(rs, fmt.Sprintf("batch_id BETWEEN %d AND %d", r[0], r[1]))
-			}
-			ids := make([]string, len(added))
-			for i, id := range added {
-				ids[i] = fmt.Sprint(id)
-			}
-			view += "\nUNION ALL SELECT " + key + ", catalogue FROM " + t +
-				" WHERE (" + strings.Join(rs, " OR ") + ") AND batch_id IN (" + strings.Join(ids, ",") + ")"
+			view += "\nUNION ALL " + batchScan(t, key+", catalogue", added, true)
 		}
 		if _, err := conn.ExecContext(ctx, "CREATE OR REPLACE TEMP VIEW "+windowPrefix+t+" AS "+view); err != nil {
 			return nil, err
@@ -1058,17 +1070,9 @@ func rawWindows(ctx context.Context, conn *sql.Conn, steps map[string]*step, q s
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	ranges := idRanges(ids, 16)
 	for _, t := range tables {
-		view := "SELECT * FROM " + t + " WHERE false"
-		if len(ranges) > 0 {
-			var parts []string
-			for _, r := range ranges {
-				parts = append(parts, fmt.Sprintf("SELECT * FROM %s WHERE batch_id BETWEEN %d AND %d", t, r[0], r[1]))
-			}
-			view = strings.Join(parts, "\nUNION ALL ")
-		}
-		if _, err := conn.ExecContext(ctx, "CREATE OR REPLACE TEMP VIEW "+windowPrefix+t+" AS "+view); err != nil {
+		// the join to the effective files drops the rows of ids a range takes in
+		if _, err := conn.ExecContext(ctx, "CREATE OR REPLACE TEMP VIEW "+windowPrefix+t+" AS "+batchScan(t, "*", ids, false)); err != nil {
 			return nil, err
 		}
 	}

@@ -310,7 +310,7 @@ func refresh(ctx context.Context, wh *warehouse.Warehouse, p Profile, full bool)
 			}
 			switch {
 			case key && probeFirst(m.Name) && in.changed && in.month != "":
-				old, err := firstMonth(ctx, conn, m.Name)
+				old, err := firstMonth(ctx, conn, s)
 				if err != nil {
 					return rep, fmt.Errorf("refresh: model %s: %w", m.Name, err)
 				}
@@ -324,7 +324,7 @@ func refresh(ctx context.Context, wh *warehouse.Warehouse, p Profile, full bool)
 					}
 				}
 			case key && asOfLocal(m.Name) && in.changed && in.month != "":
-				old, err := firstMonth(ctx, conn, m.Name)
+				old, err := firstMonth(ctx, conn, s)
 				if err != nil {
 					return rep, fmt.Errorf("refresh: model %s: %w", m.Name, err)
 				}
@@ -337,15 +337,7 @@ func refresh(ctx context.Context, wh *warehouse.Warehouse, p Profile, full bool)
 				s.how, s.out = keep, since{}
 			case local && in.month != "":
 				s.out = in
-				var old string
-				var err error
-				switch {
-				case partitioned(m.Name) && len(s.old) > 0:
-					// the partitions say, without reading the view
-					old = s.old[0]
-				case !partitioned(m.Name):
-					old, err = firstMonth(ctx, conn, m.Name)
-				}
+				old, err := firstMonth(ctx, conn, s)
 				if err != nil {
 					return rep, fmt.Errorf("refresh: model %s: %w", m.Name, err)
 				}

@@ -244,14 +244,7 @@ func (a *AdHoc) checkNode(x map[string]any, ctes map[string]bool) error {
 		if (schema == "" || schema == "main") && catalog == "" && (a.tables[name] || ctes[name]) {
 			return nil
 		}
-		full := name
-		if schema != "" {
-			full = schema + "." + name
-		}
-		if catalog != "" {
-			full = catalog + "." + full
-		}
-		return &GuardError{Msg: fmt.Sprintf("不能读取「%s」：只能查询分析表（见 docs/schema.md）", full)}
+		return &GuardError{Msg: fmt.Sprintf("不能读取「%s」：只能查询分析表（见 docs/schema.md）", qualified(catalog, schema, name))}
 	case "TABLE_FUNCTION":
 		fn, _ := x["function"].(map[string]any)
 		name := strings.ToLower(fmt.Sprint(fn["function_name"]))
@@ -276,14 +269,18 @@ func (a *AdHoc) checkFunction(x map[string]any) error {
 	if a.funcs[name] && (schema == "" || schema == "main") && catalog == "" {
 		return nil
 	}
-	full := name
-	if schema != "" {
-		full = schema + "." + full
+	return &GuardError{Msg: fmt.Sprintf("不能调用函数「%s」：只允许不读取设置、序列或数据库信息的函数（清单见 queries/functions.txt）", qualified(catalog, schema, name))}
+}
+
+// qualified writes a name as the query gave it: catalog.schema.name, without empty parts.
+func qualified(catalog, schema, name string) string {
+	var parts []string
+	for _, p := range []string{catalog, schema, name} {
+		if p != "" {
+			parts = append(parts, p)
+		}
 	}
-	if catalog != "" {
-		full = catalog + "." + full
-	}
-	return &GuardError{Msg: fmt.Sprintf("不能调用函数「%s」：只允许不读取设置、序列或数据库信息的函数（清单见 queries/functions.txt）", full)}
+	return strings.Join(parts, ".")
 }
 
 // Run checks and runs q within the time, memory, row and byte limits.

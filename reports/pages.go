@@ -524,13 +524,8 @@ func (rp *Reports) overview(ctx context.Context, p queries.Params) (*Page, error
 	res.Columns[len(res.Columns)-1].Type = "BIGINT"
 	pg.Notice = src.note(pg.Params.Month)
 	t.Cell = notLoaded(res)
-	for _, row := range res.Rows {
-		if row[colIndex(res, "teachers")] == nil {
-			t.RowClasses = append(t.RowClasses, "notloaded")
-		} else {
-			t.RowClasses = append(t.RowClasses, "")
-		}
-	}
+	teachers := colIndex(res, "teachers")
+	t.RowClasses = rowClasses(res, func(row []any) bool { return row[teachers] == nil }, "notloaded", "")
 	var names []string
 	series := map[string][]any{"hours_completion": nil, "assessment_pass_rate": nil, "completion_rate": nil}
 	var gate, schools []any
@@ -649,25 +644,13 @@ func (rp *Reports) school(ctx context.Context, p queries.Params) (*Page, error) 
 		todo.Hidden[colIndex(todo.Result, c)] = true
 	}
 	if full := colIndex(todo.Result, "is_full_time"); full >= 0 {
-		for _, r := range todo.Result.Rows {
-			if r[full] == true {
-				todo.RowClasses = append(todo.RowClasses, "behind")
-			} else {
-				todo.RowClasses = append(todo.RowClasses, "")
-			}
-		}
+		todo.RowClasses = rowClasses(todo.Result, func(row []any) bool { return row[full] == true }, "behind", "")
 	}
 	todo.Empty = "全部教师已完成培训，没有需要跟进的教师。"
 
 	tt := rp.tableOf(pg, "school_teachers", "全部教师（研修考核视图）", teachers)
 	tdone := colIndex(tt.Result, "complete")
-	for _, row := range tt.Result.Rows {
-		if row[tdone] == true {
-			tt.RowClasses = append(tt.RowClasses, "met")
-		} else {
-			tt.RowClasses = append(tt.RowClasses, "behind")
-		}
-	}
+	tt.RowClasses = rowClasses(tt.Result, func(row []any) bool { return row[tdone] == true }, "met", "behind")
 	tt.Empty = "本月花名册上没有本校教师。"
 
 	cov, err := rp.r.Named(ctx, "coverage_matrix", pg.Params, 0)
@@ -1072,4 +1055,16 @@ func naturalList(s string) string {
 		return queries.NaturalLess(strings.TrimSpace(parts[i]), strings.TrimSpace(parts[j]))
 	})
 	return strings.Join(parts, ",")
+}
+
+// rowClasses gives each row of res the CSS class yes where is holds, else no.
+func rowClasses(res *queries.Result, is func([]any) bool, yes, no string) []string {
+	out := make([]string, len(res.Rows))
+	for i, row := range res.Rows {
+		out[i] = no
+		if is(row) {
+			out[i] = yes
+		}
+	}
+	return out
 }

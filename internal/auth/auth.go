@@ -228,15 +228,20 @@ func CheckUser(u User) error {
 // MinPasswordLen is the shortest password accepted.
 const MinPasswordLen = 10
 
+// newPasswordHash checks a new password's length and hashes it.
+func newPasswordHash(password string) (string, error) {
+	if len([]rune(password)) < MinPasswordLen {
+		return "", fmt.Errorf("密码至少 %d 个字符", MinPasswordLen)
+	}
+	return HashPassword(password)
+}
+
 // AddUser creates an account with the password (hashed with argon2id).
 func (s *Store) AddUser(ctx context.Context, u User, password string) error {
 	if err := CheckUser(u); err != nil {
 		return err
 	}
-	if len([]rune(password)) < MinPasswordLen {
-		return fmt.Errorf("密码至少 %d 个字符", MinPasswordLen)
-	}
-	h, err := HashPassword(password)
+	h, err := newPasswordHash(password)
 	if err != nil {
 		return err
 	}
@@ -335,10 +340,7 @@ func (s *Store) SetDisabled(ctx context.Context, name string, disabled bool) err
 // SetPassword replaces a password, unlocks the account, ends its sessions and revokes its
 // API tokens.
 func (s *Store) SetPassword(ctx context.Context, name, password string) error {
-	if len([]rune(password)) < MinPasswordLen {
-		return fmt.Errorf("密码至少 %d 个字符", MinPasswordLen)
-	}
-	h, err := HashPassword(password)
+	h, err := newPasswordHash(password)
 	if err != nil {
 		return err
 	}

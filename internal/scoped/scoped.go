@@ -637,7 +637,7 @@ func copyTable(ctx context.Context, srcConn, dstConn *sql.Conn, srcAr, dstAr *du
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		if len(runs)+btoi(nulls) > 1 {
+		if len(runs) > 1 || (len(runs) == 1 && nulls) {
 			for _, r := range runs {
 				// compared in the column's own type, so that DuckDB skips the row groups of
 				// other batches and months (a cast would read the whole table per chunk)
@@ -673,13 +673,6 @@ func copyTable(ctx context.Context, srcConn, dstConn *sql.Conn, srcAr, dstAr *du
 // chunkRows is about how many rows one copy moves through Arrow at a time (a key with more
 // rows moves alone).
 const chunkRows = 250_000
-
-func btoi(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
 
 // load inserts one Arrow result into the destination table through a one-off view.
 func load(ctx context.Context, conn *sql.Conn, ar *duckdb.Arrow, t string, rdr array.RecordReader) error {

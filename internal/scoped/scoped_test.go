@@ -216,7 +216,9 @@ func TestCopyInRuns(t *testing.T) {
 	dstDB, dst := open()
 	for _, q := range []string{
 		`CREATE TABLE raw_x (batch_id BIGINT, school_code VARCHAR, v INTEGER)`,
-		// batches 1..12, batch 10 with 5 rows; school B is outside the scope; two NULL batches
+		// batches 1..12, rows i = 0, 1 (batch 10: 0..4), v = batch*100 + i; every row with
+		// i divisible by 3 is school B's, outside the scope. So the scope keeps batch*100+1 for each
+		// batch but 10, and 1001, 1002, 1004; and of the NULL batches -1 and -2.
 		`INSERT INTO raw_x SELECT b, CASE WHEN i % 3 = 0 THEN 'B' ELSE 'A' END, b * 100 + i
 		 FROM range(1, 13) r(b), range(0, CASE WHEN b = 10 THEN 5 ELSE 2 END) s(i)`,
 		`INSERT INTO raw_x VALUES (NULL, 'A', -1), (NULL, 'A', -2), (NULL, 'B', -3)`,

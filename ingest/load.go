@@ -48,6 +48,7 @@ type Options struct {
 // refused whole.
 type Limit struct {
 	District string          // the uploader's district ("" for a school user)
+	School   string          // the uploader's school, for a school user
 	Schools  map[string]bool // the schools rows may name, by code
 	Names    map[string]bool // and by name
 	Label    string          // the scope as the reason names it (区县:… / 学校:…)
@@ -417,10 +418,18 @@ func (j *job) run(ctx context.Context, conn *sql.Conn) error {
 	if !j.asOf.IsZero() {
 		asOf = j.asOf.Format("2006-01-02")
 	}
-	_, err = conn.ExecContext(ctx, `INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?::DATE, ?, ?, ?, ?, ?, ?, ?::TIMESTAMP, ?)`,
+	// the uploader's scope owns the batch's rejects and the answer to a repeat of its bytes
+	var byDistrict, bySchool string
+	if lim := j.opts.Limit; lim != nil {
+		byDistrict, bySchool = lim.District, lim.School
+	}
+	_, err = conn.ExecContext(ctx, `INSERT INTO batches (batch_id, file_name, sha256, kind, shape, format, encoding, sheet,
+			as_of, as_of_source, school_scope, catalogue, rows_total, accepted, rejected, loaded_at, status,
+			loaded_district, loaded_school)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?::DATE, ?, ?, ?, ?, ?, ?, ?::TIMESTAMP, ?, ?, ?)`,
 		j.batch, j.opts.Name, j.sha, string(j.o.h.kind), nullStr(j.o.h.shape), format, nullStr(enc), nullStr(sheet),
 		asOf, j.asOfSource, nullStr(j.school), nullStr(j.catalogueName()), j.res.Rows, j.res.Accepted, j.res.Rejected,
-		j.l.now().Format("2006-01-02 15:04:05"), StatusLoaded)
+		j.l.now().Format("2006-01-02 15:04:05"), StatusLoaded, nullStr(byDistrict), nullStr(bySchool))
 	if err != nil {
 		return fmt.Errorf("batch: %w", err)
 	}

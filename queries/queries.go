@@ -162,6 +162,9 @@ func NewRunner(db *sql.DB) (*Runner, error) {
 	return &Runner{db: db, catalog: c, dict: d}, nil
 }
 
+// DB is the database the runner reads: the warehouse, or one scope's own.
+func (r *Runner) DB() *sql.DB { return r.db }
+
 // Catalog returns the named queries.
 func (r *Runner) Catalog() Catalog { return r.catalog }
 

@@ -30,20 +30,27 @@ import (
 	"tisheng/models"
 )
 
-// rule says how a table's rows are cut to a scope.
+// rule says how a table's rows are cut to a scope. A scope holds a school in some months
+// (school_info says, month by month, which district each school is in), so every rule that
+// follows a school or a teacher is per month: a row of month M belongs to the scope that
+// holds its school in M (for a teacher's rows, the school of the roster that lists her in
+// M), and a raw row to the scope that holds its school in its batch's month. A teacher or a
+// school that moves district takes its rows from the move on, and leaves its history behind.
 type rule int
 
 const (
-	byDistrict  rule = iota + 1 // a district column (school scope: its school_code)
-	bySchool                    // a school_code column: the scope's schools
-	byTeacher                   // teacher_key of the scope's roster (tables without school)
-	byScopeCode                 // scope/scope_code rows (coverage, choices, monthly)
-	recompute                   // aggregates: the model's own SQL, rerun over the scope's rows
-	global                      // reference data with no one's rows: months, profile, catalogues
-	byBatch                     // batches holding rows of the scope's schools
-	byReject                    // rejected rows naming one of the scope's schools
-	byGroup                     // annual_by_group (school scope): the school's own row
-	byRawSchool                 // raw rows: their school code, or the name they give for it
+	byDistrict     rule = iota + 1 // the row's own district column (set per month); school scope: its school_code
+	bySchoolMonth                  // (month, school_code) one of the scope's school-months (no month column: the latest month)
+	byTeacherMonth                 // (month, teacher_key) a teacher on one of the scope's rosters that month
+	byPersonMonth                  // as byTeacherMonth; a teacher on no roster that month goes by the row's school-month
+	byRawRef                       // raw rows whose school reference resolves, in their batch's month, to one of the scope's schools
+	byText                         // text-keyed rows: only the texts the scope's own raw rows use
+	byScopeCode                    // scope/scope_code rows (coverage, choices, monthly)
+	recompute                      // aggregates: the model's own SQL, rerun over the scope's rows
+	global                         // reference data with no one's rows: months, profile, catalogues
+	byBatch                        // batches the scope uploaded, or holding its rows or rejects
+	byReject                       // rejected rows of the scope's uploads, or naming one of its schools in the file's month
+	byGroup                        // annual_by_group (school scope): the school's own row
 )
 
 // tableRules covers every analyst table (models.AnalystTables); the test checks that.
@@ -52,11 +59,18 @@ var tableRules = map[string]rule{
 	"school_gate_monthly": byDistrict, "roster": byDistrict, "school_info": byDistrict,
 	"swot_inputs": byDistrict, "swot_gaps": byDistrict, "raw_schools": byDistrict,
 
-	"unmatched_rows": bySchool, "teacher_points": bySchool, "teacher_plan": bySchool,
-	"effective_batches": bySchool, "school_refs": bySchool, "masked_ids": bySchool,
-	"raw_teachers": byRawSchool, "raw_hours": byRawSchool, "raw_progress": byRawSchool, "raw_assessments": byRawSchool,
+	"unmatched_rows": bySchoolMonth, "effective_batches": bySchoolMonth, "school_refs": bySchoolMonth,
+	"masked_ids": bySchoolMonth,
 
-	"teacher_category_hours": byTeacher,
+	"teacher_category_hours": byTeacherMonth,
+	// a teacher's points and plan go with her: the school of her roster that month, whichever
+	// school's file gave them
+	"teacher_points": byPersonMonth, "teacher_plan": byPersonMonth,
+
+	"raw_teachers": byRawRef, "raw_hours": byRawRef, "raw_progress": byRawRef, "raw_assessments": byRawRef,
+
+	// the ability point texts files give: one district's free text is not another's
+	"ability_refs": byText,
 
 	"district_summary": recompute, "coverage": recompute, "ability_choices": recompute,
 	"monthly_progress": recompute, "annual_summary": recompute, "annual_by_group": recompute,
@@ -64,12 +78,13 @@ var tableRules = map[string]rule{
 
 	"months": global, "profile": global, "profile_category_min": global, "profile_activity_cap": global,
 	"profile_catalogue": global, "abilities": global,
-	// the ability point texts files give and the catalogue point each names: no one's rows
-	"ability_refs": global,
 
 	"batches": byBatch,
 	"rejects": byReject,
 }
+
+// rawKinds are the export kinds of the raw tables cut by their school references.
+var rawKinds = map[string]string{"raw_teachers": "teachers", "raw_hours": "hours", "raw_progress": "progress", "raw_assessments": "assessments"}
 
 // schoolScopeRules: a school sees no district-wide aggregate computed from other schools
 // (the district average in swot_inputs is the one comparison it is shown, on its own rows).
@@ -375,7 +390,8 @@ func scopeSchools(ctx context.Context, src *sql.DB, k Key) ([]string, error) {
 
 // Rules returns each analyst table's rule name, for tests and docs.
 func Rules() map[string]string {
-	names := map[rule]string{byDistrict: "district", bySchool: "school", byRawSchool: "raw_school", byTeacher: "teacher", byScopeCode: "scope_code",
+	names := map[rule]string{byDistrict: "district", bySchoolMonth: "school_month", byTeacherMonth: "teacher_month",
+		byPersonMonth: "person_month", byRawRef: "raw_ref", byText: "text", byScopeCode: "scope_code",
 		recompute: "recompute", global: "global", byBatch: "batch", byReject: "reject", byGroup: "group"}
 	out := map[string]string{}
 	for t, r := range tableRules {
@@ -386,61 +402,147 @@ func Rules() map[string]string {
 
 func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
-func inList(xs []string) string {
-	if len(xs) == 0 {
-		return "(NULL)"
+// The scope's months, worked out once per build on the source connection (temporary
+// tables, private to it, dropped after): the school-months it holds, the roster
+// teacher-months of those schools, and the school references of raw rows that resolve, in
+// their batch's month, to one of them.
+const (
+	tmpSchoolMonths  = "__scope_school_months"
+	tmpTeacherMonths = "__scope_teacher_months"
+	tmpRefs          = "__scope_refs"
+)
+
+// scopeTables creates the scope's temporary tables on conn; drop removes them.
+func scopeTables(ctx context.Context, conn *sql.Conn, k Key) (drop func(), err error) {
+	own := "district = " + quote(k.District)
+	if k.School != "" {
+		own = "school_code = " + quote(k.School)
 	}
-	q := make([]string, len(xs))
-	for i, x := range xs {
-		q[i] = quote(x)
+	stmts := []string{
+		"CREATE OR REPLACE TEMP TABLE " + tmpSchoolMonths + " AS SELECT DISTINCT month, school_code FROM school_info WHERE " + own,
+		"CREATE OR REPLACE TEMP TABLE " + tmpTeacherMonths + ` AS SELECT DISTINCT r.month, r.teacher_key FROM roster r
+			JOIN ` + tmpSchoolMonths + ` s ON s.month = r.month AND s.school_code = r.school_code`,
+		"CREATE OR REPLACE TEMP TABLE " + tmpRefs + ` AS SELECT DISTINCT r.kind, r.batch_id, r.given_code, r.given_name
+			FROM school_refs r
+			JOIN batches b ON b.batch_id = r.batch_id AND r.month = strftime(b.as_of, '%Y-%m')
+			JOIN ` + tmpSchoolMonths + ` s ON s.month = r.month AND s.school_code = r.school_code`,
 	}
-	return "(" + strings.Join(q, ", ") + ")"
+	drop = func() {
+		// on a fresh context: a build cut short still leaves the connection clean for the pool
+		for _, t := range []string{tmpRefs, tmpTeacherMonths, tmpSchoolMonths} {
+			_, _ = conn.ExecContext(context.Background(), "DROP TABLE IF EXISTS temp."+t)
+		}
+	}
+	for _, q := range stmts {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			drop()
+			return nil, fmt.Errorf("scope months: %w", err)
+		}
+	}
+	return drop, nil
 }
 
-// rejectIn keeps the rejected rows naming one of the schools, by code or by name.
-func rejectIn(in string) string {
-	return "(school_code IN " + in + " OR (school_code IS NULL AND school_name IN (SELECT school_name FROM school_info WHERE school_code IN " + in + ")))"
+// schoolMonth: the school-month (month, school) is one the scope holds.
+func schoolMonth(month, school string) string {
+	return "EXISTS (SELECT 1 FROM " + tmpSchoolMonths + " sm WHERE sm.month = " + month + " AND sm.school_code = " + school + ")"
 }
 
-// filter is the WHERE clause that cuts table t to the scope, read on the source.
-func filter(t string, r rule, k Key, schools []string) (string, error) {
-	in := inList(schools)
+// teacherMonth: the teacher is on one of the scope's rosters that month.
+func teacherMonth(month, teacher string) string {
+	return "EXISTS (SELECT 1 FROM " + tmpTeacherMonths + " tm WHERE tm.month = " + month + " AND tm.teacher_key = " + teacher + ")"
+}
+
+// rawRef: the raw row (alias a of a raw table of kind) names one of the scope's schools in
+// its batch's month.
+func rawRef(a, kind string) string {
+	return "EXISTS (SELECT 1 FROM " + tmpRefs + " rf WHERE rf.kind = " + quote(kind) + " AND rf.batch_id = " + a + ".batch_id" +
+		" AND rf.given_code IS NOT DISTINCT FROM " + a + ".school_code AND rf.given_name IS NOT DISTINCT FROM " + a + ".school_name)"
+}
+
+// batchMonth is the report month of a batch's as-of date.
+func batchMonth(b string) string { return "strftime(" + b + ".as_of, '%Y-%m')" }
+
+// uploadedBy: the batch (alias b) was uploaded by the scope, or, for a district, by one of
+// the schools it held in the batch's month.
+func uploadedBy(b string, k Key) string {
+	if k.School != "" {
+		return b + ".loaded_school = " + quote(k.School)
+	}
+	return "(" + b + ".loaded_district = " + quote(k.District) + " OR (" + b + ".loaded_school IS NOT NULL AND " +
+		schoolMonth(batchMonth(b), b+".loaded_school") + "))"
+}
+
+// rejectOf: the rejected row (alias j) is the scope's. An upload's rejects are its
+// uploader's (a district that uploads another's roster sees its own refusals, the other
+// district nothing); those of the project office's loads go to the scope holding the school
+// they name (by code, else by name) in the file's month.
+func rejectOf(j string, k Key) string {
+	b := "rb"
+	names := "EXISTS (SELECT 1 FROM school_info si WHERE si.month = " + batchMonth(b) + " AND si.school_name = " + j + ".school_name AND " +
+		schoolMonth("si.month", "si.school_code") + ")"
+	named := "((" + j + ".school_code IS NOT NULL AND " + schoolMonth(batchMonth(b), j+".school_code") + ") OR (" +
+		j + ".school_code IS NULL AND " + names + "))"
+	return "EXISTS (SELECT 1 FROM batches " + b + " WHERE " + b + ".batch_id = " + j + ".batch_id AND (" + uploadedBy(b, k) +
+		" OR (" + b + ".loaded_district IS NULL AND " + b + ".loaded_school IS NULL AND " + named + ")))"
+}
+
+// filter is the WHERE clause that cuts table t (aliased __t) to the scope, read on the
+// source connection after scopeTables.
+func filter(t string, r rule, k Key) (string, error) {
+	const a = "__t"
 	switch r {
 	case byDistrict:
 		if k.School != "" {
 			if t == "district_summary" || t == "annual_summary" {
 				return "false", nil
 			}
-			return "school_code = " + quote(k.School), nil
+			return a + ".school_code = " + quote(k.School), nil
 		}
-		return "district = " + quote(k.District), nil
-	case bySchool:
-		return "school_code IN " + in, nil
-	case byRawSchool:
-		// a row that names its school only by name (resolved at refresh) is the scope's when
-		// a school list gives one of the scope's schools that name
-		return "school_code IN " + in + " OR (school_code IS NULL AND school_name IN (SELECT school_name FROM school_info WHERE school_code IN " + in + "))", nil
-	case byTeacher:
-		return "teacher_key IN (SELECT teacher_key FROM roster WHERE school_code IN " + in + ")", nil
+		return a + ".district = " + quote(k.District), nil
+	case bySchoolMonth:
+		month := a + ".month"
+		if t == "unmatched_rows" {
+			// the rows of the latest month's files, each at the school it resolves to then
+			month = "(SELECT max(month) FROM months)"
+		}
+		return schoolMonth(month, a+".school_code"), nil
+	case byTeacherMonth:
+		return teacherMonth(a+".month", a+".teacher_key"), nil
+	case byPersonMonth:
+		return teacherMonth(a+".month", a+".teacher_key") + " OR (NOT EXISTS (SELECT 1 FROM roster ro WHERE ro.month = " + a +
+			".month AND ro.teacher_key = " + a + ".teacher_key) AND " + schoolMonth(a+".month", a+".school_code") + ")", nil
+	case byRawRef:
+		kind, ok := rawKinds[t]
+		if !ok {
+			return "", fmt.Errorf("table %s: raw rule but no export kind", t)
+		}
+		return rawRef(a, kind), nil
+	case byText:
+		if t != "ability_refs" {
+			return "", fmt.Errorf("table %s: text rule, but only ability_refs is text-keyed", t)
+		}
+		return a + ".ability_given IN (SELECT x.ability_given FROM raw_assessments x WHERE " + rawRef("x", "assessments") + ")", nil
 	case byScopeCode:
 		if k.School != "" {
-			return "scope = 'school' AND scope_code = " + quote(k.School), nil
+			return a + ".scope = 'school' AND " + a + ".scope_code = " + quote(k.School), nil
 		}
-		return "(scope = 'district' AND scope_code = " + quote(k.District) + ") OR (scope = 'school' AND scope_code IN " + in + ")", nil
+		return "(" + a + ".scope = 'district' AND " + a + ".scope_code = " + quote(k.District) + ") OR (" + a + ".scope = 'school' AND " +
+			schoolMonth("(SELECT max(month) FROM months)", a+".scope_code") + ")", nil
 	case byGroup:
-		return "group_by = 'school' AND group_value = " + quote(k.School), nil
+		return a + ".group_by = 'school' AND " + a + ".group_value = " + quote(k.School), nil
 	case global:
 		return "true", nil
 	case byBatch:
-		var parts []string
-		for _, rt := range []string{"raw_schools", "raw_teachers", "raw_hours", "raw_progress", "raw_assessments"} {
-			parts = append(parts, "SELECT batch_id FROM "+rt+" WHERE school_code IN "+in)
+		own := "rs.district = " + quote(k.District)
+		if k.School != "" {
+			own = "rs.school_code = " + quote(k.School)
 		}
-		parts = append(parts, "SELECT batch_id FROM school_refs WHERE school_code IN "+in)
-		parts = append(parts, "SELECT batch_id FROM rejects WHERE "+rejectIn(in))
-		return "kind = 'catalogue' OR batch_id IN (" + strings.Join(parts, " UNION ") + ")", nil
+		return a + ".kind = 'catalogue' OR " + uploadedBy(a, k) +
+			" OR " + a + ".batch_id IN (SELECT batch_id FROM " + tmpRefs + ")" +
+			" OR " + a + ".batch_id IN (SELECT rs.batch_id FROM raw_schools rs WHERE " + own + ")" +
+			" OR " + a + ".batch_id IN (SELECT rj.batch_id FROM rejects rj WHERE " + rejectOf("rj", k) + ")", nil
 	case byReject:
-		return rejectIn(in), nil
+		return rejectOf(a, k), nil
 	}
 	return "", fmt.Errorf("table %s: no scope rule", t)
 }
@@ -483,6 +585,11 @@ func fill(ctx context.Context, src *sql.DB, d *DB) error {
 		return err
 	}
 	defer srcConn.Close()
+	drop, err := scopeTables(ctx, srcConn, d.Key)
+	if err != nil {
+		return err
+	}
+	defer drop()
 	dstConn, err := d.DB.Conn(ctx)
 	if err != nil {
 		return err
@@ -503,7 +610,7 @@ func fill(ctx context.Context, src *sql.DB, d *DB) error {
 				r = sr
 			}
 		}
-		where, err := filter(t, r, d.Key, d.Schools)
+		where, err := filter(t, r, d.Key)
 		if err != nil {
 			return err
 		}
@@ -591,7 +698,7 @@ func copyTable(ctx context.Context, srcConn, dstConn *sql.Conn, srcAr, dstAr *du
 	if _, err := dstConn.ExecContext(ctx, "CREATE TABLE "+ident(t)+" ("+strings.Join(defs, ", ")+")"); err != nil {
 		return err
 	}
-	base := "SELECT * FROM " + ident(t) + " WHERE (" + where + ")"
+	base := "SELECT * FROM " + ident(t) + " AS __t WHERE (" + where + ")"
 	var chunks []string
 	for _, key := range []string{"batch_id", "month"} {
 		if !has[key] || t == "batches" {
@@ -600,7 +707,7 @@ func copyTable(ctx context.Context, srcConn, dstConn *sql.Conn, srcAr, dstAr *du
 		// the scope's rows per key, in the key's own order, gathered into runs of about
 		// chunkRows rows: one query per run, not per batch or month (at 36 months, 1,442
 		// batches made 1,442 queries, 18 s for a district)
-		rows, err := srcConn.QueryContext(ctx, "SELECT "+key+"::VARCHAR, count(*) FROM "+ident(t)+" WHERE ("+where+") GROUP BY "+key+" ORDER BY "+key+" NULLS LAST")
+		rows, err := srcConn.QueryContext(ctx, "SELECT "+key+"::VARCHAR, count(*) FROM "+ident(t)+" AS __t WHERE ("+where+") GROUP BY "+key+" ORDER BY "+key+" NULLS LAST")
 		if err != nil {
 			return err
 		}

@@ -81,13 +81,21 @@ func (s *Server) scopeView(ctx context.Context, k scoped.Key) (*view, error) {
 }
 
 // narrow fits the request's parameters to the scope: a parameter may narrow the view,
-// never widen it. Asking for another district or school is 403, not an empty page.
-func narrow(sc auth.Scope, v *view, p queries.Params) (queries.Params, error) {
+// never widen it. Asking for another district or school is 403, not an empty page. A school
+// user's district is its school's in the month asked for (a school that changed district
+// has its earlier months under the district it was in then); district is that lookup.
+func narrow(sc auth.Scope, v *view, p queries.Params, district func(month string) string) (queries.Params, error) {
 	if sc.District != "" {
-		if p.District != "" && p.District != sc.District {
+		own := sc.District
+		if sc.School != "" {
+			if d := district(p.Month); d != "" {
+				own = d
+			}
+		}
+		if p.District != "" && p.District != own {
 			return p, forbidden(sc, "区县「"+p.District+"」")
 		}
-		p.District = sc.District
+		p.District = own
 	}
 	if p.School != "" {
 		if sc.School != "" && p.School != sc.School {
@@ -132,7 +140,14 @@ func (s *Server) resolve(h scopedHandler, pages bool) handler {
 			return err
 		}
 		defer v.release()
-		if p, err = narrow(sc, v, p); err != nil {
+		district := func(month string) string {
+			var d sql.NullString
+			// the view of a school user is its school's own database: its school_info is the school's
+			_ = v.runner.DB().QueryRowContext(r.Context(), `SELECT any_value(district) FROM school_info
+				WHERE school_code = ? AND month = coalesce(nullif(?, ''), (SELECT max(month) FROM months))`, sc.School, month).Scan(&d)
+			return d.String
+		}
+		if p, err = narrow(sc, v, p, district); err != nil {
 			return err
 		}
 		return h(w, r, v, p)

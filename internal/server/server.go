@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -610,6 +611,12 @@ func (s *Server) ingestAPI(w http.ResponseWriter, r *http.Request) error {
 		if res.Status == ingest.StatusLoaded {
 			loaded = true
 		}
+		if res.Status == ingest.StatusAlreadyLoaded {
+			// recorded in full above; the uploader is told what its scope may know
+			if res, err = s.repeatAnswer(r.Context(), sc, res); err != nil {
+				return err
+			}
+		}
 		results = append(results, res)
 	}
 	out := map[string]any{"files": results, "refreshed": false}
@@ -694,6 +701,7 @@ func (s *Server) uploadLimit(ctx context.Context, sc auth.Scope) (*ingest.Limit,
 		if sc.Role == auth.RoleDistrict {
 			lim.District = sc.District
 		} else {
+			lim.School = sc.School
 			lim.Schools[sc.School] = true // its own 研修考核 names no school: the code is enough
 		}
 		for rows.Next() {
@@ -708,4 +716,38 @@ func (s *Server) uploadLimit(ctx context.Context, sc auth.Scope) (*ingest.Limit,
 		return lim, rows.Err()
 	}
 	return nil, forbidden(sc, "上传")
+}
+
+// repeatAnswer is what an uploader is told of bytes already loaded: the earlier batch's id,
+// date and counts only when that batch is in the uploader's scope (its own upload, or one
+// its database holds). Of another scope's file it learns no more than that the same bytes
+// are loaded: they cannot be loaded twice.
+func (s *Server) repeatAnswer(ctx context.Context, sc auth.Scope, res ingest.Result) (ingest.Result, error) {
+	if sc.Everything() {
+		return res, nil
+	}
+	var byDistrict, bySchool sql.NullString
+	if err := s.wh.DB.QueryRowContext(ctx, `SELECT loaded_district, loaded_school FROM batches WHERE batch_id = ?`, res.Batch).
+		Scan(&byDistrict, &bySchool); err != nil {
+		return res, fmt.Errorf("repeat answer: %w", err)
+	}
+	if (sc.School != "" && bySchool.String == sc.School) || (sc.School == "" && byDistrict.String == sc.District && byDistrict.Valid) {
+		return res, nil
+	}
+	if s.ready(ctx) {
+		v, err := s.viewFor(ctx, sc)
+		if err != nil {
+			return res, err
+		}
+		defer v.release()
+		var n int
+		if err := v.runner.DB().QueryRowContext(ctx, `SELECT count(*) FROM batches WHERE batch_id = ?`, res.Batch).Scan(&n); err != nil {
+			return res, fmt.Errorf("repeat answer: %w", err)
+		}
+		if n > 0 {
+			return res, nil
+		}
+	}
+	return ingest.Result{File: res.File, Status: ingest.StatusAlreadyLoaded,
+		Error: "内容完全相同的文件已导入过（不在您的范围内，不显示其批次与行数），无需重复导入"}, nil
 }

@@ -442,21 +442,31 @@ func scopeTables(ctx context.Context, conn *sql.Conn, k Key) (drop func(), err e
 	return drop, nil
 }
 
-// schoolMonth: the school-month (month, school) is one the scope holds.
+// The scope's rows are selected with explicit semi and anti joins on the temporary tables:
+// DuckDB 1.1 plans a correlated EXISTS with IS NOT DISTINCT FROM as a nested loop (raw_hours
+// of a district at city scale: 720 ms against 13 ms for the semi join, measured on 1.1.2).
+
+// inSchoolMonth keeps the rows of alias a whose school-month (month, school) the scope holds.
+func inSchoolMonth(month, school string) string {
+	return " SEMI JOIN " + tmpSchoolMonths + " sm ON sm.month = " + month + " AND sm.school_code = " + school
+}
+
+// inTeacherMonth keeps the rows whose teacher is on one of the scope's rosters that month.
+func inTeacherMonth(a string) string {
+	return " SEMI JOIN " + tmpTeacherMonths + " tm ON tm.month = " + a + ".month AND tm.teacher_key = " + a + ".teacher_key"
+}
+
+// inRawRefs keeps the raw rows (alias a of a raw table of kind) that name one of the
+// scope's schools in their batch's month.
+func inRawRefs(a, kind string) string {
+	return " SEMI JOIN (SELECT * FROM " + tmpRefs + " WHERE kind = " + quote(kind) + ") rf ON rf.batch_id = " + a + ".batch_id" +
+		" AND rf.given_code IS NOT DISTINCT FROM " + a + ".school_code AND rf.given_name IS NOT DISTINCT FROM " + a + ".school_name"
+}
+
+// schoolMonth: the school-month (month, school) is one the scope holds (for the small
+// tables, as a condition).
 func schoolMonth(month, school string) string {
 	return "EXISTS (SELECT 1 FROM " + tmpSchoolMonths + " sm WHERE sm.month = " + month + " AND sm.school_code = " + school + ")"
-}
-
-// teacherMonth: the teacher is on one of the scope's rosters that month.
-func teacherMonth(month, teacher string) string {
-	return "EXISTS (SELECT 1 FROM " + tmpTeacherMonths + " tm WHERE tm.month = " + month + " AND tm.teacher_key = " + teacher + ")"
-}
-
-// rawRef: the raw row (alias a of a raw table of kind) names one of the scope's schools in
-// its batch's month.
-func rawRef(a, kind string) string {
-	return "EXISTS (SELECT 1 FROM " + tmpRefs + " rf WHERE rf.kind = " + quote(kind) + " AND rf.batch_id = " + a + ".batch_id" +
-		" AND rf.given_code IS NOT DISTINCT FROM " + a + ".school_code AND rf.given_name IS NOT DISTINCT FROM " + a + ".school_name)"
 }
 
 // batchMonth is the report month of a batch's as-of date.
@@ -486,63 +496,69 @@ func rejectOf(j string, k Key) string {
 		" OR (" + b + ".loaded_district IS NULL AND " + b + ".loaded_school IS NULL AND " + named + ")))"
 }
 
-// filter is the WHERE clause that cuts table t (aliased __t) to the scope, read on the
-// source connection after scopeTables.
-func filter(t string, r rule, k Key) (string, error) {
+// source is the SELECT of table t's rows that are the scope's (the table's own columns),
+// read on the source connection after scopeTables.
+func source(t string, r rule, k Key) (string, error) {
 	const a = "__t"
+	from := "SELECT " + a + ".* FROM " + ident(t) + " AS " + a
+	where := func(cond string) (string, error) { return from + " WHERE " + cond, nil }
 	switch r {
 	case byDistrict:
 		if k.School != "" {
 			if t == "district_summary" || t == "annual_summary" {
-				return "false", nil
+				return where("false")
 			}
-			return a + ".school_code = " + quote(k.School), nil
+			return where(a + ".school_code = " + quote(k.School))
 		}
-		return a + ".district = " + quote(k.District), nil
+		return where(a + ".district = " + quote(k.District))
 	case bySchoolMonth:
-		month := a + ".month"
 		if t == "unmatched_rows" {
 			// the rows of the latest month's files, each at the school it resolves to then
-			month = "(SELECT max(month) FROM months)"
+			return from + " SEMI JOIN (SELECT school_code FROM " + tmpSchoolMonths + " WHERE month = (SELECT max(month) FROM months)) sm" +
+				" ON sm.school_code = " + a + ".school_code", nil
 		}
-		return schoolMonth(month, a+".school_code"), nil
+		return from + inSchoolMonth(a+".month", a+".school_code"), nil
 	case byTeacherMonth:
-		return teacherMonth(a+".month", a+".teacher_key"), nil
+		return from + inTeacherMonth(a), nil
 	case byPersonMonth:
-		return teacherMonth(a+".month", a+".teacher_key") + " OR (NOT EXISTS (SELECT 1 FROM roster ro WHERE ro.month = " + a +
-			".month AND ro.teacher_key = " + a + ".teacher_key) AND " + schoolMonth(a+".month", a+".school_code") + ")", nil
+		// the teacher's rows of the months the scope's rosters list her, and the rows of a
+		// teacher on no roster that month at the scope's schools (the two are disjoint)
+		return from + inTeacherMonth(a) + " UNION ALL " + from +
+			" ANTI JOIN roster ro ON ro.month = " + a + ".month AND ro.teacher_key = " + a + ".teacher_key" +
+			inSchoolMonth(a+".month", a+".school_code"), nil
 	case byRawRef:
 		kind, ok := rawKinds[t]
 		if !ok {
 			return "", fmt.Errorf("table %s: raw rule but no export kind", t)
 		}
-		return rawRef(a, kind), nil
+		return from + inRawRefs(a, kind), nil
 	case byText:
 		if t != "ability_refs" {
 			return "", fmt.Errorf("table %s: text rule, but only ability_refs is text-keyed", t)
 		}
-		return a + ".ability_given IN (SELECT x.ability_given FROM raw_assessments x WHERE " + rawRef("x", "assessments") + ")", nil
+		return from + " SEMI JOIN (SELECT DISTINCT x.ability_given FROM raw_assessments x" + inRawRefs("x", "assessments") +
+			") g ON g.ability_given = " + a + ".ability_given", nil
 	case byScopeCode:
 		if k.School != "" {
-			return a + ".scope = 'school' AND " + a + ".scope_code = " + quote(k.School), nil
+			return where(a + ".scope = 'school' AND " + a + ".scope_code = " + quote(k.School))
 		}
-		return "(" + a + ".scope = 'district' AND " + a + ".scope_code = " + quote(k.District) + ") OR (" + a + ".scope = 'school' AND " +
-			schoolMonth("(SELECT max(month) FROM months)", a+".scope_code") + ")", nil
+		return where("(" + a + ".scope = 'district' AND " + a + ".scope_code = " + quote(k.District) + ") OR (" + a + ".scope = 'school' AND " +
+			schoolMonth("(SELECT max(month) FROM months)", a+".scope_code") + ")")
 	case byGroup:
-		return a + ".group_by = 'school' AND " + a + ".group_value = " + quote(k.School), nil
+		return where(a + ".group_by = 'school' AND " + a + ".group_value = " + quote(k.School))
 	case global:
-		return "true", nil
+		return from, nil
 	case byBatch:
 		own := "rs.district = " + quote(k.District)
 		if k.School != "" {
 			own = "rs.school_code = " + quote(k.School)
 		}
-		return a + ".kind = 'catalogue' OR " + uploadedBy(a, k) +
+		return where(a + ".kind = 'catalogue' OR " + uploadedBy(a, k) +
 			" OR " + a + ".batch_id IN (SELECT batch_id FROM " + tmpRefs + ")" +
 			" OR " + a + ".batch_id IN (SELECT rs.batch_id FROM raw_schools rs WHERE " + own + ")" +
-			" OR " + a + ".batch_id IN (SELECT rj.batch_id FROM rejects rj WHERE " + rejectOf("rj", k) + ")", nil
+			" OR " + a + ".batch_id IN (SELECT rj.batch_id FROM rejects rj WHERE " + rejectOf("rj", k) + ")")
 	case byReject:
-		return rejectOf(a, k), nil
+		return where(rejectOf(a, k))
 	}
 	return "", fmt.Errorf("table %s: no scope rule", t)
 }
@@ -610,11 +626,11 @@ func fill(ctx context.Context, src *sql.DB, d *DB) error {
 				r = sr
 			}
 		}
-		where, err := filter(t, r, d.Key)
+		src, err := source(t, r, d.Key)
 		if err != nil {
 			return err
 		}
-		if err := copyTable(ctx, srcConn, dstConn, srcAr, dstAr, t, where, chunkRows); err != nil {
+		if err := copyTable(ctx, srcConn, dstConn, srcAr, dstAr, t, src, chunkRows); err != nil {
 			return fmt.Errorf("copy %s: %w", t, err)
 		}
 	}
@@ -684,7 +700,7 @@ func ident(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"
 // copyTable creates t in the destination with the source's exact column types, then moves
 // the scope's rows through Arrow in chunks (per batch for raw tables, per month for monthly
 // ones) so that no chunk holds a whole large table.
-func copyTable(ctx context.Context, srcConn, dstConn *sql.Conn, srcAr, dstAr *duckdb.Arrow, t, where string, chunkRows int64) error {
+func copyTable(ctx context.Context, srcConn, dstConn *sql.Conn, srcAr, dstAr *duckdb.Arrow, t, src string, chunkRows int64) error {
 	cols, err := columnsOf(ctx, srcConn, t)
 	if err != nil {
 		return err
@@ -698,7 +714,9 @@ func copyTable(ctx context.Context, srcConn, dstConn *sql.Conn, srcAr, dstAr *du
 	if _, err := dstConn.ExecContext(ctx, "CREATE TABLE "+ident(t)+" ("+strings.Join(defs, ", ")+")"); err != nil {
 		return err
 	}
-	base := "SELECT * FROM " + ident(t) + " AS __t WHERE (" + where + ")"
+	// the scope's rows, narrowed by key below: DuckDB pushes the key's range down into the
+	// table's scan through the joins, so each chunk reads only its row groups
+	base := "SELECT * FROM (" + src + ") AS __s WHERE true"
 	var chunks []string
 	for _, key := range []string{"batch_id", "month"} {
 		if !has[key] || t == "batches" {
@@ -707,7 +725,7 @@ func copyTable(ctx context.Context, srcConn, dstConn *sql.Conn, srcAr, dstAr *du
 		// the scope's rows per key, in the key's own order, gathered into runs of about
 		// chunkRows rows: one query per run, not per batch or month (at 36 months, 1,442
 		// batches made 1,442 queries, 18 s for a district)
-		rows, err := srcConn.QueryContext(ctx, "SELECT "+key+"::VARCHAR, count(*) FROM "+ident(t)+" AS __t WHERE ("+where+") GROUP BY "+key+" ORDER BY "+key+" NULLS LAST")
+		rows, err := srcConn.QueryContext(ctx, "SELECT "+key+"::VARCHAR, count(*) FROM ("+src+") AS __s GROUP BY "+key+" ORDER BY "+key+" NULLS LAST")
 		if err != nil {
 			return err
 		}

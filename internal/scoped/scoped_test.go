@@ -246,7 +246,7 @@ func TestCopyInRuns(t *testing.T) {
 				if _, err := dst.ExecContext(ctx, "DROP TABLE IF EXISTS "+tc.table); err != nil {
 					t.Fatal(err)
 				}
-				if err := copyTable(ctx, src, dst, srcAr, dstAr, tc.table, "school_code = 'A'", run); err != nil {
+				if err := copyTable(ctx, src, dst, srcAr, dstAr, tc.table, "SELECT * FROM "+tc.table+" WHERE school_code = 'A'", run); err != nil {
 					t.Fatal(err)
 				}
 				if got := one(t, dstDB, "SELECT string_agg(v::VARCHAR, ',' ORDER BY v) FROM "+tc.table); got != tc.want {

@@ -67,9 +67,10 @@ type Server struct {
 	districtMu sync.Mutex
 	districtOf map[string]string // school code -> district, until the next refresh
 
-	modelsBuilt           atomic.Bool // the models exist (a refresh has run): until then pages guide
-	userSQL               sync.Map    // user name -> slots of 1: one ad-hoc query per user at a time
-	sqlSlots, uploadSlots slots       // limits.go
+	modelsBuilt           atomic.Bool   // the models exist (a refresh has run): until then pages guide
+	userSQL               sync.Map      // user name -> slots of 1: one ad-hoc query per user at a time
+	sqlSlots, uploadSlots slots         // limits.go
+	sampler               *auditSampler // auditlimit.go
 }
 
 // New wires a server over an open warehouse, its loader and its accounts.
@@ -87,7 +88,7 @@ func New(cfg Config, wh *warehouse.Warehouse, loader *ingest.Loader, accounts *a
 	}
 	cfg.Limits.defaults()
 	s := &Server{cfg: cfg, wh: wh, loader: loader, runner: r, reports: rp, log: log, accounts: accounts, districtOf: map[string]string{},
-		sqlSlots: make(slots, cfg.MaxSQL), uploadSlots: make(slots, cfg.MaxUploads)}
+		sqlSlots: make(slots, cfg.MaxSQL), uploadSlots: make(slots, cfg.MaxUploads), sampler: newAuditSampler()}
 	s.adhoc = s.newAdHoc(r)
 	s.scopes = scoped.NewSet(wh.DB, cfg.Scopes, log, s.newScopeView)
 	if err := s.sweepUploads(); err != nil {
@@ -239,10 +240,24 @@ func (s *Server) errorStatus(r *http.Request, err error) (int, string) {
 
 var errBadRequest = errors.New("bad request")
 
+// auditForbidden records a 403: another district's school, roster or page, a role's
+// missing right. The path and the refusal are kept, never a body.
+func (s *Server) auditForbidden(r *http.Request, code int, msg string) {
+	if code != http.StatusForbidden {
+		return
+	}
+	obj := r.Method + " " + r.URL.Path
+	if r.URL.RawQuery != "" {
+		obj += "?" + r.URL.RawQuery
+	}
+	s.audit(r, auth.Entry{Action: auth.ActDenied, Object: obj, Detail: msg})
+}
+
 func (s *Server) api(h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if err := h(w, r); err != nil {
 			code, msg := s.errorStatus(r, err)
+			s.auditForbidden(r, code, msg)
 			w.Header().Set("Content-Type", "application/json; charset=utf-8")
 			w.Header().Del("Content-Disposition")
 			w.WriteHeader(code)
@@ -255,6 +270,7 @@ func (s *Server) html(h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if err := h(w, r); err != nil {
 			code, msg := s.errorStatus(r, err)
+			s.auditForbidden(r, code, msg)
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			w.WriteHeader(code)
 			s.reports.Render(w, "error", &reports.Page{Name: "error", Title: statusTitle(code), Viewer: viewer(scopeOf(r.Context())), Extra: map[string]string{"message": msg}})

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"tisheng/internal/auth"
+	"tisheng/internal/scoped"
 )
 
 // The attacks of issue 14 on one user's behalf against the others, over real HTTP.
@@ -475,5 +476,68 @@ func TestSQLSlotsPerScopeAndAdmin(t *testing.T) {
 	wg.Wait()
 	if code, body := run(a2, `{"sql": "SELECT 1 AS x"}`); code != 200 {
 		t.Errorf("after the long queries: %d %s", code, body)
+	}
+}
+
+// A district's database spills into a directory of its own beside the warehouse (private
+// to the server's user), never into the working directory, and tries no extension.
+func TestScopeDatabasesSpillBesideTheWarehouse(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	e := newEnv(t, Config{})
+	d := e.one(`SELECT min(district) FROM school_info`)
+	sd, err := scoped.Build(context.Background(), e.wh.DB, scoped.Key{District: d}, "64MB")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sd.Close()
+	var dir string
+	if err := sd.DB.QueryRow(`SELECT current_setting('temp_directory')`).Scan(&dir); err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Dir(dir) != e.wh.Path+".tmp" {
+		t.Fatalf("a scope database spills to %q, not beside the warehouse %s", dir, e.wh.Path)
+	}
+	if st, err := os.Stat(filepath.Dir(dir)); err != nil || st.Mode().Perm() != 0o700 {
+		t.Fatalf("temporary directory %v %v", st.Mode(), err)
+	}
+	// make it spill: a sort past its 64 MB
+	seen := make(chan bool, 1)
+	stop := make(chan struct{})
+	go func() {
+		found := false
+		for {
+			select {
+			case <-stop:
+				seen <- found
+				return
+			default:
+			}
+			if es, _ := os.ReadDir(dir); len(es) > 0 {
+				found = true
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	var n int64
+	if err := sd.DB.QueryRow(`SELECT count(*) FROM (SELECT i, md5(i::VARCHAR) AS h FROM range(1500000) t(i) ORDER BY h)`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	close(stop)
+	if !<-seen {
+		t.Error("the sort did not spill where it should (or at all)")
+	}
+	wd, _ := os.Getwd()
+	if _, err := os.Stat(filepath.Join(wd, ".tmp")); !os.IsNotExist(err) {
+		t.Errorf("a spill directory in the working directory: %v", err)
+	}
+	for _, q := range []string{"SELECT localtimestamp", "SELECT '1.2.3.4'::INET"} {
+		var v any
+		if err := sd.DB.QueryRow(q).Scan(&v); err == nil {
+			t.Errorf("%s ran", q)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(home, ".duckdb")); !os.IsNotExist(err) {
+		t.Errorf("DuckDB wrote under the home directory: %v", err)
 	}
 }

@@ -213,18 +213,10 @@ func (g *sqlGate) enter(sc auth.Scope) (func(), string) {
 	}, ""
 }
 
-// sqlSlot admits h while the gate has a slot for the caller's scope.
-func (s *Server) sqlSlot(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		leave, why := s.gate.enter(scopeOf(r.Context()))
-		if leave == nil {
-			busy(w, why)
-			return
-		}
-		defer leave()
-		h(w, r)
-	}
-}
+// busyError is work refused for want of a slot: 503 with Retry-After.
+type busyError struct{ msg string }
+
+func (e *busyError) Error() string { return e.msg }
 
 // deadlines sets each request's write deadline (so a response nobody reads is dropped,
 // with its memory) and makes its body fail if it stalls, falls below the minimum rate or

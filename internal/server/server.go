@@ -140,7 +140,7 @@ func (s *Server) Handler() http.Handler {
 	// A body is read whole before any slot is taken: a client that trickles it holds its own
 	// connection only, until the rate reader cuts it (limits.go).
 	api.With(s.require(auth.Scope.CanSQL, "SQL 查询", false)).Post("/sql", s.bodyFirst(maxSQLBody,
-		onePer(&s.userSQL, "您已有一条查询在运行：请等它结束（或超时中断）后再查询", s.sqlSlot(s.api(s.withView(s.sqlAPI))))))
+		onePer(&s.userSQL, "您已有一条查询在运行：请等它结束（或超时中断）后再查询", s.api(s.withView(s.sqlAPI)))))
 	api.With(s.require(auth.Scope.CanUpload, "上传", false)).Post("/ingest",
 		onePer(&s.userUpload, "您已有一个上传在进行：请等它结束后再上传", s.api(s.longBody(s.ingestAPI))))
 	api.With(s.require(auth.Scope.IsAdmin, "管理接口", false)).Mount("/admin", s.adminAPI())
@@ -221,6 +221,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 func (s *Server) errorStatus(r *http.Request, err error) (int, string) {
 	var ge *queries.GuardError
 	var mb *http.MaxBytesError
+	var be *busyError
 	switch {
 	case errors.Is(err, ErrForbidden):
 		return http.StatusForbidden, strings.TrimPrefix(err.Error(), ErrForbidden.Error()+": ")
@@ -236,6 +237,8 @@ func (s *Server) errorStatus(r *http.Request, err error) (int, string) {
 		return http.StatusRequestTimeout, fmt.Sprintf("查询超过 %s 已中断，请缩小范围", s.adhoc.Timeout)
 	case errors.As(err, &mb):
 		return http.StatusRequestEntityTooLarge, fmt.Sprintf("上传内容超过 %s 的上限", humanBytes(s.cfg.MaxUpload))
+	case errors.As(err, &be):
+		return http.StatusServiceUnavailable, be.msg
 	case errors.Is(err, errTooLarge):
 		return http.StatusRequestEntityTooLarge, strings.TrimPrefix(err.Error(), errTooLarge.Error()+": ")
 	case errors.Is(err, errSlowBody):
@@ -273,6 +276,9 @@ func (s *Server) api(h handler) http.HandlerFunc {
 		if err := h(w, r); err != nil {
 			code, msg := s.errorStatus(r, err)
 			s.auditForbidden(r, code, msg)
+			if code == http.StatusServiceUnavailable {
+				w.Header().Set("Retry-After", fmt.Sprint(retryAfter))
+			}
 			w.Header().Set("Content-Type", "application/json; charset=utf-8")
 			w.Header().Del("Content-Disposition")
 			w.WriteHeader(code)
@@ -433,18 +439,26 @@ func (s *Server) sqlAPI(w http.ResponseWriter, r *http.Request, v *view, _ queri
 		s.audit(r, e)
 	}()
 	switch format {
+	case "arrow", "json", "csv", "xlsx":
+	default:
+		return fmt.Errorf("%w: format 应为 json、csv、xlsx 或 arrow", errBadRequest)
+	}
+	// Checked before a slot is taken (a refused query holds none, however often it is
+	// sent) and before any byte is written (a refusal is still a clean 4xx).
+	if err := v.adhoc.Check(r.Context(), q); err != nil {
+		return err
+	}
+	leave, why := s.gate.enter(scopeOf(r.Context()))
+	if leave == nil {
+		return &busyError{why}
+	}
+	defer leave()
+	switch format {
 	case "arrow":
-		// Checked before any byte is written, so a refusal is still a clean 4xx.
-		if err := v.adhoc.Check(r.Context(), q); err != nil {
-			return err
-		}
 		w.Header().Set("Content-Type", "application/vnd.apache.arrow.stream")
 		w.Header().Set("Content-Disposition", disposition("查询结果.arrow"))
 		_, err := v.adhoc.WriteArrow(r.Context(), w, q)
 		return err
-	case "json", "csv", "xlsx":
-	default:
-		return fmt.Errorf("%w: format 应为 json、csv、xlsx 或 arrow", errBadRequest)
 	}
 	res, err := v.adhoc.Run(r.Context(), q)
 	if err != nil {

@@ -40,7 +40,8 @@ type rule int
 
 const (
 	byDistrict     rule = iota + 1 // the row's own district column (set per month); school scope: its school_code
-	bySchoolMonth                  // (month, school_code) one of the scope's school-months (no month column: the latest month)
+	bySchoolMonth                  // (month, school_code) one of the scope's school-months
+	byBatchSchool                  // (the month of the row's batch, school_code) one of the scope's school-months
 	byTeacherMonth                 // (month, teacher_key) a teacher on one of the scope's rosters that month
 	byPersonMonth                  // as byTeacherMonth; a teacher on no roster that month goes by the row's school-month
 	byRawRef                       // raw rows whose school reference resolves, in their batch's month, to one of the scope's schools
@@ -59,7 +60,9 @@ var tableRules = map[string]rule{
 	"school_gate_monthly": byDistrict, "roster": byDistrict, "school_info": byDistrict,
 	"swot_inputs": byDistrict, "swot_gaps": byDistrict, "raw_schools": byDistrict,
 
-	"unmatched_rows": bySchoolMonth, "effective_batches": bySchoolMonth, "school_refs": bySchoolMonth,
+	// raw rows listed with a reason: their file's month, as the raw rows themselves
+	"unmatched_rows": byBatchSchool,
+	"effective_batches": bySchoolMonth, "school_refs": bySchoolMonth,
 	"masked_ids": bySchoolMonth,
 
 	"teacher_category_hours": byTeacherMonth,
@@ -390,7 +393,7 @@ func scopeSchools(ctx context.Context, src *sql.DB, k Key) ([]string, error) {
 
 // Rules returns each analyst table's rule name, for tests and docs.
 func Rules() map[string]string {
-	names := map[rule]string{byDistrict: "district", bySchoolMonth: "school_month", byTeacherMonth: "teacher_month",
+	names := map[rule]string{byDistrict: "district", bySchoolMonth: "school_month", byBatchSchool: "batch_school", byTeacherMonth: "teacher_month",
 		byPersonMonth: "person_month", byRawRef: "raw_ref", byText: "text", byScopeCode: "scope_code",
 		recompute: "recompute", global: "global", byBatch: "batch", byReject: "reject", byGroup: "group"}
 	out := map[string]string{}
@@ -512,12 +515,12 @@ func source(t string, r rule, k Key) (string, error) {
 		}
 		return where(a + ".district = " + quote(k.District))
 	case bySchoolMonth:
-		if t == "unmatched_rows" {
-			// the rows of the latest month's files, each at the school it resolves to then
-			return from + " SEMI JOIN (SELECT school_code FROM " + tmpSchoolMonths + " WHERE month = (SELECT max(month) FROM months)) sm" +
-				" ON sm.school_code = " + a + ".school_code", nil
-		}
 		return from + inSchoolMonth(a+".month", a+".school_code"), nil
+	case byBatchSchool:
+		// a school that moved district keeps, with its old district, the rows of the files
+		// dated before the move, even while such a file still counts after it
+		return from + " SEMI JOIN (SELECT b.batch_id, sm.school_code FROM batches b JOIN " + tmpSchoolMonths +
+			" sm ON sm.month = strftime(b.as_of, '%Y-%m')) bs ON bs.batch_id = " + a + ".batch_id AND bs.school_code = " + a + ".school_code", nil
 	case byTeacherMonth:
 		return from + inTeacherMonth(a), nil
 	case byPersonMonth:

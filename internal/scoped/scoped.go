@@ -61,7 +61,7 @@ var tableRules = map[string]rule{
 	"swot_inputs": byDistrict, "swot_gaps": byDistrict, "raw_schools": byDistrict,
 
 	// raw rows listed with a reason: their file's month, as the raw rows themselves
-	"unmatched_rows": byBatchSchool,
+	"unmatched_rows":    byBatchSchool,
 	"effective_batches": bySchoolMonth, "school_refs": bySchoolMonth,
 	"masked_ids": bySchoolMonth,
 

@@ -2,6 +2,9 @@
 GO      ?= go
 BIN     := bin/tisheng
 export CGO_ENABLED := 1
+# duckdb-go/v2 builds its Arrow interface only with this tag; every go command below
+# (build, test, vet, fuzz) reads it from GOFLAGS. Without make: go test -tags duckdb_arrow ./...
+export GOFLAGS := $(strip $(GOFLAGS) -tags=duckdb_arrow)
 
 .PHONY: build run test bench lint fuzz clean
 

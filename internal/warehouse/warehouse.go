@@ -17,7 +17,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/marcboeker/go-duckdb"
+	"github.com/duckdb/duckdb-go/v2"
 )
 
 //go:embed migrations/*.sql

@@ -2,14 +2,11 @@ package queries
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/duckdb/duckdb-go/v2"
 )
 
 // TestGuardAttacks tries every way around the guard that the issue reports, and more: each
@@ -159,54 +156,6 @@ func plainText(v any) string {
 		return d.Text
 	}
 	return strings.TrimSpace(strings.ReplaceAll(fmt.Sprint(v), "\n", " "))
-}
-
-// TestFunctionAllowList keeps functions.txt honest: every name is a DuckDB function (or a
-// window function), and none of them has side effects or reads settings or sequences.
-func TestFunctionAllowList(t *testing.T) {
-	c, err := duckdb.NewConnector("", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := sql.OpenDB(c)
-	defer db.Close()
-	known := map[string]bool{}
-	rows, err := db.Query(`SELECT DISTINCT lower(function_name), has_side_effects FROM duckdb_functions()
-		WHERE function_type IN ('scalar', 'aggregate', 'macro')`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var name string
-		var side sql.NullBool
-		if err := rows.Scan(&name, &side); err != nil {
-			t.Fatal(err)
-		}
-		if !side.Valid || !side.Bool {
-			known[name] = true
-		}
-	}
-	rows.Close()
-	window := map[string]bool{"row_number": true, "rank": true, "dense_rank": true, "rank_dense": true, "percent_rank": true,
-		"cume_dist": true, "ntile": true, "lag": true, "lead": true, "first_value": true, "last_value": true, "nth_value": true,
-		"grouping": true, "grouping_id": true, "unnest": true,
-		// volatile, which DuckDB counts as a side effect, but they read and write nothing
-		"random": true, "uuid": true, "gen_random_uuid": true}
-	funcs := allowedFunctions()
-	for f := range funcs {
-		if !known[f] && !window[f] {
-			t.Errorf("functions.txt: %q is not a side-effect-free DuckDB function", f)
-		}
-	}
-	for _, f := range []string{"nextval", "currval", "setval", "current_setting", "current_database", "current_schema",
-		"current_query", "getvariable", "version", "json_serialize_plan", "list_aggregate", "setseed", "current_user"} {
-		if funcs[f] {
-			t.Errorf("functions.txt allows %s", f)
-		}
-	}
-	if len(funcs) < 400 {
-		t.Errorf("functions.txt has %d functions; the list did not parse", len(funcs))
-	}
 }
 
 // TestResultByteCap: a result of many big values stops at the byte cap and says so.

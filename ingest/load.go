@@ -213,6 +213,8 @@ func (l *Loader) LoadReader(ctx context.Context, r io.ReaderAt, size int64, opts
 		var fe *fileError
 		if errors.As(err, &fe) {
 			res.Error = opts.Name + "：" + fe.Error()
+		} else if msg, ok := dbFailure(err); ok {
+			res.Error = opts.Name + "：" + msg
 		} else {
 			res.Error = opts.Name + "：" + err.Error()
 		}

@@ -318,7 +318,7 @@ func (a *AdHoc) failure(ctx, mctx context.Context, err error) error {
 		return fmt.Errorf("%w after %s", ErrTimeout, a.Timeout)
 	case ctx.Err() != nil:
 		return ctx.Err()
-	case strings.Contains(err.Error(), "Out of Memory Error"):
+	case IsOutOfMemory(err):
 		// DuckDB's memory_limit, or an allocation refused under serve's --max-memory.
 		return fmt.Errorf("%w: %v", ErrMemory, err)
 	}

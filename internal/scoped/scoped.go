@@ -598,7 +598,7 @@ func copyTable(ctx context.Context, srcConn, dstConn *sql.Conn, srcAr, dstAr *du
 		}
 		// the scope's rows per key, in the key's own order, gathered into runs of about
 		// chunkRows rows: one query per run, not per batch or month (at 36 months, 1,442
-		// batches made 1,442 queries, 18 s for a district)
+		// batches made 1,442 queries, 18 s for a district on DuckDB 1.1.2)
 		rows, err := srcConn.QueryContext(ctx, "SELECT "+key+"::VARCHAR, count(*) FROM "+ident(t)+" WHERE ("+where+") GROUP BY "+key+" ORDER BY "+key+" NULLS LAST")
 		if err != nil {
 			return err

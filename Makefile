@@ -21,8 +21,10 @@ run: build
 test:
 	$(GO) test -count=1 ./...
 
-bench: build
-	./$(BIN) bench --dir bench-data
+# The old binary (the last commit on DuckDB 1.1.2) against this tree, side by side; see
+# cmd/tishengbench and the README. BENCHFLAGS passes options (--runs, --steps, …).
+bench:
+	$(GO) run ./cmd/tishengbench --dir bench-data $(BENCHFLAGS)
 
 lint:
 	$(GO) vet ./...

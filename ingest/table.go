@@ -42,7 +42,7 @@ func b2i(b bool) int64 {
 // transaction. The columns are read from the table itself, so a row's values are the
 // table's columns, in order, by construction.
 //
-// Until DuckDB 1.1.2 the rows went in as Arrow record batches through a registered view
+// On DuckDB 1.1.2 the rows went in as Arrow record batches through a registered view
 // (INSERT … SELECT * FROM view). DuckDB 2.0.0 creates that view as a catalog entry that a
 // file database cannot commit ("Cannot serialize a table function with process-local bind
 // input"), so the Appender, which writes into the table directly, took its place.

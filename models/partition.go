@@ -18,14 +18,13 @@ import (
 // checkpoint then compresses that row group and the new ones again on one thread, where a
 // new table is compressed as it is written, on every core (measured at 36 months:
 // teacher_points' month, 142,496 rows, 1.22 s appended against 0.42 s as a table). On
-// DuckDB 2.0.0 it still pays: a table grown by monthly appends is rewritten by a later
-// checkpoint (36 months of teacher_points' shape, 5.1M rows appended month by month in 54
-// row groups: the checkpoint after one more month merged them into 45 in 10.0 s), while a
-// month written as a table of its own, with its checkpoint, took 0.25-0.83 s. Readers pay
-// for the view in planning, about 0.5 ms for each partition of a wide table (DuckDB 2.0.0:
-// 15-20 ms for a view of 38 partitions against 0.8-1.2 ms for one table; 1.1.2: 4-9 ms),
-// so only models that pages do not read on every view are partitioned; the others are
-// appended to.
+// DuckDB 1.5.6 it still pays: 36 months of teacher_points' shape appended month by month
+// (5.1M rows), one more month took 3.0-3.3 s appended, with its checkpoint, against
+// 0.39-1.0 s as a table of its own (2.0.0 rewrote such a table at the checkpoint: 10 s).
+// Readers pay for the view in planning, about 0.5 ms for each partition of a wide table
+// (1.5.6: 13-40 ms for a view of 38 partitions against 0.3-4 ms for one table, on a busy
+// machine; 1.1.2: 4-9 ms), so only models that pages do not read on every view are
+// partitioned; the others are appended to.
 func partitioned(name string) bool {
 	for _, m := range partitionedModels() {
 		if m == name {

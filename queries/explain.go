@@ -64,7 +64,7 @@ func Explain(err error) string {
 	case duckdb.ErrorTypeOutOfRange:
 		return "数值超出所需类型的范围（" + detail + "）"
 	case duckdb.ErrorTypeInvalidInput:
-		return "某个值不适用于该运算，例如整数除以零（" + detail + "）"
+		return "某个值不适用于该运算（" + detail + "）"
 	case duckdb.ErrorTypeOutOfMemory:
 		return "查询所需内存超出上限，请缩小范围（" + detail + "）"
 	case duckdb.ErrorTypeInterrupt:

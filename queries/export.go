@@ -225,7 +225,7 @@ func WriteXLSX(w io.Writer, sheet, title string, res *Result) error {
 // WriteArrow checks and runs q and streams its result as an Arrow IPC stream, cut at the
 // row and byte limits, within the time limit and memory ceiling; it reports whether it cut.
 // The driver's Arrow reader cannot be relied on to interrupt a query (go-duckdb ran
-// duckdb_execute_prepared_arrow to the end whatever the context said; duckdb-go v2.20000.0
+// duckdb_execute_prepared_arrow to the end whatever the context said; duckdb-go v2.10506.0
 // looks at the context only between chunks, and fetches each chunk unwatched), so the query
 // first runs through the interruptible path with every limit; only a query that finished
 // within them runs again for Arrow.

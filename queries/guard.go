@@ -171,7 +171,7 @@ func (a *AdHoc) walkCTE(name string, v any, scope map[string]bool) error {
 	query, _ := body["query"].(map[string]any)
 	node, _ := query["node"].(map[string]any)
 	if node == nil {
-		node, _ = body["query_node"].(map[string]any) // DuckDB 2.0.0's tree
+		node, _ = body["query_node"].(map[string]any) // the tree of DuckDB 2.0.0 on
 	}
 	if node != nil && node["type"] == "RECURSIVE_CTE_NODE" {
 		self := copyScope(scope)
@@ -193,7 +193,7 @@ func (a *AdHoc) walkCTE(name string, v any, scope map[string]bool) error {
 				rest[k] = c
 			}
 		}
-		// and what the CTE carries beside its query (2.0.0: USING KEY targets, payloads)
+		// and what the CTE carries beside its query (USING KEY targets, payloads)
 		for k, c := range body {
 			if k != "query" && k != "query_node" {
 				rest["cte."+k] = c

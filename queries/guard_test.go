@@ -35,7 +35,7 @@ func TestGuardAttacks(t *testing.T) {
 		{"show tables", "SHOW TABLES", show},
 		{"summarize subquery", "SELECT * FROM (SUMMARIZE meta)", show},
 		{"describe in exists", "SELECT count(*) FROM teacher_progress WHERE EXISTS (FROM (DESCRIBE meta))", show},
-		{"summarize in cte", "WITH x AS (SUMMARIZE meta) SELECT * FROM x", show}, // a syntax error until DuckDB 1.1.2
+		{"summarize in cte", "WITH x AS (SUMMARIZE meta) SELECT * FROM x", "查询有语法错误"},
 		{"nextval", "SELECT max(nextval('batch_seq')) FROM range(1000000)", nextv},
 		{"currval", "SELECT currval('batch_seq')", "不能调用函数「currval」"},
 		{"setval", "SELECT setval('batch_seq', 1)", "不能调用函数「setval」"},
@@ -60,7 +60,7 @@ func TestGuardAttacks(t *testing.T) {
 		{"union", "SELECT name FROM teacher_progress UNION ALL SELECT value FROM meta", meta},
 		{"set operation function", "SELECT 1 UNION ALL SELECT nextval('batch_seq')", nextv},
 		{"lambda", "SELECT list_transform([1], x -> nextval('batch_seq'))", nextv},
-		{"lambda, DuckDB 2.0 syntax", "SELECT list_transform([1], lambda x: nextval('batch_seq'))", nextv},
+		{"lambda, keyword syntax", "SELECT list_transform([1], lambda x: nextval('batch_seq'))", nextv},
 		{"recursive cte reads meta", "WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT 1 FROM t, meta WHERE false) SELECT * FROM t", meta},
 		{"recursive cte using key", "WITH RECURSIVE t(n) USING KEY (n) AS (SELECT 1 UNION SELECT n + 1 FROM t WHERE n < current_setting('threads')::INT) SELECT * FROM t", setting},
 		{"filter clause", "SELECT count(*) FILTER (WHERE current_setting('threads') = '1') FROM teacher_progress", setting},

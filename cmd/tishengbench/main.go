@@ -31,7 +31,7 @@ import (
 // benchKey is the HMAC key every warehouse of the bench is loaded with (TISHENG_ID_KEY).
 const benchKey = "0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b"
 
-// defaultOld is the last commit before tisheng moved to duckdb-go/v2 (DuckDB 2.0.0).
+// defaultOld is the last commit before tisheng moved to duckdb-go/v2 (DuckDB 1.5.6).
 const defaultOld = "18a69f27dc7937d0ab3c7bf7f15cd7addbffb093"
 
 type config struct {

@@ -673,10 +673,9 @@ func copyTable(ctx context.Context, srcConn, dstConn *sql.Conn, srcAr, dstAr *du
 // rows moves alone).
 const chunkRows = 250_000
 
-// load inserts one Arrow result into the destination table through a one-off view (an
-// in-memory database: DuckDB 2.0.0 cannot commit such a view into a database file, see
-// ingest/table.go). The view's release hands the reader back; DuckDB releases each record
-// once it has moved past it.
+// load inserts one Arrow result into the destination table through a one-off view. The
+// view's release hands the reader back (duckdb-go v2 calls the stream's release, which
+// go-duckdb never did); DuckDB releases each record once it has moved past it.
 func load(ctx context.Context, conn *sql.Conn, ar *duckdb.Arrow, t string, rdr array.RecordReader) error {
 	view := "scoped_copy_" + t
 	release, err := ar.RegisterView(rdr, view)

@@ -55,12 +55,12 @@ const MemoryLimitEnv = "TISHENG_MEMORY_LIMIT"
 const DefaultMemoryLimit = "3GB"
 
 // StorageVersion is the storage format of a warehouse file this program creates (a file
-// keeps the format it was created in: DuckDB upgrades none in place). DuckDB 2.0.0 would
-// write v2.0.0, which no earlier release reads; v1.0.0 is the format the releases on DuckDB
-// 1.1.2 wrote, so a district can go back to one with its file. The cost is size, not speed
-// (DuckDB 2.0.0, a table of 5.1M rows of teacher_points' shape: 93 MB in v1.0.0, 70 MB in
-// v2.0.0; writing a month of 142,496 rows and checkpointing took the same within the
-// machine's noise, 0.25-0.83 s, in either).
+// keeps the format it was created in: DuckDB upgrades none in place). It is pinned to v1.0.0,
+// the format the releases on DuckDB 1.1.2 wrote, so that a district can go back to one with
+// its file: DuckDB 1.5.6 writes a format that old by default, but 2.0.0 writes its own,
+// which no earlier release reads, and a newer engine should not change the file format on
+// its own. The cost is size (DuckDB 1.5.6, 5.1M rows of teacher_points' shape: 86.5 MB in
+// v1.0.0, 64.2 MB in v1.5.0, which 1.1.2 cannot open), not speed.
 const StorageVersion = "v1.0.0"
 
 // OpenReadOnly opens an existing warehouse read-only and locked, for queries.

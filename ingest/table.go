@@ -45,7 +45,10 @@ func b2i(b bool) int64 {
 // On DuckDB 1.1.2 the rows went in as Arrow record batches through a registered view
 // (INSERT … SELECT * FROM view). DuckDB 2.0.0 creates that view as a catalog entry that a
 // file database cannot commit ("Cannot serialize a table function with process-local bind
-// input"), so the Appender, which writes into the table directly, took its place.
+// input"), so the Appender, which writes into the table directly, took its place; on 1.5.6,
+// which tisheng runs on, it loads as fast as the view did on 1.1.2 (make bench: 1M hours rows
+// in 0.83x the time in UTF-8 CSV, 1.01x in GBK, 200k in XLSX 1.05x; medians of 3 runs on a
+// busy machine).
 type tableWriter struct {
 	table   string
 	kinds   []colKind

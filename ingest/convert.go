@@ -430,8 +430,8 @@ func (j *job) setHoursPerson(w *tableWriter, r []val, p person) {
 
 func checkHoursColumns(w *tableWriter) error {
 	for i, name := range hoursColumns {
-		if w.schema.Field(i+2).Name != name {
-			return fmt.Errorf("ingest: raw_hours column %d is %s, not %s", i+2, w.schema.Field(i+2).Name, name)
+		if c, ok := w.cols[name]; !ok || c != i+2 {
+			return fmt.Errorf("ingest: raw_hours column %d is not %s", i+2, name)
 		}
 	}
 	return nil

@@ -204,6 +204,8 @@ func (l *Loader) LoadReader(ctx context.Context, r io.ReaderAt, size int64, opts
 		var fe *fileError
 		if errors.As(err, &fe) {
 			res.Error = opts.Name + "：" + fe.Error()
+		} else if msg, ok := dbFailure(err); ok {
+			res.Error = opts.Name + "：" + msg
 		} else {
 			res.Error = opts.Name + "：" + err.Error()
 		}
@@ -335,27 +337,22 @@ func asOfSourceLabel(src string) string {
 
 func (j *job) run(ctx context.Context, conn *sql.Conn) error {
 	j.conn = conn
-	ar, err := arrowFor(conn)
-	if err != nil {
-		return err
-	}
 	if err := conn.QueryRowContext(ctx, `SELECT nextval('batch_seq')`).Scan(&j.batch); err != nil {
 		return err
 	}
+	var err error
 	j.conv, err = newConverter(j)
 	if err != nil {
 		return err
 	}
 	j.ins = newInserter(ctx, conn, &j.connMu)
 	defer j.ins.wait()
-	if j.data, err = newTableWriter(ctx, conn, ar, j.ins, j.conv.table(), j.l.batchRows); err != nil {
+	if j.data, err = newTableWriter(ctx, conn, j.ins, j.conv.table(), j.l.batchRows); err != nil {
 		return err
 	}
-	defer j.data.release()
-	if j.rejects, err = newTableWriter(ctx, conn, ar, j.ins, "rejects", j.l.batchRows); err != nil {
+	if j.rejects, err = newTableWriter(ctx, conn, j.ins, "rejects", j.l.batchRows); err != nil {
 		return err
 	}
-	defer j.rejects.release()
 	j.connMu.Lock()
 	err = j.conv.setup(ctx, j)
 	j.connMu.Unlock()

@@ -13,13 +13,18 @@ import (
 // Partitioned models are stored as one table per month (__m_<model>_<yyyy>_<mm>) behind a
 // view of the model's name that unions them, so that a refresh writes a month it recomputes
 // as a table of its own. Appending a month to a table that holds the programme's history
-// costs DuckDB 1.1 two to three times as much as writing it fresh: an append of fewer than
+// cost DuckDB 1.1.2 two to three times as much as writing it fresh: an append of fewer than
 // two row groups (245,760 rows) goes row by row into the table's last row group, and the
 // checkpoint then compresses that row group and the new ones again on one thread, where a
 // new table is compressed as it is written, on every core (measured at 36 months:
-// teacher_points' month, 142,496 rows, 1.22 s appended against 0.42 s as a table). Readers
-// pay for the view in planning, about 0.5 ms for each partition of a wide table, so only
-// models that pages do not read on every view are partitioned; the others are appended to.
+// teacher_points' month, 142,496 rows, 1.22 s appended against 0.42 s as a table). On
+// DuckDB 1.5.6 it still pays: 36 months of teacher_points' shape appended month by month
+// (5.1M rows), one more month took 3.0-3.3 s appended, with its checkpoint, against
+// 0.39-1.0 s as a table of its own (2.0.0 rewrote such a table at the checkpoint: 10 s).
+// Readers pay for the view in planning, about 0.5 ms for each partition of a wide table
+// (1.5.6: 13-40 ms for a view of 38 partitions against 0.3-4 ms for one table, on a busy
+// machine; 1.1.2: 4-9 ms), so only models that pages do not read on every view are
+// partitioned; the others are appended to.
 func partitioned(name string) bool {
 	for _, m := range partitionedModels() {
 		if m == name {

@@ -22,9 +22,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/apache/arrow/go/v17/arrow"
-	"github.com/apache/arrow/go/v17/arrow/array"
-	"github.com/marcboeker/go-duckdb"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/duckdb/duckdb-go/v2"
 
 	"tisheng/internal/auth"
 	"tisheng/models"
@@ -727,7 +726,7 @@ func copyTable(ctx context.Context, srcConn, dstConn *sql.Conn, srcAr, dstAr *du
 		}
 		// the scope's rows per key, in the key's own order, gathered into runs of about
 		// chunkRows rows: one query per run, not per batch or month (at 36 months, 1,442
-		// batches made 1,442 queries, 18 s for a district)
+		// batches made 1,442 queries, 18 s for a district on DuckDB 1.1.2)
 		rows, err := srcConn.QueryContext(ctx, "SELECT "+key+"::VARCHAR, count(*) FROM ("+src+") AS __s GROUP BY "+key+" ORDER BY "+key+" NULLS LAST")
 		if err != nil {
 			return err
@@ -802,12 +801,12 @@ func copyTable(ctx context.Context, srcConn, dstConn *sql.Conn, srcAr, dstAr *du
 // rows moves alone).
 const chunkRows = 250_000
 
-// load inserts one Arrow result into the destination table through a one-off view.
+// load inserts one Arrow result into the destination table through a one-off view. The
+// view's release hands the reader back (duckdb-go v2 calls the stream's release, which
+// go-duckdb never did); DuckDB releases each record once it has moved past it.
 func load(ctx context.Context, conn *sql.Conn, ar *duckdb.Arrow, t string, rdr array.RecordReader) error {
-	rr := &releasing{RecordReader: rdr}
-	defer rr.drop()
 	view := "scoped_copy_" + t
-	release, err := ar.RegisterView(rr, view)
+	release, err := ar.RegisterView(rdr, view)
 	if err != nil {
 		return err
 	}
@@ -818,25 +817,3 @@ func load(ctx context.Context, conn *sql.Conn, ar *duckdb.Arrow, t string, rdr a
 	_, err = conn.ExecContext(ctx, "DROP VIEW IF EXISTS "+view)
 	return err
 }
-
-// releasing lets go of each record once DuckDB has moved past it: go-duckdb's RegisterView
-// never calls the stream's release callback (see ingest/table.go).
-type releasing struct {
-	array.RecordReader
-	done bool
-}
-
-func (r *releasing) Retain()  {}
-func (r *releasing) Release() {}
-func (r *releasing) Next() bool {
-	if r.done {
-		return false
-	}
-	if !r.RecordReader.Next() {
-		r.drop()
-		return false
-	}
-	return true
-}
-func (r *releasing) Record() arrow.Record { return r.RecordReader.Record() }
-func (r *releasing) drop()                { r.done = true }

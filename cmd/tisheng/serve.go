@@ -79,6 +79,9 @@ func serve(ctx context.Context, cfg server.Config, db string, stdout, stderr io.
 		return err
 	}
 	accounts := auth.NewStore(wh.DB, auth.DefaultPolicy)
+	// device cookies outlive a restart: their key derives from the key file, which no SQL
+	// can read
+	accounts.SetDeviceKey(auth.DeviceKey(key))
 	users, err := accounts.Users(ctx)
 	if err != nil {
 		return err

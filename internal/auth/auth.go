@@ -268,6 +268,11 @@ func CheckUser(u User) error {
 		if u.School == "" {
 			return errors.New("school 用户需要 --school 学校代码")
 		}
+		if u.District != "" {
+			// its district is the one the school list gives the school, month by month: a
+			// district stored with the account could only disagree with it
+			return errors.New("school 用户的区县由学校信息决定，不能指定 --district（管理页面上请把「区县」留空）")
+		}
 		if !reCode.MatchString(u.School) {
 			return fmt.Errorf("学校代码「%s」无效", u.School)
 		}

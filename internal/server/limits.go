@@ -147,6 +147,9 @@ func (s *Server) sweepUploads() error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("uploads: %w", err)
 	}
+	if err := os.Chmod(dir, 0o700); err != nil { // one an earlier version made 0755
+		return fmt.Errorf("uploads: %w", err)
+	}
 	// what the scope databases of a killed server spilled (DuckDB removes a closed one's)
 	leftover, _ := filepath.Glob(filepath.Join(s.wh.Path+".tmp", "scope-*"))
 	for _, p := range leftover {

@@ -732,7 +732,8 @@ func orderUploads(files []upload) []upload {
 func saveUpload(dir string, i int, part *multipart.Part) (upload, error) {
 	name := filepath.Base(part.FileName())
 	p := filepath.Join(dir, fmt.Sprintf("%03d%s", i, filepath.Ext(name)))
-	f, err := os.Create(p)
+	// private whatever the umask: an upload holds teachers' names and ID numbers
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return upload{}, err
 	}

@@ -7,54 +7,85 @@ import (
 	"unicode/utf8"
 )
 
-// One function call cannot be interrupted: DuckDB checks for an interrupt between chunks,
-// so SELECT length(lpad('x', 2000000000, 'y')) ran 70 s past a 30 s limit and took the
-// process to 4.1 GB, and regexp_replace over repeat('a', 500000000) 120-154 s (DuckDB
-// 1.1.2). The guard therefore bounds, before a query runs, what each call can be asked to
-// build. The rule:
+// One function call cannot be interrupted: DuckDB checks for an interrupt between chunks
+// of (up to 2048) rows, so SELECT length(lpad('x', 2000000000, 'y')) ran 70 s past a 30 s
+// limit and took the process to 4.1 GB, and regexp_replace over repeat('a', 500000000)
+// 120-154 s (DuckDB 1.1.2). The guard therefore bounds, before a query runs, what each call
+// can be asked to build, and what a query's calls build together. The rule:
 //
 //  1. A size argument (a count, a width, a length, a list's bounds) is an integer literal,
 //     written in the query (a cast of one is accepted), of at most MaxBuild; what the
 //     call builds from it (a repeated literal times its count, a list's elements) is at
 //     most MaxBuild characters or elements. A size from a column, an expression or a
 //     subquery is refused: nothing bounds it before the query runs.
-//  2. A printf/format pattern is a literal, its widths and precisions at most MaxBuild
-//     and never taken from an argument (*, {}).
-//  3. A replacement (regexp_replace, replace) is a literal of at most maxReplacement
-//     characters.
-//  4. No builder takes another's result, or a string or list aggregate's, anywhere in its
-//     arguments (subqueries included), and no builder runs inside a lambda (which runs it
-//     once per element): nesting multiplies what rule 1 bounds.
+//  2. A printf/format pattern is a literal; its widths and precisions, all of them added
+//     up (2,000 conversions of %1$99999s built 200 million characters in one call), are at
+//     most MaxBuild and never taken from an argument (*, {}).
+//  3. A replacement (regexp_replace, replace), the text replace searches for, and an
+//     array_to_string separator are literals of at most maxReplacement characters (replace
+//     may also search for left(x, n) with n ≤ maxReplacement): the output is then at most
+//     about maxReplacement times the input, and replace's search (which compares the
+//     searched text at every position) at most maxReplacement times as slow.
+//  4. All the builders of one statement together build at most MaxBuild characters or
+//     elements (5,000 calls of 100,000 each, joined with ||, are 500 MB in one row).
+//  5. No builder takes another's result, or a string or list aggregate's, anywhere in its
+//     arguments (subqueries included), nor through a column of a CTE, a derived table, a
+//     VALUES list or a table function that carries one (lineage.go): nesting multiplies
+//     what rules 1-4 bound.
+//  6. No builder, string/list aggregate or built column is used inside a lambda, and no
+//     higher-order list function (list_transform, list_filter, list_reduce…) takes a list
+//     that a builder or an aggregate built: a lambda runs once per element, so
+//     array_to_string(list_transform(range(10000), x -> s), sep) built 10,000 copies of s.
+//  7. The query text is at most MaxQueryChars characters, which bounds what literals (a
+//     list literal, a long string) can bring.
 //
-// Calls whose output is at most a small multiple of their input (concatenation, split,
-// regexp_extract_all) are not builders: their input is data already built, which the
-// memory ceiling and the process's hard limit bound.
+// Functions whose cost grows faster than their arguments' size (edit distances, LIKE
+// patterns that backtrack, list intersection) have their own bounds: costly.go.
+//
+// What the rule cannot see, and what bounds it then. Calls whose output is at most a fixed
+// multiple of their input (concatenation, split, hex, regexp_extract_all, a lambda over a
+// list that no builder made) are not builders: their input is data, literals or another
+// such call. Chained through CTEs or a recursive CTE (s || s, round after round) they can
+// still grow a value to the memory ceiling, one chunk at a time, and within one chunk 2048
+// rows each build their own copy. What bounds those is memory, not this rule: the query's
+// memory watcher (memguard.go) interrupts it between chunks once the process has grown by
+// its ceiling, and serve's hard memory limit (--max-memory) makes an allocation inside a
+// chunk fail the query rather than the server. The time such a value takes is linear in
+// its size, so the memory bound bounds the time too; the calls whose time is not linear
+// are the ones costly.go bounds whatever their input.
 const (
 	MaxBuild       = 100_000
 	maxReplacement = 100
+	// MaxQueryChars bounds an ad-hoc query's text (the longest SQL of the models and
+	// reports is under 7,000 characters; an IN list of 5,000 school codes is 65,000).
+	MaxQueryChars = 100_000
 )
 
-// buildCheck checks one builder call's arguments.
-type buildCheck func(name string, args []any) error
+// buildCheck checks one builder call's arguments and says how many characters or elements
+// it builds at most, or 0 when that follows from its input rather than from its arguments
+// (regexp_replace, replace, array_to_string).
+type buildCheck func(name string, args []any) (int64, error)
 
 // builders are the functions (of functions.txt) that build a value whose size an argument
 // sets, or that multiply their input's size by a factor an argument sets.
 var builders = map[string]buildCheck{
-	"repeat":          checkRepeat,
-	"lpad":            sizeArg(1, "长度"),
-	"rpad":            sizeArg(1, "长度"),
-	"list_resize":     checkResize,
-	"array_resize":    checkResize,
-	"range":           checkRange(false),
-	"generate_series": checkRange(true),
-	"bar":             optionalSizeArg(3, "宽度"),
-	"to_base":         optionalSizeArg(2, "最小长度"),
-	"bitstring":       sizeArg(1, "位数"),
-	"equi_width_bins": sizeArg(2, "分段数"),
-	"printf":          checkPattern(printfWidths),
-	"format":          checkPattern(fmtWidths),
-	"regexp_replace":  checkReplacement,
-	"replace":         checkReplacement,
+	"repeat":                        checkRepeat,
+	"lpad":                          sizeArg(1, "长度"),
+	"rpad":                          sizeArg(1, "长度"),
+	"list_resize":                   checkResize,
+	"array_resize":                  checkResize,
+	"range":                         checkRange(false),
+	"generate_series":               checkRange(true),
+	"bar":                           sizeArg(3, "宽度"),
+	"to_base":                       sizeArg(2, "最小长度"),
+	"bitstring":                     sizeArg(1, "位数"),
+	"equi_width_bins":               sizeArg(2, "分段数"),
+	"printf":                        checkPattern(printfWidths),
+	"format":                        checkPattern(fmtWidths),
+	"regexp_replace":                checkReplacement,
+	"replace":                       checkReplace,
+	"array_to_string":               checkSeparator,
+	"array_to_string_comma_default": checkSeparator,
 }
 
 // aggregateBuilders build one value from any number of rows; they may not feed a builder.
@@ -67,76 +98,70 @@ var lambdaFunctions = map[string]bool{"list_transform": true, "array_transform":
 	"list_filter": true, "array_filter": true, "filter": true, "list_reduce": true, "array_reduce": true, "reduce": true}
 
 func buildRefusal(format string, a ...any) error {
-	return &GuardError{Msg: fmt.Sprintf(format, a...) + fmt.Sprintf("（单次函数调用最多构造 %d 个字符或元素，规则见 queries/functions.txt）", MaxBuild)}
+	return &GuardError{Msg: fmt.Sprintf(format, a...) + fmt.Sprintf("（单次函数调用、以及一条查询中所有构造函数合计，最多构造 %d 个字符或元素，规则见 queries/functions.txt）", MaxBuild)}
 }
 
 // tableFunctionMark marks, in the parse tree, the call of a table function (checkNode).
 const tableFunctionMark = "\x00table function"
 
-// checkBuild applies the rule to one FUNCTION or WINDOW node.
-func checkBuild(x map[string]any) error {
+// buildState is what the size rule keeps over one statement: its lineage and what its
+// builders build together.
+type buildState struct {
+	lin   *lineage
+	total int64
+}
+
+// checkBuild applies the rule (and costly.go's bounds) to one FUNCTION or WINDOW node.
+func checkBuild(x map[string]any, st *buildState) error {
 	if x[tableFunctionMark] == true {
 		return nil
 	}
 	name := strings.ToLower(fmt.Sprint(x["function_name"]))
 	args, _ := x["children"].([]any)
+	if c, ok := costly[name]; ok {
+		if err := c(name, args); err != nil {
+			return err
+		}
+	}
 	check, isBuilder := builders[name]
 	if isBuilder {
-		if err := check(name, args); err != nil {
+		n, err := check(name, args)
+		if err != nil {
 			return err
+		}
+		if st.total += n; st.total > MaxBuild {
+			return buildRefusal("这条查询中的构造函数合计要构造 %d 个字符或元素，过大", st.total)
 		}
 	}
 	if isBuilder || aggregateBuilders[name] {
 		for _, a := range args {
-			if inner := findBuilder(a, false); inner != "" {
-				return buildRefusal("不能把「%s」的结果交给「%s」：嵌套的构造会成倍放大", inner, name)
+			if src := st.lin.find(a, nil); src.ok() {
+				return buildRefusal("不能把%s交给「%s」：嵌套的构造会成倍放大", src, name)
 			}
 		}
 	}
 	if lambdaFunctions[name] {
 		for _, a := range args {
-			if m, ok := a.(map[string]any); ok && m["class"] == "LAMBDA" {
-				if inner := findBuilder(m["expr"], true); inner != "" {
-					return buildRefusal("「%s」不能在 lambda 中调用：它对列表的每个元素各执行一次", inner)
+			m, _ := a.(map[string]any)
+			if m != nil && m["class"] == "LAMBDA" {
+				shadow := map[string]bool{}
+				for _, p := range lambdaParams(m) {
+					shadow[p] = true
 				}
+				if src := st.lin.find(m["expr"], shadow); src.ok() {
+					return buildRefusal("%s不能在 lambda 中使用：lambda 对列表的每个元素各执行一次，会成倍放大", src)
+				}
+				if c := findCostly(m["expr"]); c != "" {
+					return &GuardError{Msg: fmt.Sprintf("「%s」不能在 lambda 中调用：lambda 对列表的每个元素各执行一次，而它的耗时随参数长度成倍增长（规则见 queries/functions.txt）", c)}
+				}
+				continue
+			}
+			if src := st.lin.find(a, nil); src.ok() {
+				return buildRefusal("「%s」不能作用于%s：它对列表的每个元素各执行一次 lambda，会成倍放大（请直接写出列表，如 [1, 2, 3]）", name, src)
 			}
 		}
 	}
 	return nil
-}
-
-// findBuilder names a builder or a string/list aggregate anywhere under n (subqueries and
-// lambdas included), or "". In a lambda (inLambda) only builders count.
-func findBuilder(n any, inLambda bool) string {
-	switch x := n.(type) {
-	case []any:
-		for _, c := range x {
-			if s := findBuilder(c, inLambda); s != "" {
-				return s
-			}
-		}
-	case map[string]any:
-		if x["type"] == "TABLE_FUNCTION" {
-			// a table function's call streams rows: only its arguments can build
-			fn, _ := x["function"].(map[string]any)
-			return findBuilder(fn["children"], inLambda)
-		}
-		if c, _ := x["class"].(string); c == "FUNCTION" || c == "WINDOW" {
-			name := strings.ToLower(fmt.Sprint(x["function_name"]))
-			if _, ok := builders[name]; ok {
-				return name
-			}
-			if !inLambda && aggregateBuilders[name] {
-				return name
-			}
-		}
-		for _, c := range x {
-			if s := findBuilder(c, inLambda); s != "" {
-				return s
-			}
-		}
-	}
-	return ""
 }
 
 var integerTypes = map[string]bool{"TINYINT": true, "SMALLINT": true, "INTEGER": true, "BIGINT": true, "HUGEINT": true,
@@ -245,59 +270,56 @@ func size(name string, args []any, i int, what string) (int64, error) {
 }
 
 func sizeArg(i int, what string) buildCheck {
-	return func(name string, args []any) error {
+	return func(name string, args []any) (int64, error) {
 		if i >= len(args) {
-			return nil // DuckDB refuses the call itself
+			return 0, nil // an optional size left out, or a call DuckDB refuses itself
 		}
-		_, err := size(name, args, i, what)
-		return err
+		return size(name, args, i, what)
 	}
 }
 
-func optionalSizeArg(i int, what string) buildCheck { return sizeArg(i, what) }
-
-func checkRepeat(name string, args []any) error {
+func checkRepeat(name string, args []any) (int64, error) {
 	if len(args) != 2 {
-		return nil
+		return 0, nil
 	}
 	n, err := size(name, args, 1, "次数")
 	if err != nil {
-		return err
+		return 0, err
 	}
 	each, ok := literalSize(args[0])
 	if !ok {
-		return buildRefusal("「repeat」只能重复直接写出的字符串或列表（不能重复列、表达式或子查询的值）")
+		return 0, buildRefusal("「repeat」只能重复直接写出的字符串或列表（不能重复列、表达式或子查询的值）")
 	}
 	if each*n > MaxBuild {
-		return buildRefusal("「repeat」要构造 %d × %d 个字符或元素，过大", each, n)
+		return 0, buildRefusal("「repeat」要构造 %d × %d 个字符或元素，过大", each, n)
 	}
-	return nil
+	return each * n, nil
 }
 
-func checkResize(name string, args []any) error {
+func checkResize(name string, args []any) (int64, error) {
 	n, err := size(name, args, 1, "长度")
 	if err != nil || len(args) < 3 {
-		return err
+		return n, err
 	}
 	each, ok := literalSize(args[2])
 	if !ok {
-		return buildRefusal("「%s」的填充值必须直接写出（不能来自列、表达式或子查询）", name)
+		return 0, buildRefusal("「%s」的填充值必须直接写出（不能来自列、表达式或子查询）", name)
 	}
 	if each*n > MaxBuild {
-		return buildRefusal("「%s」要构造 %d × %d 个字符或元素，过大", name, each, n)
+		return 0, buildRefusal("「%s」要构造 %d × %d 个字符或元素，过大", name, each, n)
 	}
-	return nil
+	return max(each, 1) * n, nil
 }
 
 // checkRange bounds the scalar range/generate_series, which build a list (the table
 // functions of the same names stream rows and are bounded by the time limit).
 func checkRange(inclusive bool) buildCheck {
-	return func(name string, args []any) error {
+	return func(name string, args []any) (int64, error) {
 		vals := make([]int64, len(args))
 		for i, a := range args {
 			v, ok := intLiteral(a)
 			if !ok {
-				return buildRefusal("作为函数调用时，「%s」的参数必须直接写成整数（日期序列请用表函数：SELECT * FROM %s(DATE '2025-01-01', DATE '2025-12-01', INTERVAL 1 MONTH)）", name, name)
+				return 0, buildRefusal("作为函数调用时，「%s」的参数必须直接写成整数（日期序列请用表函数：SELECT * FROM %s(DATE '2025-01-01', DATE '2025-12-01', INTERVAL 1 MONTH)）", name, name)
 			}
 			vals[i] = v
 		}
@@ -310,44 +332,46 @@ func checkRange(inclusive bool) buildCheck {
 		case 3:
 			start, stop, step = vals[0], vals[1], vals[2]
 		default:
-			return nil
+			return 0, nil
 		}
 		if step == 0 {
-			return nil // DuckDB refuses it
+			return 0, nil // DuckDB refuses it
 		}
-		count := (float64(stop) - float64(start)) / float64(step)
+		count := math.Ceil((float64(stop) - float64(start)) / float64(step))
 		if inclusive {
 			count++
 		}
 		if count > MaxBuild {
-			return buildRefusal("「%s」要构造 %.0f 个元素，过大", name, math.Ceil(count))
+			return 0, buildRefusal("「%s」要构造 %.0f 个元素，过大", name, count)
 		}
-		return nil
+		return int64(max(count, 0)), nil
 	}
 }
 
 func checkPattern(widths func(string) (int64, bool)) buildCheck {
-	return func(name string, args []any) error {
+	return func(name string, args []any) (int64, error) {
 		if len(args) == 0 {
-			return nil
+			return 0, nil
 		}
 		p, ok := stringLiteral(args[0])
 		if !ok {
-			return buildRefusal("「%s」的格式串必须直接写出（不能来自列、表达式或子查询）", name)
+			return 0, buildRefusal("「%s」的格式串必须直接写出（不能来自列、表达式或子查询）", name)
 		}
 		w, ok := widths(p)
 		if !ok {
-			return buildRefusal("「%s」的宽度和精度必须直接写在格式串里（不能用 * 或 {} 从参数取）", name)
+			return 0, buildRefusal("「%s」的宽度和精度必须直接写在格式串里（不能用 * 或 {} 从参数取）", name)
 		}
 		if w > MaxBuild {
-			return buildRefusal("「%s」的格式串要求宽度或精度 %d，过大", name, w)
+			return 0, buildRefusal("「%s」的格式串中的宽度和精度合计 %d，过大", name, w)
 		}
-		return nil
+		return w, nil
 	}
 }
 
-// printfWidths is the largest number in a printf pattern's conversions (flags, argument
-// positions, widths, precisions); ok is false when a width or precision is taken from an
+// printfWidths adds up the numbers in a printf pattern's conversions (argument positions,
+// widths, precisions): every conversion pads to its own width, so the output grows with
+// their sum, not with the largest (an argument position adds a little to the sum, which
+// only errs towards refusing); ok is false when a width or precision is taken from an
 // argument (*).
 func printfWidths(p string) (int64, bool) {
 	var most int64
@@ -369,7 +393,7 @@ func printfWidths(p string) (int64, bool) {
 				for j < len(p) && p[j] >= '0' && p[j] <= '9' {
 					j++
 				}
-				most = max(most, number(p[i:j]))
+				most = saturated(most + number(p[i:j]))
 				i = j - 1
 			case strings.IndexByte("-+ #.$'lhLqjzt", c) >= 0:
 			default:
@@ -404,7 +428,7 @@ func fmtWidths(p string) (int64, bool) {
 				for k < len(p) && p[k] >= '0' && p[k] <= '9' {
 					k++
 				}
-				most = max(most, number(p[j:k]))
+				most = saturated(most + number(p[j:k]))
 				j = k - 1
 			}
 		}
@@ -412,6 +436,9 @@ func fmtWidths(p string) (int64, bool) {
 	}
 	return most, true
 }
+
+// saturated caps a sum of widths where number caps one.
+func saturated(n int64) int64 { return min(n, math.MaxInt32) }
 
 // number reads a run of digits, saturating (a width of 40 digits is as refused as one of 10).
 func number(s string) int64 {
@@ -425,16 +452,60 @@ func number(s string) int64 {
 	return n
 }
 
-func checkReplacement(name string, args []any) error {
+func checkReplacement(name string, args []any) (int64, error) {
 	if len(args) < 3 {
+		return 0, nil
+	}
+	return 0, shortLiteral(name, args[2], "替换文本")
+}
+
+// checkReplace bounds replace(s, search, replacement): its replacement as regexp_replace's,
+// and what it searches for, which it compares at every position of s (DuckDB 1.1.2: 160,000
+// characters searched for 40,000 took 0.2 s, four times the time of half of each).
+func checkReplace(name string, args []any) (int64, error) {
+	if len(args) < 3 {
+		return 0, nil
+	}
+	if n, ok := boundedText(args[1]); !ok || n > maxReplacement {
+		return 0, buildRefusal("「replace」要查找的文本必须直接写出且最多 %d 个字符（或写成 left(列, %d)）", maxReplacement, maxReplacement)
+	}
+	return checkReplacement(name, args)
+}
+
+// checkSeparator bounds array_to_string's separator, which it writes between every two
+// elements: a long one multiplies the list's length.
+func checkSeparator(name string, args []any) (int64, error) {
+	if len(args) < 2 {
+		return 0, nil
+	}
+	return 0, shortLiteral(name, args[1], "分隔符")
+}
+
+// shortLiteral requires a string literal (or NULL) of at most maxReplacement characters.
+func shortLiteral(name string, arg any, what string) error {
+	if isNullLiteral(arg) {
 		return nil
 	}
-	r, ok := stringLiteral(args[2])
+	r, ok := stringLiteral(arg)
 	if !ok {
-		return buildRefusal("「%s」的替换文本必须直接写出（不能来自列、表达式或子查询）", name)
+		return buildRefusal("「%s」的%s必须直接写出（不能来自列、表达式或子查询）", name, what)
 	}
 	if n := utf8.RuneCountInString(r); n > maxReplacement {
-		return buildRefusal("「%s」的替换文本有 %d 个字符，最多 %d 个", name, n, maxReplacement)
+		return buildRefusal("「%s」的%s有 %d 个字符，最多 %d 个", name, what, n, maxReplacement)
 	}
 	return nil
+}
+
+// isNullLiteral reports whether n is a NULL written in the query.
+func isNullLiteral(n any) bool {
+	m, _ := n.(map[string]any)
+	if m == nil {
+		return false
+	}
+	if m["class"] == "CAST" {
+		return isNullLiteral(m["child"])
+	}
+	v, _ := m["value"].(map[string]any)
+	isNull, _ := v["is_null"].(bool)
+	return m["class"] == "CONSTANT" && isNull
 }

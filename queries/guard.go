@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"tisheng/models"
 )
@@ -114,6 +115,9 @@ func (a *AdHoc) Check(ctx context.Context, q string) error {
 	if strings.TrimSpace(q) == "" {
 		return &GuardError{Msg: "查询为空"}
 	}
+	if n := utf8.RuneCountInString(q); n > MaxQueryChars {
+		return &GuardError{Msg: fmt.Sprintf("查询过长：%d 个字符，最多 %d 个（builders.go：字面量也在限制之内）", n, MaxQueryChars)}
+	}
 	var js string
 	if err := a.r.db.QueryRowContext(ctx, `SELECT json_serialize_sql(?::VARCHAR)::VARCHAR`, q).Scan(&js); err != nil {
 		return &GuardError{Msg: "无法解析查询：" + err.Error()}
@@ -136,23 +140,24 @@ func (a *AdHoc) Check(ctx context.Context, q string) error {
 	if len(tree.Statements) != 1 {
 		return &GuardError{Msg: fmt.Sprintf("每次只能执行一条查询，这里有 %d 条", len(tree.Statements))}
 	}
-	return a.walk(tree.Statements[0], map[string]bool{})
+	st := &buildState{lin: newLineage(tree.Statements[0])}
+	return a.walk(tree.Statements[0], map[string]bool{}, st)
 }
 
 // walk checks every node of the tree. CTE names are in scope only where DuckDB binds them:
 // a CTE's body sees the CTEs before it (a recursive CTE's recursive side also sees itself),
 // and the query sees them all; a name out of scope is checked as a table, so a CTE named
 // like an internal table cannot smuggle that table in.
-func (a *AdHoc) walk(n any, ctes map[string]bool) error {
+func (a *AdHoc) walk(n any, ctes map[string]bool, st *buildState) error {
 	switch x := n.(type) {
 	case []any:
 		for _, c := range x {
-			if err := a.walk(c, ctes); err != nil {
+			if err := a.walk(c, ctes, st); err != nil {
 				return err
 			}
 		}
 	case map[string]any:
-		if err := a.checkNode(x, ctes); err != nil {
+		if err := a.checkNode(x, ctes, st); err != nil {
 			return err
 		}
 		if cm, ok := x["cte_map"].(map[string]any); ok {
@@ -161,7 +166,7 @@ func (a *AdHoc) walk(n any, ctes map[string]bool) error {
 			for _, e := range entries {
 				em, _ := e.(map[string]any)
 				name, _ := em["key"].(string)
-				if err := a.walkCTE(strings.ToLower(name), em["value"], scope); err != nil {
+				if err := a.walkCTE(strings.ToLower(name), em["value"], scope, st); err != nil {
 					return err
 				}
 				scope[strings.ToLower(name)] = true
@@ -172,7 +177,7 @@ func (a *AdHoc) walk(n any, ctes map[string]bool) error {
 			if k == "cte_map" {
 				continue
 			}
-			if err := a.walk(v, ctes); err != nil {
+			if err := a.walk(v, ctes, st); err != nil {
 				return err
 			}
 		}
@@ -182,7 +187,7 @@ func (a *AdHoc) walk(n any, ctes map[string]bool) error {
 
 // walkCTE checks one CTE's body with the CTEs before it in scope; the recursive side of a
 // recursive CTE also sees the CTE itself.
-func (a *AdHoc) walkCTE(name string, v any, scope map[string]bool) error {
+func (a *AdHoc) walkCTE(name string, v any, scope map[string]bool, st *buildState) error {
 	body, _ := v.(map[string]any)
 	query, _ := body["query"].(map[string]any)
 	node, _ := query["node"].(map[string]any)
@@ -198,7 +203,7 @@ func (a *AdHoc) walkCTE(name string, v any, scope map[string]bool) error {
 				s = self
 			}
 			if k == "left" || k == "right" {
-				if err := a.walk(c, s); err != nil {
+				if err := a.walk(c, s, st); err != nil {
 					return err
 				}
 			}
@@ -215,9 +220,9 @@ func (a *AdHoc) walkCTE(name string, v any, scope map[string]bool) error {
 				rest["cte."+k] = c
 			}
 		}
-		return a.walk(rest, scope)
+		return a.walk(rest, scope, st)
 	}
-	return a.walk(v, scope)
+	return a.walk(v, scope, st)
 }
 
 func copyScope(m map[string]bool) map[string]bool {
@@ -230,7 +235,7 @@ func copyScope(m map[string]bool) map[string]bool {
 
 // checkNode checks one node: an expression (class set), a query node (type …_NODE) or a
 // table reference (the rest that carry an alias and a sample).
-func (a *AdHoc) checkNode(x map[string]any, ctes map[string]bool) error {
+func (a *AdHoc) checkNode(x map[string]any, ctes map[string]bool, st *buildState) error {
 	typ, _ := x["type"].(string)
 	if typ == "USER_TYPE_INFO" || typ == "UNBOUND_TYPE_INFO" {
 		// a type not built into the engine: DuckDB would try to install and load the
@@ -251,12 +256,14 @@ func (a *AdHoc) checkNode(x map[string]any, ctes map[string]bool) error {
 			if err := a.checkFunction(x); err != nil {
 				return err
 			}
-			return checkBuild(x) // builders.go
+			return checkBuild(x, st) // builders.go
 		case "COLUMN_REF":
 			// DuckDB binds these bare keywords, when no column has the name, as calls of
-			// functions that reveal the database (current_catalog is the file's name).
+			// functions that reveal the database (current_catalog is the file's name). A
+			// keyword that names a column of a relation in scope (FROM (SELECT 1 AS
+			// localtimestamp)) is that column: the lineage pass marked it.
 			names, _ := x["column_names"].([]any)
-			if len(names) == 1 {
+			if len(names) == 1 && x[columnMark] != true {
 				if n, _ := names[0].(string); sessionKeywords[strings.ToLower(n)] {
 					return &GuardError{Msg: fmt.Sprintf("不能调用函数「%s」：只允许不读取设置、序列或数据库信息的函数（清单见 queries/functions.txt）", strings.ToLower(n))}
 				} else if ext := extensionKeywords[strings.ToLower(n)]; ext != "" {

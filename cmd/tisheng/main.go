@@ -52,6 +52,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	var err error
 	switch args[0] {
+	case "ingest", "refresh", "serve", "user", "token", "batch", "demo":
+		// the commands that write the warehouse: what they and DuckDB create beside it
+		// (the WAL, spill and upload files) is private to the user from the start
+		privateFiles()
+	}
+	switch args[0] {
 	case "ingest":
 		return runIngest(ctx, args[1:], stdout, stderr)
 	case "refresh":

@@ -30,7 +30,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&cfg.SQLPerScope, "sql-per-scope", server.DefaultSQLPerScope, "一个区县或学校同时运行的 SQL 查询`个数`（工程办另有一个专用名额）")
 	fs.IntVar(&cfg.MaxUploads, "max-uploads", server.DefaultMaxUploads, "同时导入的上传`个数`")
 	fs.IntVar(&cfg.MaxUploadFiles, "max-upload-files", server.DefaultMaxUploadFiles, "一次上传最多的`文件数`")
-	fs.Int64Var(&cfg.BodyMinRate, "min-body-rate", server.DefaultBodyMinRate, "请求体开始 10 秒后须达到的平均`字节每秒`，低于即中断")
+	fs.Int64Var(&cfg.BodyMinRate, "min-body-rate", server.DefaultBodyMinRate, "请求体每 30 秒内须达到的平均`字节每秒`，低于即中断")
+	fs.IntVar(&cfg.ReceivingPerScope, "uploads-per-scope", server.DefaultReceivingPerScope, "一个区县（连同其学校）或学校同时接收的上传`个数`（工程办另有一个专用名额）")
 	fs.DurationVar(&cfg.WriteTimeout, "write-timeout", server.DefaultWriteTimeout, "写出一个响应的`时限`")
 	maxMem := fs.String("max-memory", defaultMaxMemory(), "进程内存的硬上限（如 6GB；none 不设）：超过时失败的是查询而不是服务器（Linux）")
 	hosts := fs.String("allowed-hosts", "", "服务器接受的`主机名`，逗号分隔（IP 地址和 localhost 总是接受）")
@@ -79,6 +80,9 @@ func serve(ctx context.Context, cfg server.Config, db string, stdout, stderr io.
 		return err
 	}
 	accounts := auth.NewStore(wh.DB, auth.DefaultPolicy)
+	// device cookies outlive a restart: their key derives from the key file, which no SQL
+	// can read
+	accounts.SetDeviceKey(auth.DeviceKey(key))
 	users, err := accounts.Users(ctx)
 	if err != nil {
 		return err

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -103,6 +105,13 @@ func (b bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 func startServe(t *testing.T, db string, flags ...string) string {
 	t.Helper()
+	_, addr := startServeCmd(t, db, flags...)
+	return addr
+}
+
+// startServeCmd is startServe that also returns the server's process.
+func startServeCmd(t *testing.T, db string, flags ...string) (*exec.Cmd, string) {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -117,10 +126,62 @@ func startServe(t *testing.T, db string, flags ...string) string {
 	for i := 0; i < 300; i++ {
 		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
 			resp.Body.Close()
-			return addr
+			return srv, addr
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatal("server did not start")
-	return ""
+	return nil, ""
+}
+
+// TestServeKeepsFilesPrivate: the warehouse file, its write-ahead log and the directories
+// beside it are private to the server's user (0600, 0700): serve makes what it finds so at
+// open (as an earlier version or a 0644 copy left them) and creates what it writes so
+// (umask 077), a WAL left by a killed server included. Before: warehouse.duckdb and its
+// .wal were 0644, readable by every account on the machine.
+func TestServeKeepsFilesPrivate(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "w.duckdb")
+	loadDemo(t, db)
+	c := adminClient(t, db)
+	if err := os.Chmod(db, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(db+".uploads", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(db+".uploads", 0o755)
+	os.Chmod(db+".tmp", 0o755)
+	modes := func(when string) {
+		t.Helper()
+		for p, want := range map[string]os.FileMode{db: 0o600, db + ".wal": 0o600, db + ".tmp": 0o700, db + ".uploads": 0o700} {
+			st, err := os.Stat(p)
+			if os.IsNotExist(err) && strings.HasSuffix(p, ".wal") {
+				continue
+			}
+			if err != nil || st.Mode().Perm() != want {
+				t.Errorf("%s: %s is %v (%v), want %v", when, filepath.Base(p), st.Mode().Perm(), err, want)
+			}
+		}
+	}
+	srv, addr := startServeCmd(t, db)
+	modes("at start")
+	// a write the server makes: a refresh, then a token (a row of its own after the refresh)
+	for _, path := range []string{"/api/admin/refresh"} {
+		resp, err := c.Post("http://"+addr+path, "application/json", nil)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%s: %v %v", path, resp, err)
+		}
+		resp.Body.Close()
+	}
+	if _, err := os.Stat(db + ".wal"); err != nil {
+		t.Fatalf("no write-ahead log after a refresh: %v", err)
+	}
+	modes("after a write")
+	srv.Process.Kill() // kill -9: the WAL stays
+	srv.Wait()
+	if err := os.Chmod(db+".wal", 0o644); err != nil {
+		t.Fatal(err)
+	}
+	startServe(t, db) // DuckDB 1.1.2 replays the WAL and keeps the file
+	modes("after a restart")
 }

@@ -181,3 +181,22 @@ func TestUserUnlock(t *testing.T) {
 		t.Error("unlocking an unknown name succeeded")
 	}
 }
+
+// A school user's district comes from the school list: `user add` refuses one given with it
+// (before, a school of one district could be given another district).
+func TestSchoolUserTakesNoDistrict(t *testing.T) {
+	ctx := context.Background()
+	db := filepath.Join(t.TempDir(), "w.duckdb")
+	wh, _ := testkit.Demo(t, "../../testdata", db, warehouse.Options{})
+	var school, other string
+	wh.DB.QueryRow(`SELECT school_code, (SELECT max(district) FROM school_info WHERE district <> s.district) FROM school_info s ORDER BY school_code LIMIT 1`).Scan(&school, &other)
+	wh.Close()
+	var out, errb bytes.Buffer
+	if code := run(ctx, []string{"user", "add", "--db", db, "--name", "xx", "--role", "school", "--school", school, "--district", other}, &out, &errb); code == 0 ||
+		!strings.Contains(errb.String(), "由学校信息决定") {
+		t.Fatalf("exit %d: %s%s", code, out.String(), errb.String())
+	}
+	if code := run(ctx, []string{"user", "add", "--db", db, "--name", "xx", "--role", "school", "--school", school}, &out, &errb); code != 0 {
+		t.Fatalf("without the district: exit %d: %s", code, errb.String())
+	}
+}

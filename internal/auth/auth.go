@@ -176,19 +176,28 @@ type Policy struct {
 	HashSlots int
 	// HashWait is how long a login waits for a hash slot before it is refused.
 	HashWait time.Duration
+	// TrustedSlots are hash slots kept for logins from a trusted device (device.go), which
+	// may also use the others: a flood of strangers cannot keep a returning user out.
+	TrustedSlots int
+	// DeviceTTL is how long a device cookie vouches for a name after its last login.
+	DeviceTTL time.Duration
 }
 
-// DefaultPolicy: a working day's session and the default throttle.
-var DefaultPolicy = Policy{SessionTTL: 12 * time.Hour, Throttle: DefaultThrottle, HashWait: 5 * time.Second}
+// DefaultPolicy: a working day's session, the default throttle, one trusted hash slot and
+// device cookies that last a school term.
+var DefaultPolicy = Policy{SessionTTL: 12 * time.Hour, Throttle: DefaultThrottle, HashWait: 5 * time.Second, TrustedSlots: 1,
+	DeviceTTL: 120 * 24 * time.Hour}
 
 // Store is the accounts of one warehouse. Writes are serialised by one mutex (the process
 // holds the warehouse alone), which also keeps user names unique.
 type Store struct {
-	db       *sql.DB
-	policy   Policy
-	now      func() time.Time
-	throttle *Throttle
-	hashing  chan struct{} // hash slots (Policy.HashSlots)
+	db        *sql.DB
+	policy    Policy
+	now       func() time.Time
+	throttle  *Throttle
+	hashing   chan struct{} // hash slots (Policy.HashSlots)
+	trusted   chan struct{} // hash slots of trusted devices (Policy.TrustedSlots)
+	deviceKey []byte        // device cookies' key (device.go)
 
 	mu    sync.Mutex
 	cache map[string]cached // session and token hashes seen recently
@@ -215,8 +224,15 @@ func NewStore(db *sql.DB, p Policy) *Store {
 	if p.HashWait <= 0 {
 		p.HashWait = DefaultPolicy.HashWait
 	}
+	if p.TrustedSlots <= 0 {
+		p.TrustedSlots = DefaultPolicy.TrustedSlots
+	}
+	if p.DeviceTTL <= 0 {
+		p.DeviceTTL = DefaultPolicy.DeviceTTL
+	}
 	return &Store{db: db, policy: p, now: func() time.Time { return time.Now().UTC() }, cache: map[string]cached{},
-		throttle: NewThrottle(p.Throttle), hashing: make(chan struct{}, p.HashSlots)}
+		throttle: NewThrottle(p.Throttle), hashing: make(chan struct{}, p.HashSlots), trusted: make(chan struct{}, p.TrustedSlots),
+		deviceKey: randomKey()}
 }
 
 // SetClock replaces the clock (tests of expiry and lock-out).
@@ -251,6 +267,11 @@ func CheckUser(u User) error {
 	case RoleSchool:
 		if u.School == "" {
 			return errors.New("school 用户需要 --school 学校代码")
+		}
+		if u.District != "" {
+			// its district is the one the school list gives the school, month by month: a
+			// district stored with the account could only disagree with it
+			return errors.New("school 用户的区县由学校信息决定，不能指定 --district（管理页面上请把「区县」留空）")
 		}
 		if !reCode.MatchString(u.School) {
 			return fmt.Errorf("学校代码「%s」无效", u.School)
@@ -459,36 +480,57 @@ var dummyHash = func() string {
 // is hashed, and no account is locked for everyone. The hash runs outside the store's
 // mutex, which every session and token lookup needs.
 func (s *Store) Login(ctx context.Context, remote, name, password string) (string, User, error) {
+	return s.LoginDevice(ctx, remote, name, password, "")
+}
+
+// LoginDevice is Login with the browser's device cookie (device.go): one that vouches for
+// name lets the login skip the address bucket and hash in a slot kept for such logins.
+func (s *Store) LoginDevice(ctx context.Context, remote, name, password, device string) (string, User, error) {
 	addr := AddrKey(remote)
-	switch s.throttle.Take(addr, name, s.now()) {
+	refused, trusted := s.throttle.Take(addr, name, s.now(), s.DeviceTrusted(device, name))
+	switch refused {
 	case ThrottledByAddr:
 		return "", User{}, &LoginError{Reason: ReasonThrottledAddr, Throttled: true}
 	case ThrottledByName:
 		return "", User{}, &LoginError{Reason: ReasonThrottledName, Throttled: true}
 	}
-	tok, u, err := s.login(ctx, name, password)
+	tok, u, err := s.login(ctx, name, password, trusted)
 	var le *LoginError
-	if err == nil || !errors.As(err, &le) || le.Reason == ReasonHashingBusy {
-		// a success, or a failure that says nothing of the password, spends nothing
-		s.throttle.Return(addr, name)
+	if err == nil || !errors.As(err, &le) {
+		// A success, or the server's own failure, spends nothing. A login refused because
+		// every hash slot was busy does spend: a flood from many addresses kept the slots
+		// busy without ever emptying a bucket, since each refusal gave its token back.
+		s.throttle.Return(addr, name, trusted)
 	}
 	return tok, u, err
 }
 
-func (s *Store) login(ctx context.Context, name, password string) (string, User, error) {
+// loginRow reads the account of a name for a login, or a decoy row when there is none: both
+// paths read one row of the same columns (an unknown name was answered 3 ms sooner than a
+// known one, over HTTP, when only the known name's row was read), and both then hash.
+const loginRow = `SELECT coalesce(u.name, ''), coalesce(u.role, ''), coalesce(u.district, ''), coalesce(u.school, ''),
+	coalesce(u.disabled, false), coalesce(u.created_at, TIMESTAMP '2000-01-01'), coalesce(u.password_changed_at, TIMESTAMP '2000-01-01'),
+	coalesce(u.password_hash, ?), u.name IS NOT NULL
+	FROM (SELECT ?::VARCHAR AS name) q LEFT JOIN users u ON u.name = q.name`
+
+func (s *Store) login(ctx context.Context, name, password string, trusted bool) (string, User, error) {
 	var hash string
-	u, err := scanUser(&scanPlus{row: s.db.QueryRowContext(ctx, `SELECT `+userCols+`, password_hash FROM users WHERE name = ?`, name), extra: &hash})
-	known := err == nil
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+	var known bool
+	var u User
+	var role string
+	err := s.db.QueryRowContext(ctx, loginRow, dummyHash, name).
+		Scan(&u.Name, &role, &u.District, &u.School, &u.Disabled, &u.CreatedAt, &u.PasswordChangedAt, &hash, &known)
+	if err != nil {
 		return "", User{}, fmt.Errorf("auth: %w", err)
 	}
+	u.Role = Role(role)
 	if len(name) > maxLoginNameBytes || len(password) > maxLoginPasswordByte {
 		known = false // no account has such a name; such a password was never set
 	}
 	if !known {
 		hash = dummyHash // an unknown name costs the same time as a wrong password
 	}
-	ok, err := s.checkPassword(ctx, hash, password)
+	ok, err := s.checkPassword(ctx, hash, password, trusted)
 	if err != nil {
 		return "", User{}, err
 	}
@@ -515,36 +557,45 @@ func (s *Store) login(ctx context.Context, name, password string) (string, User,
 	return tok, u, nil
 }
 
-// checkPassword hashes in one of the hash slots, waiting at most HashWait for one.
-func (s *Store) checkPassword(ctx context.Context, hash, password string) (bool, error) {
+// checkPassword hashes in one of the hash slots (a trusted device's login also in one of
+// the trusted slots), waiting at most HashWait for one.
+func (s *Store) checkPassword(ctx context.Context, hash, password string, trusted bool) (bool, error) {
 	wait := time.NewTimer(s.policy.HashWait)
 	defer wait.Stop()
+	var reserved chan struct{} // nil unless trusted: a nil channel is never ready
+	if trusted {
+		reserved = s.trusted
+	}
+	var slot chan struct{}
 	select {
 	case s.hashing <- struct{}{}:
+		slot = s.hashing
+	case reserved <- struct{}{}:
+		slot = reserved
 	case <-wait.C:
 		return false, &LoginError{Reason: ReasonHashingBusy}
 	case <-ctx.Done():
 		return false, ctx.Err()
 	}
-	defer func() { <-s.hashing }()
+	defer func() { <-slot }()
 	return CheckPassword(hash, password), nil
 }
 
 // Unlock clears a name's login throttling in this process, and any lock an earlier version
-// of tisheng recorded on the account. It reports how many addresses were throttled.
-func (s *Store) Unlock(ctx context.Context, name string) (int, error) {
+// of tisheng recorded on the account. It returns the addresses whose buckets it cleared:
+// those the name failed from, and those whose own bucket (others' failures behind the same
+// NAT) refused it.
+func (s *Store) Unlock(ctx context.Context, name string) ([]string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	res, err := s.db.ExecContext(ctx, `UPDATE users SET failed_logins = 0, locked_until = NULL WHERE name = ?`, name)
 	if err != nil {
-		return 0, fmt.Errorf("auth: %w", err)
+		return nil, fmt.Errorf("auth: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return 0, fmt.Errorf("%w：%s", ErrNoUser, name)
+		return nil, fmt.Errorf("%w：%s", ErrNoUser, name)
 	}
-	n := s.throttle.Limited(name, s.now())
-	s.throttle.Forget(name)
-	return n, nil
+	return s.throttle.Forget(name, s.now()), nil
 }
 
 // Throttled counts the addresses from which a name cannot try to log in now.

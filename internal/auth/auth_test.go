@@ -2,9 +2,12 @@ package auth
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -126,8 +129,8 @@ func TestThrottleAndExpiry(t *testing.T) {
 		t.Fatalf("second try in the minute: %v", err)
 	}
 	// an admin's unlock clears it at once
-	if n, err := s.Unlock(ctx, "b"); err != nil || n != 1 {
-		t.Fatalf("unlock: %d %v", n, err)
+	if addrs, err := s.Unlock(ctx, "b"); err != nil || fmt.Sprint(addrs) != "[10.0.0.9]" {
+		t.Fatalf("unlock: %v %v", addrs, err)
 	}
 	if s.Throttled("b") != 0 {
 		t.Fatal("still throttled after unlock")
@@ -162,7 +165,7 @@ func TestThrottleBounded(t *testing.T) {
 	th := NewThrottle(ThrottlePolicy{MaxKeys: 100})
 	now := time.Now()
 	for i := 0; i < 10000; i++ {
-		th.Take(AddrKey(fmt.Sprintf("10.%d.%d.%d", i>>16, (i>>8)&255, i&255)), "admin", now)
+		th.Take(AddrKey(fmt.Sprintf("10.%d.%d.%d", i>>16, (i>>8)&255, i&255)), "admin", now, i%2 == 0)
 	}
 	if th.Len() > 100 {
 		t.Fatalf("%d buckets kept", th.Len())
@@ -319,4 +322,206 @@ func TestPasswordResetRevokesTokens(t *testing.T) {
 	if _, err := s.TokenUser(ctx, tok); err == nil {
 		t.Fatal("a token outlived the password reset")
 	}
+}
+
+// A login refused because every hash slot was busy spends from the address's and the
+// address-and-name's buckets: a flood that keeps the slots busy slows itself down instead
+// of trying again at once, for ever (each refusal gave its token back before).
+func TestBusyRefusalsSpend(t *testing.T) {
+	wh, err := warehouse.Open(context.Background(), filepath.Join(t.TempDir(), "w.duckdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wh.Close()
+	p := DefaultPolicy
+	p.HashSlots, p.HashWait = 1, 5*time.Millisecond
+	s := NewStore(wh.DB, p)
+	ctx := context.Background()
+	if err := s.AddUser(ctx, User{Name: "g", Role: RoleAdmin}, "correct horse"); err != nil {
+		t.Fatal(err)
+	}
+	s.hashing <- struct{}{} // the flood holds the slot
+	reasons := map[string]int{}
+	for i := 0; i < 40; i++ {
+		_, _, err := s.Login(ctx, "10.0.0.3", fmt.Sprintf("random%d", i), "x")
+		var le *LoginError
+		if !errors.As(err, &le) {
+			t.Fatal(err)
+		}
+		reasons[le.Reason]++
+	}
+	if reasons[ReasonHashingBusy] != DefaultThrottle.AddrBurst || reasons[ReasonThrottledAddr] != 40-DefaultThrottle.AddrBurst {
+		t.Fatalf("40 logins from one address while the slot is busy: %v", reasons)
+	}
+	for i := 0; i < DefaultThrottle.NameBurst+1; i++ {
+		_, _, err := s.Login(ctx, "10.0.0.4", "g", "x")
+		var le *LoginError
+		if errors.As(err, &le); i == DefaultThrottle.NameBurst && le.Reason != ReasonThrottledName {
+			t.Fatalf("busy attempts on one name: %v", err)
+		}
+	}
+	<-s.hashing
+	if _, _, err := s.Login(ctx, "10.0.0.5", "g", "correct horse"); err != nil {
+		t.Fatalf("elsewhere, once the slot is free: %v", err)
+	}
+}
+
+// A device cookie vouches for the names it was made for, until it expires, under the key
+// that signed it; tampering, another name, another key or an old date make it vouch for
+// nothing. It keeps the last few names, newest first.
+func TestDeviceCookie(t *testing.T) {
+	s := store(t)
+	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	s.SetClock(func() time.Time { return now })
+	s.SetDeviceKey(DeviceKey([]byte("the warehouse's key")))
+	c := s.NewDeviceCookie("", "admin")
+	if !s.DeviceTrusted(c, "admin") || s.DeviceTrusted(c, "admin2") || s.DeviceTrusted(c, "") || s.DeviceTrusted("", "admin") {
+		t.Fatal("a cookie vouches for the wrong names")
+	}
+	for _, bad := range []string{c + "x", strings.Replace(c, ".", "..", 1), strings.ToUpper(c), c[:len(c)-2],
+		base64Name("admin") + ".99999999999." + strings.Split(c, ".")[2]} {
+		if s.DeviceTrusted(bad, "admin") {
+			t.Errorf("tampered cookie %q vouches", bad)
+		}
+	}
+	other := store(t)
+	other.SetDeviceKey(DeviceKey([]byte("another warehouse's key")))
+	if other.DeviceTrusted(c, "admin") {
+		t.Error("a cookie signed with another key vouches")
+	}
+	now = now.Add(DefaultPolicy.DeviceTTL + time.Second)
+	if s.DeviceTrusted(c, "admin") {
+		t.Error("an expired cookie vouches")
+	}
+	// a shared computer: the last four names, newest first
+	for _, n := range []string{"a1", "a2", "a3", "a4", "a5", "a3"} {
+		c = s.NewDeviceCookie(c, n)
+	}
+	for n, want := range map[string]bool{"a3": true, "a5": true, "a4": true, "a2": true, "a1": false, "admin": false} {
+		if s.DeviceTrusted(c, n) != want {
+			t.Errorf("%s: trusted %v", n, !want)
+		}
+	}
+	if !strings.HasPrefix(c, base64Name("a3")+".") || strings.Count(c, "|") != 3 {
+		t.Errorf("cookie %q", c)
+	}
+}
+
+func base64Name(n string) string { return base64.RawURLEncoding.EncodeToString([]byte(n)) }
+
+// A login from a trusted device skips the address bucket (others' failures behind the same
+// NAT address emptied it) and hashes in the kept slot (a flood holds the others); it keeps
+// the address-and-name bucket, and its name's device bucket bounds guesses from many
+// addresses. An unlock clears the address that refused the name, and names it.
+func TestTrustedDevice(t *testing.T) {
+	wh, err := warehouse.Open(context.Background(), filepath.Join(t.TempDir(), "w.duckdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wh.Close()
+	p := DefaultPolicy
+	p.HashSlots, p.HashWait = 1, 20*time.Millisecond
+	s := NewStore(wh.DB, p)
+	ctx := context.Background()
+	if err := s.AddUser(ctx, User{Name: "h", Role: RoleAdmin}, "correct horse"); err != nil {
+		t.Fatal(err)
+	}
+	device := s.NewDeviceCookie("", "h")
+	reason := func(err error) string {
+		var le *LoginError
+		if errors.As(err, &le) {
+			return le.Reason
+		}
+		return fmt.Sprint(err)
+	}
+	for i := 0; i < DefaultThrottle.AddrBurst; i++ {
+		s.Login(ctx, "10.0.1.1", fmt.Sprintf("other%d", i), "x")
+	}
+	if _, _, err := s.Login(ctx, "10.0.1.1", "h", "correct horse"); reason(err) != ReasonThrottledAddr {
+		t.Fatalf("behind the emptied address, without the cookie: %v", err)
+	}
+	if _, _, err := s.LoginDevice(ctx, "10.0.1.1", "h", "correct horse", device); err != nil {
+		t.Fatalf("behind the emptied address, with the cookie: %v", err)
+	}
+	if _, _, err := s.LoginDevice(ctx, "10.0.1.1", "h", "wrong", device); reason(err) != ReasonWrongPassword {
+		t.Fatalf("a cookie does not make a wrong password right: %v", err)
+	}
+	// the kept slot: the general one is held
+	s.hashing <- struct{}{}
+	if _, _, err := s.Login(ctx, "10.0.1.2", "h", "correct horse"); reason(err) != ReasonHashingBusy {
+		t.Fatalf("without the cookie while the slot is held: %v", err)
+	}
+	if _, _, err := s.LoginDevice(ctx, "10.0.1.3", "h", "correct horse", device); err != nil {
+		t.Fatalf("with the cookie while the slot is held: %v", err)
+	}
+	if _, _, err := s.LoginDevice(ctx, "10.0.1.3", "nobody", "x", device); reason(err) != ReasonHashingBusy {
+		t.Fatalf("a cookie for h vouches for another name: %v", err)
+	}
+	<-s.hashing
+	// the address-and-name bucket still applies to a trusted device
+	for i := 0; i < DefaultThrottle.NameBurst; i++ {
+		s.LoginDevice(ctx, "10.0.1.4", "h", "wrong", device)
+	}
+	if _, _, err := s.LoginDevice(ctx, "10.0.1.4", "h", "correct horse", device); reason(err) != ReasonThrottledName {
+		t.Fatalf("after 5 failures on the name: %v", err)
+	}
+	// the name's device bucket: once trusted devices, from any addresses, have failed on
+	// the name DeviceBurst times, a cookie no longer skips the address bucket
+	th := s.throttle
+	for i := 0; i < DefaultThrottle.DeviceBurst; i++ {
+		th.Take(fmt.Sprintf("10.0.2.%d", i), "h", time.Now(), true)
+	}
+	if _, trusted := th.Take("10.0.3.1", "h", time.Now(), true); trusted {
+		t.Fatal("the device bucket does not bound guesses from many addresses")
+	}
+	// an unlock clears the NAT address that refused h, and says so
+	addrs, err := s.Unlock(ctx, "h")
+	if err != nil || !slices.Contains(addrs, "10.0.1.1") || !slices.Contains(addrs, "10.0.1.4") {
+		t.Fatalf("unlock: %v %v", addrs, err)
+	}
+	if _, _, err := s.Login(ctx, "10.0.1.1", "h", "correct horse"); err != nil {
+		t.Fatalf("after the unlock, without the cookie: %v", err)
+	}
+	if _, trusted := th.Take("10.0.3.2", "h", time.Now(), true); !trusted {
+		t.Fatal("the unlock did not refill the device bucket")
+	}
+}
+
+// BenchmarkFailedLogin times failed logins of a known name and of unknown names, taken in
+// turn (so that neither runs on a warmer machine), and reports each one's mean: both read
+// one row and hash once, so they should not differ (`go test ./internal/auth -bench
+// FailedLogin -run ^$`).
+func BenchmarkFailedLogin(b *testing.B) {
+	wh, err := warehouse.Open(context.Background(), filepath.Join(b.TempDir(), "w.duckdb"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer wh.Close()
+	s := NewStore(wh.DB, DefaultPolicy)
+	ctx := context.Background()
+	for i := 0; i < 20; i++ {
+		if err := s.AddUser(ctx, User{Name: fmt.Sprintf("known%d", i), Role: RoleLeader}, "correct horse"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var known, unknown time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		addr := fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255)
+		first, second := fmt.Sprintf("known%d", i%20), fmt.Sprintf("nobody%d", i)
+		if i%2 == 1 {
+			first, second = second, first
+		}
+		for _, name := range []string{first, second} {
+			start := time.Now()
+			s.Login(ctx, addr, name, "wrong password")
+			if strings.HasPrefix(name, "known") {
+				known += time.Since(start)
+			} else {
+				unknown += time.Since(start)
+			}
+		}
+	}
+	b.ReportMetric(float64(known.Microseconds())/float64(b.N), "known-µs/op")
+	b.ReportMetric(float64(unknown.Microseconds())/float64(b.N), "unknown-µs/op")
 }

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"net"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -10,14 +11,24 @@ import (
 )
 
 // ThrottlePolicy bounds failed logins. Each client address, and each address with one
-// name, has a token bucket: a failed login spends a token, a successful one gives it back,
-// and an empty bucket refuses at once, before any password is hashed. No account is ever
-// locked for everyone: a flood from one address slows that address only.
+// name, has a token bucket: a failed login spends a token (a login refused because every
+// hash slot was busy too: a flood that keeps the slots busy must slow itself down), a
+// successful one gives it back, and an empty bucket refuses at once, before any password
+// is hashed. No account is ever locked for everyone: a flood from one address slows that
+// address only.
+//
+// A login from a trusted device (auth.Store's device cookie: the browser logged in as that
+// name before) skips the address bucket, so that a school behind one NAT address, or an
+// admin whose address a flood shares, keeps logging in; it keeps the address-and-name
+// bucket, and spends from a bucket of its name alone, so that a user's own device cookie
+// cannot be used to guess at its password from many addresses.
 type ThrottlePolicy struct {
-	AddrBurst int           // failures an address may make at once
-	AddrEvery time.Duration // then one more per this long
-	NameBurst int           // failures an address may make at once on one name
-	NameEvery time.Duration
+	AddrBurst   int           // failures an address may make at once
+	AddrEvery   time.Duration // then one more per this long
+	NameBurst   int           // failures an address may make at once on one name
+	NameEvery   time.Duration
+	DeviceBurst int // failures a name may make at once from trusted devices, all addresses together
+	DeviceEvery time.Duration
 	// MaxKeys bounds the buckets kept; past it the least recently used goes (a bucket that
 	// has not been touched for its refill time holds nothing anyway).
 	MaxKeys int
@@ -26,7 +37,8 @@ type ThrottlePolicy struct {
 // DefaultThrottle: an address may fail 30 times, then once every 2 seconds; on one name 5
 // times, then once a minute. A school behind one NAT address keeps its logins; a guesser
 // gets 60 tries an hour at one name from one address.
-var DefaultThrottle = ThrottlePolicy{AddrBurst: 30, AddrEvery: 2 * time.Second, NameBurst: 5, NameEvery: time.Minute, MaxKeys: 100_000}
+var DefaultThrottle = ThrottlePolicy{AddrBurst: 30, AddrEvery: 2 * time.Second, NameBurst: 5, NameEvery: time.Minute,
+	DeviceBurst: 10, DeviceEvery: time.Minute, MaxKeys: 100_000}
 
 // bucket is a token bucket refilled continuously.
 type bucket struct {
@@ -56,6 +68,12 @@ func NewThrottle(p ThrottlePolicy) *Throttle {
 	if p.NameEvery <= 0 {
 		p.NameEvery = d.NameEvery
 	}
+	if p.DeviceBurst <= 0 {
+		p.DeviceBurst = d.DeviceBurst
+	}
+	if p.DeviceEvery <= 0 {
+		p.DeviceEvery = d.DeviceEvery
+	}
 	if p.MaxKeys <= 0 {
 		p.MaxKeys = d.MaxKeys
 	}
@@ -76,8 +94,13 @@ func AddrKey(remote string) string {
 	return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
 }
 
-func addrKey(addr string) string       { return "a\x00" + addr }
-func nameKey(addr, name string) string { return "n\x00" + addr + "\x00" + name }
+// The buckets' keys: an address; an address with a name; a name's trusted devices. A
+// refusal key records that an address's bucket refused a name (the name had not failed
+// there itself), so that an unlock of the name finds that address.
+func addrKey(addr string) string          { return "a\x00" + addr }
+func nameKey(addr, name string) string    { return "n\x00" + addr + "\x00" + name }
+func deviceKey(name string) string        { return "d\x00" + name }
+func refusalKey(addr, name string) string { return "r\x00" + addr + "\x00" + name }
 
 // take spends one token of key's bucket, refilled since its last use; false when empty.
 func (t *Throttle) take(key string, burst int, every time.Duration, now time.Time) bool {
@@ -121,72 +144,128 @@ const (
 )
 
 // Take reserves a failure for a login of name from addr (AddrKey), before its password is
-// checked; Return gives it back when the login succeeds. It says which bucket refused.
-func (t *Throttle) Take(addr, name string, now time.Time) Throttled {
+// checked; Return gives it back when the login succeeds. It says which bucket refused. A
+// login from a trusted device (trusted) skips the address bucket while its name's device
+// bucket holds tokens; trustedOK says whether it did (Return needs to know).
+func (t *Throttle) Take(addr, name string, now time.Time, trusted bool) (refused Throttled, trustedOK bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if trusted && t.take(deviceKey(name), t.p.DeviceBurst, t.p.DeviceEvery, now) {
+		if !t.take(nameKey(addr, name), t.p.NameBurst, t.p.NameEvery, now) {
+			t.giveBack(deviceKey(name), t.p.DeviceBurst)
+			return ThrottledByName, false
+		}
+		return NotThrottled, true
+	}
 	if !t.take(addrKey(addr), t.p.AddrBurst, t.p.AddrEvery, now) {
-		return ThrottledByAddr
+		if _, ok := t.lru.Peek(refusalKey(addr, name)); !ok {
+			t.lru.Add(refusalKey(addr, name), &bucket{at: now})
+		}
+		return ThrottledByAddr, false
 	}
 	if !t.take(nameKey(addr, name), t.p.NameBurst, t.p.NameEvery, now) {
 		t.giveBack(addrKey(addr), t.p.AddrBurst)
-		return ThrottledByName
+		return ThrottledByName, false
 	}
-	return NotThrottled
+	return NotThrottled, false
 }
 
 // Return gives back what Take reserved: the login succeeded.
-func (t *Throttle) Return(addr, name string) {
+func (t *Throttle) Return(addr, name string, trusted bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.giveBack(addrKey(addr), t.p.AddrBurst)
+	if trusted {
+		t.giveBack(deviceKey(name), t.p.DeviceBurst)
+	} else {
+		t.giveBack(addrKey(addr), t.p.AddrBurst)
+	}
 	t.giveBack(nameKey(addr, name), t.p.NameBurst)
 }
 
-// Forget clears the throttling of a name: its buckets, and the buckets of the addresses it
-// was tried from (an unlock is for a person who is waiting, whatever bucket stops them).
-func (t *Throttle) Forget(name string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+// addrsOf lists the addresses where name failed or was refused (its name and refusal keys).
+func (t *Throttle) addrsOf(name string) map[string][]string {
+	out := map[string][]string{}
 	for _, k := range t.lru.Keys() {
-		rest, ok := strings.CutPrefix(k, "n\x00")
-		if !ok {
-			continue
+		for _, prefix := range []string{"n\x00", "r\x00"} {
+			rest, ok := strings.CutPrefix(k, prefix)
+			if !ok {
+				continue
+			}
+			addr, nm, _ := strings.Cut(rest, "\x00")
+			if nm == name {
+				out[addr] = append(out[addr], k)
+			}
 		}
-		addr, nm, _ := strings.Cut(rest, "\x00")
-		if nm != name {
-			continue
-		}
-		t.lru.Remove(k)
-		t.lru.Remove(addrKey(addr))
 	}
+	return out
 }
 
-// Limited counts the addresses from which name cannot try again now.
-func (t *Throttle) Limited(name string, now time.Time) int {
+// Forget clears the throttling of a name: its buckets, its trusted devices' bucket, and
+// the buckets of the addresses it failed or was refused from (an unlock is for a person
+// who is waiting, whatever bucket stops them: behind a NAT address that others' failures
+// emptied, the address bucket). It returns those addresses, sorted.
+func (t *Throttle) Forget(name string, now time.Time) []string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	n := 0
-	for _, k := range t.lru.Keys() {
-		rest, ok := strings.CutPrefix(k, "n\x00")
-		if !ok {
-			continue
+	var out []string
+	for addr, keys := range t.addrsOf(name) {
+		if t.stopped(addr, keys, now) != notStopped {
+			out = append(out, addr)
+			t.lru.Remove(addrKey(addr))
 		}
-		addr, nm, _ := strings.Cut(rest, "\x00")
-		if nm != name {
+		for _, k := range keys {
+			t.lru.Remove(k)
+		}
+	}
+	t.lru.Remove(deviceKey(name))
+	sort.Strings(out)
+	return out
+}
+
+type stop int
+
+const (
+	notStopped   stop = iota
+	failedThere       // the name failed from the address (its bucket there is not full), or was refused there
+	limitedThere      // and cannot try from there now
+)
+
+// stopped says how a name's attempts from an address (its keys there) stand.
+func (t *Throttle) stopped(addr string, keys []string, now time.Time) stop {
+	st := notStopped
+	for _, k := range keys {
+		if strings.HasPrefix(k, "r\x00") {
+			st = failedThere
 			continue
 		}
 		b, _ := t.lru.Peek(k)
 		nb := *b
 		nb.refill(t.p.NameBurst, t.p.NameEvery, now)
-		a, ok := t.lru.Peek(addrKey(addr))
-		limited := nb.tokens < 1
-		if ok {
-			ab := *a
-			ab.refill(t.p.AddrBurst, t.p.AddrEvery, now)
-			limited = limited || ab.tokens < 1
+		if nb.tokens < 1 {
+			return limitedThere
 		}
-		if limited {
+		if nb.tokens < float64(t.p.NameBurst) {
+			st = failedThere
+		}
+	}
+	if a, ok := t.lru.Peek(addrKey(addr)); ok && st != notStopped {
+		ab := *a
+		ab.refill(t.p.AddrBurst, t.p.AddrEvery, now)
+		if ab.tokens < 1 {
+			return limitedThere
+		}
+	}
+	return st
+}
+
+// Limited counts the addresses from which name cannot try again now: its own bucket there
+// is empty, or the address's bucket, which refused it.
+func (t *Throttle) Limited(name string, now time.Time) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for addr, keys := range t.addrsOf(name) {
+		if t.stopped(addr, keys, now) == limitedThere {
 			n++
 		}
 	}

@@ -312,7 +312,7 @@ func trickle(t *testing.T, e *env, head string, gap time.Duration) <-chan int {
 // uploads and a trickled query leave other users' uploads and queries answered; the same
 // user's second upload meanwhile is refused 429.
 func TestTrickledBodiesHoldNoSlot(t *testing.T) {
-	e := newEnv(t, Config{MaxUpload: 1 << 20, Limits: Limits{BodyGrace: time.Second, BodyMinRate: 1 << 10, MaxUploads: 1, MaxSQL: 1}})
+	e := newEnv(t, Config{MaxUpload: 1 << 20, Limits: Limits{BodyWindow: time.Second, BodyMinRate: 1 << 10, MaxUploads: 1, MaxSQL: 1}})
 	d := e.one(`SELECT min(district) FROM school_info`)
 	d2 := e.one(`SELECT max(district) FROM school_info`)
 	tokA := e.token("upa", auth.User{Role: auth.RoleDistrict, District: d})
@@ -353,14 +353,14 @@ func TestTrickledBodiesHoldNoSlot(t *testing.T) {
 		t.Errorf("trickles cut after %s", time.Since(start))
 	}
 	// nothing was written for them, and the upload slot is free
-	if len(e.srv.uploadSlots) != 0 || len(e.srv.receiving) != 0 {
-		t.Errorf("slots held: %d %d", len(e.srv.uploadSlots), len(e.srv.receiving))
+	if len(e.srv.uploadSlots) != 0 || e.srv.receiving.inside() != 0 {
+		t.Errorf("slots held: %d %d", len(e.srv.uploadSlots), e.srv.receiving.inside())
 	}
 }
 
 // The message of a cut body names the rule.
 func TestSlowBodyAnswer(t *testing.T) {
-	e := newEnv(t, Config{Limits: Limits{BodyGrace: 300 * time.Millisecond, BodyMinRate: 1 << 10}})
+	e := newEnv(t, Config{Limits: Limits{BodyWindow: 300 * time.Millisecond, BodyMinRate: 1 << 10}})
 	c, err := net.Dial("tcp", strings.TrimPrefix(e.ts.URL, "http://"))
 	if err != nil {
 		t.Fatal(err)

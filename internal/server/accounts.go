@@ -53,11 +53,13 @@ func (s *Server) adminAPI() http.Handler {
 	return r
 }
 
-// unlockAPI clears a name's login throttling: POST /api/admin/users/{name}/unlock.
+// unlockAPI clears a name's login throttling: POST /api/admin/users/{name}/unlock. It
+// names the addresses whose buckets it cleared (those the name failed from or was refused
+// at), so that the admin sees what was opened.
 func (s *Server) unlockAPI(w http.ResponseWriter, r *http.Request) error {
 	name := chi.URLParam(r, "name")
-	n, err := s.accounts.Unlock(r.Context(), name)
-	e := auth.Entry{Action: auth.ActUser, Object: name, Detail: fmt.Sprintf("unlock %d", n), OK: err == nil}
+	addrs, err := s.accounts.Unlock(r.Context(), name)
+	e := auth.Entry{Action: auth.ActUser, Object: name, Detail: fmt.Sprintf("unlock %d %s", len(addrs), strings.Join(addrs, " ")), OK: err == nil}
 	if err != nil {
 		e.Detail = "unlock：" + err.Error()
 	}
@@ -68,7 +70,10 @@ func (s *Server) unlockAPI(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, map[string]any{"user": name, "addresses_cleared": n})
+	if addrs == nil {
+		addrs = []string{}
+	}
+	return writeJSON(w, map[string]any{"user": name, "addresses_cleared": len(addrs), "addresses": addrs})
 }
 
 func writeJSON(w http.ResponseWriter, v any) error {
@@ -200,9 +205,12 @@ func (s *Server) adminUserForm(w http.ResponseWriter, r *http.Request) error {
 			msg = map[string]string{"disable": "已停用 ", "enable": "已启用 "}[op] + name
 		}
 	case "unlock":
-		var n int
-		if n, err = s.accounts.Unlock(ctx, name); err == nil {
-			msg = fmt.Sprintf("已解除 %s 的登录限制（%d 个来源地址）", name, n)
+		var addrs []string
+		if addrs, err = s.accounts.Unlock(ctx, name); err == nil {
+			msg = fmt.Sprintf("已解除 %s 的登录限制（%d 个来源地址）", name, len(addrs))
+			if len(addrs) > 0 {
+				msg += "：" + strings.Join(addrs, "、")
+			}
 		}
 	case "passwd":
 		pw := auth.GeneratePassword()

@@ -211,7 +211,17 @@ func (s *Server) loginPost(w http.ResponseWriter, r *http.Request) {
 	}
 	name, pw, next := strings.TrimSpace(r.PostForm.Get("username")), r.PostForm.Get("password"), r.PostForm.Get("next")
 	start := time.Now()
-	tok, u, err := s.accounts.Login(r.Context(), clientIP(r), name, pw)
+	// A browser that logged in as this name before carries a device cookie for it: the
+	// login then has a hash slot kept for it and skips the address bucket (auth/device.go).
+	var device string
+	if c, err := r.Cookie(auth.DeviceCookie); err == nil {
+		device = c.Value
+	}
+	trusted := ""
+	if s.accounts.DeviceTrusted(device, name) {
+		trusted = "（受信任设备）"
+	}
+	tok, u, err := s.accounts.LoginDevice(r.Context(), clientIP(r), name, pw, device)
 	if err != nil {
 		// Every failure answers alike: the reason goes to the audit trail only.
 		reason := "服务器错误"
@@ -222,7 +232,7 @@ func (s *Server) loginPost(w http.ResponseWriter, r *http.Request) {
 			s.log.Error("login", "err", err)
 		}
 		e := auth.Entry{User: auditName(name), Role: string(u.Role), Scope: "无", Action: auth.ActLoginFailed, Object: auditName(name),
-			Detail: reason, DurationMS: time.Since(start).Milliseconds()}
+			Detail: reason + trusted, DurationMS: time.Since(start).Milliseconds()}
 		if le != nil && le.Throttled {
 			s.auditSampled(r, "login", e)
 		} else {
@@ -235,8 +245,14 @@ func (s *Server) loginPost(w http.ResponseWriter, r *http.Request) {
 		Name: sessionCookie, Value: tok, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode,
 		Secure: r.TLS != nil, MaxAge: int(s.accounts.Policy().SessionTTL.Seconds()),
 	})
+	// Long-lived, sent to /login only, unreadable by scripts: it vouches for the name at
+	// the next login from this browser, and grants nothing else.
+	http.SetCookie(w, &http.Cookie{
+		Name: auth.DeviceCookie, Value: s.accounts.NewDeviceCookie(device, name), Path: "/login", HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, MaxAge: int(s.accounts.Policy().DeviceTTL.Seconds()),
+	})
 	sc := s.scopeFor(r.Context(), u)
-	s.audit(r.WithContext(withScope(r.Context(), sc)), auth.Entry{Action: auth.ActLogin, Object: name, OK: true})
+	s.audit(r.WithContext(withScope(r.Context(), sc)), auth.Entry{Action: auth.ActLogin, Object: name, OK: true, Detail: strings.Trim(trusted, "（）")})
 	dest := safeNext(next)
 	if dest == "/" && sc.Role == auth.RoleSchool {
 		dest = "/schools/" + url.PathEscape(sc.School)

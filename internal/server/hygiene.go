@@ -78,8 +78,14 @@ func (s *Server) crossOrigin(next http.Handler) http.Handler {
 		if len(origin) > 200 {
 			origin = origin[:200]
 		}
-		s.auditSampled(r, "cross-origin", auth.Entry{Scope: "无", Action: auth.ActCrossOrigin, Object: r.Method + " " + r.URL.Path,
-			Detail: fmt.Sprintf("Sec-Fetch-Site=%q Origin=%q", r.Header.Get("Sec-Fetch-Site"), strings.ToValidUTF8(origin, ""))})
+		e := auth.Entry{Scope: "无", Action: auth.ActCrossOrigin, Object: r.Method + " " + r.URL.Path,
+			Detail: fmt.Sprintf("Sec-Fetch-Site=%q Origin=%q", r.Header.Get("Sec-Fetch-Site"), strings.ToValidUTF8(origin, ""))}
+		// Whose browser or script it was, for the audit line only: the request itself is
+		// refused whoever sent it (a hostile page rides on its victim's cookie).
+		if u, err := s.identify(r); err == nil {
+			e.User, e.Role, e.Scope = u.Name, string(u.Role), s.scopeFor(r.Context(), u).String()
+		}
+		s.auditSampled(r, "cross-origin", e)
 		writeJSONError(w, http.StatusForbidden, "拒绝跨站请求")
 	}))
 	return cop.Handler(next)

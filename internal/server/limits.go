@@ -27,11 +27,14 @@ const (
 	DefaultBodyStall = 30 * time.Second
 	// DefaultBodyTotal bounds the whole reading of a request body, however it trickles.
 	DefaultBodyTotal = time.Hour
-	// DefaultBodyMinRate and DefaultBodyGrace: past the grace period a body must have
-	// arrived at this average rate at least, or it is cut. A byte every 20 seconds held an
-	// upload slot for an hour; 8 KB/s is a tenth of the slowest school line (64 kbit/s).
+	// DefaultBodyMinRate and DefaultBodyWindow: every window of a body's reading (the
+	// first from its start, each next one from when the last was satisfied) must bring
+	// this rate times the window, or the body is cut. A byte every 20 seconds held an upload
+	// slot for an hour; 8 KB/s is a tenth of the slowest school line (64 kbit/s). The rate
+	// is not the average since the start: a 28.8 MB burst banked an hour of credit, which
+	// a byte every 29 s then spent holding a slot.
 	DefaultBodyMinRate = 8 << 10
-	DefaultBodyGrace   = 10 * time.Second
+	DefaultBodyWindow  = 30 * time.Second
 	// DefaultMaxSQL and DefaultMaxUploads bound the ad-hoc queries and uploads running at
 	// once; more are answered 503 with Retry-After. An admin has one more SQL slot of its
 	// own, and one scope (a district, a school) at most DefaultSQLPerScope of the others.
@@ -39,8 +42,12 @@ const (
 	DefaultSQLPerScope = 1
 	DefaultMaxUploads  = 2
 	// DefaultMaxReceiving bounds the uploads being received at once (each is spooled to
-	// disk, up to MaxUpload, before it asks for an upload slot).
-	DefaultMaxReceiving = 4
+	// disk, up to MaxUpload, before it asks for an upload slot); an admin has one more of
+	// its own, and one district (its schools' users with it) or school at most
+	// DefaultReceivingPerScope of the others: four accounts sending at 9 KB/s held every
+	// receiving slot and the admin got 503.
+	DefaultMaxReceiving      = 4
+	DefaultReceivingPerScope = 2
 	// DefaultMaxUploadFiles bounds the files of one upload: 10,000 tiny parts held the
 	// write lock for a minute and wrote 10,025 audit lines.
 	DefaultMaxUploadFiles = 100
@@ -54,18 +61,21 @@ const (
 
 // Limits bound what one request may hold; zero fields take the defaults.
 type Limits struct {
-	WriteTimeout   time.Duration // writing one response
-	BodyStall      time.Duration // a request body that stops arriving
-	BodyTotal      time.Duration // reading one request body, in all
-	BodyMinRate    int64         // bytes a second a body must average past BodyGrace
-	BodyGrace      time.Duration
-	MaxSQL         int   // ad-hoc queries at once (besides the admins' own slot)
-	SQLPerScope    int   // ad-hoc queries at once of one district or school
-	MaxUploads     int   // uploads loading at once (they load one at a time)
-	MaxReceiving   int   // upload bodies being received at once
-	MaxUploadFiles int   // files in one upload
-	SQLBytes       int64 // an ad-hoc result's size
-	SQLMemory      int64 // an ad-hoc query's memory growth
+	WriteTimeout time.Duration // writing one response
+	BodyStall    time.Duration // a request body that stops arriving
+	BodyTotal    time.Duration // reading one request body, in all
+	BodyMinRate  int64         // bytes a second a body must average over each BodyWindow
+	BodyWindow   time.Duration
+	MaxSQL       int // ad-hoc queries at once (besides the admins' own slot)
+	SQLPerScope  int // ad-hoc queries at once of one district or school
+	MaxUploads   int // uploads loading at once (they load one at a time)
+	MaxReceiving int // upload bodies being received at once (besides the admins' own slot)
+	// ReceivingPerScope bounds the upload bodies of one district (with its schools' users)
+	// or of one school being received at once.
+	ReceivingPerScope int
+	MaxUploadFiles    int   // files in one upload
+	SQLBytes          int64 // an ad-hoc result's size
+	SQLMemory         int64 // an ad-hoc query's memory growth
 }
 
 // defaults fills the zero fields.
@@ -82,8 +92,8 @@ func (l *Limits) defaults() {
 	if l.BodyMinRate <= 0 {
 		l.BodyMinRate = DefaultBodyMinRate
 	}
-	if l.BodyGrace <= 0 {
-		l.BodyGrace = DefaultBodyGrace
+	if l.BodyWindow <= 0 {
+		l.BodyWindow = DefaultBodyWindow
 	}
 	if l.MaxSQL <= 0 {
 		l.MaxSQL = DefaultMaxSQL
@@ -96,6 +106,9 @@ func (l *Limits) defaults() {
 	}
 	if l.MaxReceiving <= 0 {
 		l.MaxReceiving = DefaultMaxReceiving
+	}
+	if l.ReceivingPerScope <= 0 {
+		l.ReceivingPerScope = DefaultReceivingPerScope
 	}
 	if l.MaxUploadFiles <= 0 {
 		l.MaxUploadFiles = DefaultMaxUploadFiles
@@ -134,6 +147,9 @@ func (s *Server) sweepUploads() error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("uploads: %w", err)
 	}
+	if err := os.Chmod(dir, 0o700); err != nil { // one an earlier version made 0755
+		return fmt.Errorf("uploads: %w", err)
+	}
 	// what the scope databases of a killed server spilled (DuckDB removes a closed one's)
 	leftover, _ := filepath.Glob(filepath.Join(s.wh.Path+".tmp", "scope-*"))
 	for _, p := range leftover {
@@ -170,17 +186,34 @@ func busy(w http.ResponseWriter, msg string) {
 // sqlGate admits ad-hoc queries: at most max of everyone's at once, at most perScope of one
 // district's or school's, and one more for the project office whatever the others hold
 // (two long district queries took both slots and the admin got 503 eight times of eight).
+// The same gate admits upload bodies being received (with a scope that counts a school's
+// users in their district).
 type sqlGate struct {
 	max, perScope int
+	key           func(auth.Scope) string // the scope a caller counts in
+	what          string                  // what the slots are for, in the busy message
 
 	mu      sync.Mutex
-	others  int            // queries of non-admins running
-	admins  int            // queries of admins running
-	byScope map[string]int // non-admins' queries running, by scope
+	others  int            // non-admins inside
+	admins  int            // admins inside
+	byScope map[string]int // non-admins inside, by scope
 }
 
 func newSQLGate(max, perScope int) *sqlGate {
-	return &sqlGate{max: max, perScope: perScope, byScope: map[string]int{}}
+	return &sqlGate{max: max, perScope: perScope, key: auth.Scope.String, what: "运行的查询", byScope: map[string]int{}}
+}
+
+// newReceivingGate admits upload bodies. A school user counts in its school's district
+// (scopeFor fills it in from the school list), so that a district's schools together get
+// the district's share; a school the list does not place counts on its own.
+func newReceivingGate(max, perScope int) *sqlGate {
+	return &sqlGate{max: max, perScope: perScope, what: "接收的上传", byScope: map[string]int{},
+		key: func(sc auth.Scope) string {
+			if sc.District != "" {
+				return "区县:" + sc.District
+			}
+			return sc.String()
+		}}
 }
 
 // enter takes a slot for sc, or says in Chinese why none is free.
@@ -189,17 +222,17 @@ func (g *sqlGate) enter(sc auth.Scope) (func(), string) {
 	defer g.mu.Unlock()
 	if sc.IsAdmin() {
 		if g.others+g.admins >= g.max+1 {
-			return nil, fmt.Sprintf("服务器正忙：同时运行的查询已达上限 %d 个，请 %d 秒后再试", g.max+1, retryAfter)
+			return nil, fmt.Sprintf("服务器正忙：同时%s已达上限 %d 个，请 %d 秒后再试", g.what, g.max+1, retryAfter)
 		}
 		g.admins++
 		return func() { g.mu.Lock(); g.admins--; g.mu.Unlock() }, ""
 	}
-	key := sc.String()
+	key := g.key(sc)
 	switch {
 	case g.byScope[key] >= g.perScope:
-		return nil, fmt.Sprintf("服务器正忙：%s 同时运行的查询已达上限 %d 个，请 %d 秒后再试", sc.String(), g.perScope, retryAfter)
+		return nil, fmt.Sprintf("服务器正忙：%s 同时%s已达上限 %d 个，请 %d 秒后再试", key, g.what, g.perScope, retryAfter)
 	case g.others >= g.max || g.others+g.admins >= g.max+1:
-		return nil, fmt.Sprintf("服务器正忙：同时运行的查询已达上限 %d 个，请 %d 秒后再试", g.max, retryAfter)
+		return nil, fmt.Sprintf("服务器正忙：同时%s已达上限 %d 个，请 %d 秒后再试", g.what, g.max, retryAfter)
 	}
 	g.others++
 	g.byScope[key]++
@@ -211,6 +244,13 @@ func (g *sqlGate) enter(sc auth.Scope) (func(), string) {
 			delete(g.byScope, key)
 		}
 	}, ""
+}
+
+// inside is how many callers are inside the gate.
+func (g *sqlGate) inside() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.others + g.admins
 }
 
 // busyError is work refused for want of a slot: 503 with Retry-After.
@@ -229,8 +269,8 @@ func (s *Server) deadlines(next http.Handler) http.Handler {
 		_ = rc.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
 		if r.Body != nil && r.Body != http.NoBody {
 			now := time.Now()
-			r.Body = &rateReader{rc: rc, body: r.Body, stall: s.cfg.BodyStall, start: now, end: now.Add(s.cfg.BodyTotal),
-				grace: s.cfg.BodyGrace, rate: s.cfg.BodyMinRate}
+			r.Body = &rateReader{rc: rc, body: r.Body, stall: s.cfg.BodyStall, end: now.Add(s.cfg.BodyTotal),
+				window: s.cfg.BodyWindow, quota: int64(float64(s.cfg.BodyMinRate) * s.cfg.BodyWindow.Seconds()), winStart: now}
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -258,27 +298,27 @@ func (s *Server) longBody(h handler) handler {
 var errSlowBody = errors.New("slow body")
 
 // rateReader gives each read of the body a deadline and clears it after: the next bytes
-// must come before the body stalls (stall from now), before its average since start falls
-// below rate (once the grace period is over), and before end. A deadline left running
+// must come before the body stalls (stall from now), before the current window ends
+// without its quota (each window must bring quota bytes; the next window starts when it
+// has: a burst banks nothing past its own window), and before end. A deadline left running
 // while the handler works would, once it fired, cancel the request's context (net/http's
 // background read treats it as the client gone), hence the clearing.
 type rateReader struct {
 	rc          *http.ResponseController
 	body        io.ReadCloser
 	stall       time.Duration
-	start, end  time.Time
-	grace       time.Duration
-	rate        int64 // bytes a second
-	n           int64 // bytes read so far
+	end         time.Time
+	window      time.Duration
+	quota       int64     // bytes each window must bring
+	winStart    time.Time // when the current window began
+	winBytes    int64     // bytes it has brought
 	failed, cut bool
 }
 
 func (b *rateReader) deadline(now time.Time) time.Time {
 	d := now.Add(b.stall)
-	// the average falls below rate at start + n/rate; never before the grace period ends
-	byRate := b.start.Add(max(b.grace, time.Duration(float64(b.n)/float64(b.rate)*float64(time.Second))))
-	if byRate.Before(d) {
-		d = byRate
+	if w := b.winStart.Add(b.window); w.Before(d) {
+		d = w
 	}
 	if b.end.Before(d) {
 		d = b.end
@@ -298,7 +338,9 @@ func (b *rateReader) Read(p []byte) (int, error) {
 	}
 	_ = b.rc.SetReadDeadline(d)
 	n, err := b.body.Read(p)
-	b.n += int64(n)
+	if b.winBytes += int64(n); b.winBytes >= b.quota {
+		b.winStart, b.winBytes = time.Now(), 0
+	}
 	if err == nil || err == io.EOF {
 		_ = b.rc.SetReadDeadline(time.Time{})
 		return n, err

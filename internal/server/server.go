@@ -72,7 +72,7 @@ type Server struct {
 	userSQL, userUpload sync.Map      // user name -> slots of 1: one ad-hoc query, one upload per user at a time
 	gate                *sqlGate      // ad-hoc query slots (limits.go)
 	uploadSlots         slots         // uploads loading
-	receiving           slots         // upload bodies being received
+	receiving           *sqlGate      // upload bodies being received (limits.go)
 	sampler             *auditSampler // auditlimit.go
 }
 
@@ -91,7 +91,7 @@ func New(cfg Config, wh *warehouse.Warehouse, loader *ingest.Loader, accounts *a
 	}
 	cfg.Limits.defaults()
 	s := &Server{cfg: cfg, wh: wh, loader: loader, runner: r, reports: rp, log: log, accounts: accounts, districtOf: map[string]string{},
-		gate: newSQLGate(cfg.MaxSQL, cfg.SQLPerScope), uploadSlots: make(slots, cfg.MaxUploads), receiving: make(slots, cfg.MaxReceiving),
+		gate: newSQLGate(cfg.MaxSQL, cfg.SQLPerScope), uploadSlots: make(slots, cfg.MaxUploads), receiving: newReceivingGate(cfg.MaxReceiving, cfg.ReceivingPerScope),
 		sampler: newAuditSampler()}
 	s.adhoc = s.newAdHoc(r)
 	s.scopes = scoped.NewSet(wh.DB, cfg.Scopes, log, s.newScopeView)
@@ -243,8 +243,8 @@ func (s *Server) errorStatus(r *http.Request, err error) (int, string) {
 	case errors.Is(err, errTooLarge):
 		return http.StatusRequestEntityTooLarge, strings.TrimPrefix(err.Error(), errTooLarge.Error()+": ")
 	case errors.Is(err, errSlowBody):
-		return http.StatusRequestTimeout, fmt.Sprintf("请求体传送过慢（%s 后平均低于 %s/秒，或停顿超过 %s），已中断：请检查网络后重试",
-			s.cfg.BodyGrace, humanBytes(s.cfg.BodyMinRate), s.cfg.BodyStall)
+		return http.StatusRequestTimeout, fmt.Sprintf("请求体传送过慢（某 %s 内平均低于 %s/秒，或停顿超过 %s），已中断：请检查网络后重试",
+			s.cfg.BodyWindow, humanBytes(s.cfg.BodyMinRate), s.cfg.BodyStall)
 	case errors.Is(err, errBadRequest):
 		return http.StatusBadRequest, strings.TrimPrefix(err.Error(), errBadRequest.Error()+": ")
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
@@ -579,12 +579,13 @@ func (s *Server) ingestAPI(w http.ResponseWriter, r *http.Request) (err error) {
 			s.audit(r, auth.Entry{Action: auth.ActUpload, Detail: "未导入：" + msg})
 		}
 	}()
-	if !s.receiving.tryAcquire() {
-		busy(w, fmt.Sprintf("服务器正忙：同时接收的上传已达上限 %d 个，请 %d 秒后再试", cap(s.receiving), retryAfter))
+	leave, why := s.receiving.enter(scopeOf(r.Context()))
+	if leave == nil {
+		busy(w, why)
 		return nil
 	}
 	dir, files, opts, err := s.receiveUpload(w, r)
-	s.receiving.release()
+	leave()
 	if dir != "" {
 		defer os.RemoveAll(dir)
 	}
@@ -731,7 +732,8 @@ func orderUploads(files []upload) []upload {
 func saveUpload(dir string, i int, part *multipart.Part) (upload, error) {
 	name := filepath.Base(part.FileName())
 	p := filepath.Join(dir, fmt.Sprintf("%03d%s", i, filepath.Ext(name)))
-	f, err := os.Create(p)
+	// private whatever the umask: an upload holds teachers' names and ID numbers
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return upload{}, err
 	}

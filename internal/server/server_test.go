@@ -52,7 +52,13 @@ func newEnv(t testing.TB, cfg Config) *env {
 // env's client sends.
 func serveWarehouse(t testing.TB, cfg Config, wh *warehouse.Warehouse, l *ingest.Loader) *env {
 	t.Helper()
-	accounts := auth.NewStore(wh.DB, auth.DefaultPolicy)
+	return servePolicy(t, cfg, wh, l, auth.DefaultPolicy)
+}
+
+// servePolicy is serveWarehouse with a login policy of the test's own.
+func servePolicy(t testing.TB, cfg Config, wh *warehouse.Warehouse, l *ingest.Loader, p auth.Policy) *env {
+	t.Helper()
+	accounts := auth.NewStore(wh.DB, p)
 	srv, err := New(cfg, wh, l, accounts, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)

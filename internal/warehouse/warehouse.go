@@ -117,6 +117,12 @@ func OpenWith(ctx context.Context, file string, o Options) (*Warehouse, error) {
 		}
 		return nil, fmt.Errorf("warehouse: open %s: %w", file, err)
 	}
+	if !o.ReadOnly {
+		if err := Private(file); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
 	w := &Warehouse{DB: sql.OpenDB(c), Path: file, conn: c}
 	// database/sql keeps 2 idle connections by default; a server answering many readers
 	// would open and close DuckDB connections on every burst.

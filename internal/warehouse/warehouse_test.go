@@ -112,3 +112,41 @@ func TestNewWarehouseStorageVersion(t *testing.T) {
 		t.Fatalf("storage version %s, want v1.0.0+", v)
 	}
 }
+
+// A read-write open makes the warehouse file and the directories beside it private,
+// whatever modes it finds (an earlier version's, a copy's); a read-only open changes
+// nothing (the file may be someone else's to read).
+func TestOpenMakesFilesPrivate(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "w.duckdb")
+	w, err := Open(context.Background(), file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	if err := os.MkdirAll(file+".uploads", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for p, m := range map[string]os.FileMode{file: 0o644, file + ".uploads": 0o755, file + ".tmp": 0o755} {
+		if err := os.Chmod(p, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := OpenReadOnly(context.Background(), file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	if st, _ := os.Stat(file); st.Mode().Perm() != 0o644 {
+		t.Errorf("a read-only open changed the file's mode to %v", st.Mode().Perm())
+	}
+	w, err = Open(context.Background(), file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	for p, want := range map[string]os.FileMode{file: 0o600, file + ".uploads": 0o700, file + ".tmp": 0o700} {
+		if st, err := os.Stat(p); err != nil || st.Mode().Perm() != want {
+			t.Errorf("%s: %v %v, want %v", filepath.Base(p), st.Mode().Perm(), err, want)
+		}
+	}
+}

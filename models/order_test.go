@@ -251,7 +251,7 @@ func compareWarehouses(t *testing.T, a, b string) {
 		t.Fatal(err)
 	}
 	nonEmpty := map[string]bool{}
-	for _, table := range AnalystTables() {
+	for _, table := range builtin(t).AnalystTables() {
 		// Copied out first: a partitioned model is a view over its month tables, which
 		// DuckDB binds in the current database, so each is read with its database in use.
 		for _, db := range []string{"a", "b"} {

@@ -20,7 +20,7 @@ func TestGuardAttacks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := NewAdHoc(r)
+	a := NewAdHoc(r, analystTables(t))
 	ctx := context.Background()
 	const (
 		show    = "不能使用 SUMMARIZE、DESCRIBE 或 SHOW"
@@ -210,7 +210,7 @@ func TestFunctionAllowList(t *testing.T) {
 func TestResultByteCap(t *testing.T) {
 	wh := demo(t)
 	r, _ := NewRunner(wh.DB)
-	a := NewAdHoc(r)
+	a := NewAdHoc(r, analystTables(t))
 	a.ByteLimit = 1 << 20
 	res, err := a.Run(context.Background(), "SELECT repeat('x', 1000) AS v FROM range(5000)")
 	if err != nil {
@@ -238,7 +238,7 @@ func TestResultByteCap(t *testing.T) {
 func TestMemoryCeiling(t *testing.T) {
 	wh := demo(t)
 	r, _ := NewRunner(wh.DB)
-	a := NewAdHoc(r)
+	a := NewAdHoc(r, analystTables(t))
 	a.Memory = 256 << 20
 	for _, q := range []string{
 		"SELECT repeat('x', 100000) FROM range(10000)",

@@ -528,10 +528,11 @@ func runBenchStep(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	case "bare":
 		// One model's SELECT, run by DuckDB alone over the tables the refresh left.
-		ms, err := models.Models()
+		cat, err := models.Builtin()
 		if err != nil {
 			return err
 		}
+		ms := cat.Models
 		c, err := duckdb.NewConnector(file+"?access_mode=READ_ONLY", nil)
 		if err != nil {
 			return err

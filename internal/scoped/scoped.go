@@ -5,8 +5,9 @@
 // such row is in the database it runs on: the scope is enforced by what is copied, not by
 // rewriting anyone's SQL.
 //
-// Every analyst table has a rule (tableRules). A table without one is an error, so a new
-// model cannot slip into a scope unfiltered: the build fails closed.
+// Every analyst table declares its rule in its own file (@scope, and @school-scope where a
+// school's database differs; models/README.md). A rule this package does not know is an
+// error, so a new table cannot slip into a scope unfiltered: the build fails closed.
 package scoped
 
 import (
@@ -36,65 +37,46 @@ import (
 // holds its school in M (for a teacher's rows, the school of the roster that lists her in
 // M), and a raw row to the scope that holds its school in its batch's month. A teacher or a
 // school that moves district takes its rows from the move on, and leaves its history behind.
-type rule int
+type rule = string
 
+// The rules, as the tables declare them (models.ScopeRules lists them; a test checks this
+// package knows each).
 const (
-	byDistrict     rule = iota + 1 // the row's own district column (set per month); school scope: its school_code
-	bySchoolMonth                  // (month, school_code) one of the scope's school-months (no month column: the latest month)
-	byTeacherMonth                 // (month, teacher_key) a teacher on one of the scope's rosters that month
-	byPersonMonth                  // as byTeacherMonth; a teacher on no roster that month goes by the row's school-month
-	byRawRef                       // raw rows whose school reference resolves, in their batch's month, to one of the scope's schools
-	byText                         // text-keyed rows: only the texts the scope's own raw rows use
-	byScopeCode                    // scope/scope_code rows (coverage, choices, monthly)
-	recompute                      // aggregates: the model's own SQL, rerun over the scope's rows
-	global                         // reference data with no one's rows: months, profile, catalogues
-	byBatch                        // batches the scope uploaded, or holding its rows or rejects
-	byReject                       // rejected rows of the scope's uploads, or naming one of its schools in the file's month
-	byGroup                        // annual_by_group (school scope): the school's own row
+	byDistrict     rule = "district"      // the row's own district column (set per month); school scope: its school_code
+	bySchoolMonth  rule = "school_month"  // (month, school_code) one of the scope's school-months
+	byLatestSchool rule = "latest_school" // school_code one of the scope's schools in the latest month
+	byTeacherMonth rule = "teacher_month" // (month, teacher_key) a teacher on one of the scope's rosters that month
+	byPersonMonth  rule = "person_month"  // as teacher_month; a teacher on no roster that month goes by the row's school-month
+	byRawRef       rule = "raw_ref"       // raw rows whose school reference resolves, in their batch's month, to one of the scope's schools
+	byText         rule = "text"          // text-keyed rows: only the texts the scope's own raw rows use
+	byScopeCode    rule = "scope_code"    // scope/scope_code rows (coverage, choices, monthly)
+	recompute      rule = "recompute"     // aggregates: the model's own SQL, rerun over the scope's rows
+	global         rule = "global"        // reference data with no one's rows: months, profile, catalogues
+	byBatch        rule = "batch"         // batches the scope uploaded, or holding its rows or rejects
+	byReject       rule = "reject"        // rejected rows of the scope's uploads, or naming one of its schools in the file's month
+	byGroup        rule = "group"         // annual_by_group (school scope): the school's own row
+	noRows         rule = "none"          // nothing (a school sees no district-wide figure)
 )
 
-// tableRules covers every analyst table (models.AnalystTables); the test checks that.
-var tableRules = map[string]rule{
-	"teacher_progress": byDistrict, "school_gate": byDistrict, "teacher_progress_monthly": byDistrict,
-	"school_gate_monthly": byDistrict, "roster": byDistrict, "school_info": byDistrict,
-	"swot_inputs": byDistrict, "swot_gaps": byDistrict, "raw_schools": byDistrict,
+// known are the rules source knows.
+var known = map[rule]bool{byDistrict: true, bySchoolMonth: true, byLatestSchool: true, byTeacherMonth: true, byPersonMonth: true,
+	byRawRef: true, byText: true, byScopeCode: true, recompute: true, global: true, byBatch: true, byReject: true, byGroup: true, noRows: true}
 
-	"unmatched_rows": bySchoolMonth, "effective_batches": bySchoolMonth, "school_refs": bySchoolMonth,
-	"masked_ids": bySchoolMonth,
-
-	"teacher_category_hours": byTeacherMonth,
-	// a teacher's points and plan go with her: the school of her roster that month, whichever
-	// school's file gave them
-	"teacher_points": byPersonMonth, "teacher_plan": byPersonMonth,
-
-	"raw_teachers": byRawRef, "raw_hours": byRawRef, "raw_progress": byRawRef, "raw_assessments": byRawRef,
-
-	// the ability point texts files give: one district's free text is not another's
-	"ability_refs": byText,
-
-	"district_summary": recompute, "coverage": recompute, "ability_choices": recompute,
-	"monthly_progress": recompute, "annual_summary": recompute, "annual_by_group": recompute,
-	"data_quality": recompute,
-
-	"months": global, "profile": global, "profile_category_min": global, "profile_activity_cap": global,
-	"profile_catalogue": global, "abilities": global,
-
-	"batches": byBatch,
-	"rejects": byReject,
-}
-
-// rawKinds are the export kinds of the raw tables cut by their school references.
-var rawKinds = map[string]string{"raw_teachers": "teachers", "raw_hours": "hours", "raw_progress": "progress", "raw_assessments": "assessments"}
-
-// schoolScopeRules: a school sees no district-wide aggregate computed from other schools
-// (the district average in swot_inputs is the one comparison it is shown, on its own rows).
-var schoolScopeRules = map[string]rule{
-	"district_summary": byDistrict, // empty: a district's figures are other schools' too
-	"coverage":         byScopeCode,
-	"ability_choices":  byScopeCode,
-	"monthly_progress": byScopeCode,
-	"annual_summary":   byDistrict, // empty, as district_summary
-	"annual_by_group":  byGroup,
+// ruleOf is the rule that cuts table t for key k: its @school-scope for a school's
+// database where it declares one, else its @scope.
+func ruleOf(cat *models.Catalog, t string, k Key) (rule, error) {
+	d, ok := cat.Table(t)
+	if !ok {
+		return "", fmt.Errorf("table %s is not declared", t)
+	}
+	r := d.Scope
+	if k.School != "" && d.SchoolScope != "" {
+		r = d.SchoolScope
+	}
+	if !known[r] {
+		return "", fmt.Errorf("%s: scope rule %q is unknown to the scope databases", d.File, r)
+	}
+	return r, nil
 }
 
 // Key identifies a scope's database: a district, or a school.
@@ -147,6 +129,7 @@ type Options struct {
 // Set keeps the scopes' databases built since the last refresh.
 type Set struct {
 	src   *sql.DB
+	cat   *models.Catalog
 	opts  Options
 	log   *slog.Logger
 	setup func(*sql.DB) (any, error)
@@ -166,14 +149,14 @@ type call struct {
 
 // NewSet builds scope databases from src on demand; setup runs once on each new one (the
 // server builds that scope's reports there).
-func NewSet(src *sql.DB, o Options, log *slog.Logger, setup func(*sql.DB) (any, error)) *Set {
+func NewSet(src *sql.DB, cat *models.Catalog, o Options, log *slog.Logger, setup func(*sql.DB) (any, error)) *Set {
 	if o.Max <= 0 {
 		o.Max = 8
 	}
 	if o.MemoryLimit == "" {
 		o.MemoryLimit = "1GB"
 	}
-	return &Set{src: src, opts: o, log: log, setup: setup, dbs: map[Key]*DB{}, used: map[Key]time.Time{}, building: map[Key]*call{}}
+	return &Set{src: src, cat: cat, opts: o, log: log, setup: setup, dbs: map[Key]*DB{}, used: map[Key]time.Time{}, building: map[Key]*call{}}
 }
 
 // ErrNoScope is a request without a scope to cut to: it gets nothing.
@@ -239,7 +222,7 @@ func (s *Set) build(k Key, gen int, c *call) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	start := time.Now()
-	d, err := Build(ctx, s.src, k, s.opts.MemoryLimit)
+	d, err := Build(ctx, s.src, s.cat, k, s.opts.MemoryLimit)
 	if err == nil && s.setup != nil {
 		d.Value, err = s.setup(d.DB)
 		if err != nil {
@@ -345,7 +328,7 @@ func (s *Set) warm(gen int, keys []Key) {
 }
 
 // Build makes the scope's database from src.
-func Build(ctx context.Context, src *sql.DB, k Key, memoryLimit string) (*DB, error) {
+func Build(ctx context.Context, src *sql.DB, cat *models.Catalog, k Key, memoryLimit string) (*DB, error) {
 	schools, err := scopeSchools(ctx, src, k)
 	if err != nil {
 		return nil, err
@@ -360,7 +343,7 @@ func Build(ctx context.Context, src *sql.DB, k Key, memoryLimit string) (*DB, er
 	}
 	d := &DB{Key: k, DB: sql.OpenDB(conn), conn: conn, Schools: schools}
 	d.DB.SetMaxIdleConns(8)
-	if err := fill(ctx, src, d); err != nil {
+	if err := fill(ctx, src, cat, d); err != nil {
 		d.close()
 		return nil, fmt.Errorf("scoped: %s: %w", k, err)
 	}
@@ -386,18 +369,6 @@ func scopeSchools(ctx context.Context, src *sql.DB, k Key) ([]string, error) {
 		out = append(out, c)
 	}
 	return out, rows.Err()
-}
-
-// Rules returns each analyst table's rule name, for tests and docs.
-func Rules() map[string]string {
-	names := map[rule]string{byDistrict: "district", bySchoolMonth: "school_month", byTeacherMonth: "teacher_month",
-		byPersonMonth: "person_month", byRawRef: "raw_ref", byText: "text", byScopeCode: "scope_code",
-		recompute: "recompute", global: "global", byBatch: "batch", byReject: "reject", byGroup: "group"}
-	out := map[string]string{}
-	for t, r := range tableRules {
-		out[t] = names[r]
-	}
-	return out
 }
 
 func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
@@ -498,26 +469,22 @@ func rejectOf(j string, k Key) string {
 
 // source is the SELECT of table t's rows that are the scope's (the table's own columns),
 // read on the source connection after scopeTables.
-func source(t string, r rule, k Key) (string, error) {
+func source(cat *models.Catalog, t string, r rule, k Key) (string, error) {
 	const a = "__t"
 	from := "SELECT " + a + ".* FROM " + ident(t) + " AS " + a
 	where := func(cond string) (string, error) { return from + " WHERE " + cond, nil }
 	switch r {
 	case byDistrict:
 		if k.School != "" {
-			if t == "district_summary" || t == "annual_summary" {
-				return where("false")
-			}
 			return where(a + ".school_code = " + quote(k.School))
 		}
 		return where(a + ".district = " + quote(k.District))
 	case bySchoolMonth:
-		if t == "unmatched_rows" {
-			// the rows of the latest month's files, each at the school it resolves to then
-			return from + " SEMI JOIN (SELECT school_code FROM " + tmpSchoolMonths + " WHERE month = (SELECT max(month) FROM months)) sm" +
-				" ON sm.school_code = " + a + ".school_code", nil
-		}
 		return from + inSchoolMonth(a+".month", a+".school_code"), nil
+	case byLatestSchool:
+		// rows of the latest month, each at the school it resolves to then
+		return from + " SEMI JOIN (SELECT school_code FROM " + tmpSchoolMonths + " WHERE month = (SELECT max(month) FROM months)) sm" +
+			" ON sm.school_code = " + a + ".school_code", nil
 	case byTeacherMonth:
 		return from + inTeacherMonth(a), nil
 	case byPersonMonth:
@@ -527,17 +494,25 @@ func source(t string, r rule, k Key) (string, error) {
 			" ANTI JOIN roster ro ON ro.month = " + a + ".month AND ro.teacher_key = " + a + ".teacher_key" +
 			inSchoolMonth(a+".month", a+".school_code"), nil
 	case byRawRef:
-		kind, ok := rawKinds[t]
-		if !ok {
-			return "", fmt.Errorf("table %s: raw rule but no export kind", t)
+		d, _ := cat.Table(t)
+		if d.ExportKind == "" {
+			return "", fmt.Errorf("%s: a raw_ref table declares its @export-kind", d.File)
 		}
-		return from + inRawRefs(a, kind), nil
+		return from + inRawRefs(a, d.ExportKind), nil
 	case byText:
-		if t != "ability_refs" {
-			return "", fmt.Errorf("table %s: text rule, but only ability_refs is text-keyed", t)
+		key, raws, ok := cat.TextSource(t)
+		if !ok || len(raws) == 0 {
+			return "", fmt.Errorf("table %s: the text rule cuts a text-keyed model that reads raw rows", t)
 		}
-		return from + " SEMI JOIN (SELECT DISTINCT x.ability_given FROM raw_assessments x" + inRawRefs("x", "assessments") +
-			") g ON g.ability_given = " + a + ".ability_given", nil
+		var texts []string
+		for _, rt := range raws {
+			d, _ := cat.Table(rt)
+			if d.ExportKind == "" {
+				return "", fmt.Errorf("table %s: its texts come from %s, which declares no @export-kind", t, rt)
+			}
+			texts = append(texts, "SELECT x."+ident(key)+" AS k FROM "+ident(rt)+" x"+inRawRefs("x", d.ExportKind))
+		}
+		return from + " SEMI JOIN (" + strings.Join(texts, " UNION ") + ") g ON g.k = " + a + "." + ident(key), nil
 	case byScopeCode:
 		if k.School != "" {
 			return where(a + ".scope = 'school' AND " + a + ".scope_code = " + quote(k.School))
@@ -559,39 +534,27 @@ func source(t string, r rule, k Key) (string, error) {
 			" OR " + a + ".batch_id IN (SELECT rj.batch_id FROM rejects rj WHERE " + rejectOf("rj", k) + ")")
 	case byReject:
 		return where(rejectOf(a, k))
+	case noRows:
+		return where("false")
 	}
 	return "", fmt.Errorf("table %s: no scope rule", t)
 }
 
 // fill copies every analyst table into d, cut to its scope, then reruns the aggregate
 // models over the scope's own rows.
-func fill(ctx context.Context, src *sql.DB, d *DB) error {
-	ms, err := models.Models()
-	if err != nil {
-		return err
-	}
-	modelSQL := map[string]string{}
-	order := map[string]int{}
-	for i, m := range ms {
-		modelSQL[m.Name] = m.SQL
-		order[m.Name] = i
-	}
-	var copies, reruns []string
-	for _, t := range models.AnalystTables() {
-		r, ok := tableRules[t]
-		if !ok {
-			return fmt.Errorf("table %s has no scope rule", t)
+func fill(ctx context.Context, src *sql.DB, cat *models.Catalog, d *DB) error {
+	var copies []string
+	rules := map[string]rule{}
+	for _, t := range cat.AnalystTables() {
+		r, err := ruleOf(cat, t, d.Key)
+		if err != nil {
+			return err
 		}
-		if d.Key.School != "" {
-			if sr, ok := schoolScopeRules[t]; ok {
-				r = sr
-			}
-		}
+		rules[t] = r
 		if r == recompute {
-			if _, ok := modelSQL[t]; !ok {
+			if _, ok := cat.Model(t); !ok {
 				return fmt.Errorf("table %s: recompute rule but no model", t)
 			}
-			reruns = append(reruns, t)
 			continue
 		}
 		copies = append(copies, t)
@@ -620,13 +583,7 @@ func fill(ctx context.Context, src *sql.DB, d *DB) error {
 		return err
 	}
 	for _, t := range copies {
-		r := tableRules[t]
-		if d.Key.School != "" {
-			if sr, ok := schoolScopeRules[t]; ok {
-				r = sr
-			}
-		}
-		src, err := source(t, r, d.Key)
+		src, err := source(cat, t, rules[t], d.Key)
 		if err != nil {
 			return err
 		}
@@ -649,10 +606,13 @@ func fill(ctx context.Context, src *sql.DB, d *DB) error {
 		WHERE kind <> 'catalogue'`); err != nil {
 		return fmt.Errorf("scope counts: %w", err)
 	}
-	sort.Slice(reruns, func(i, j int) bool { return order[reruns[i]] < order[reruns[j]] })
-	for _, t := range reruns {
-		if _, err := dstConn.ExecContext(ctx, "CREATE TABLE "+t+" AS "+modelSQL[t]); err != nil {
-			return fmt.Errorf("rerun %s: %w", t, err)
+	// in the models' order: a rerun may read another's rerun
+	for _, m := range cat.Models {
+		if rules[m.Name] != recompute {
+			continue
+		}
+		if _, err := dstConn.ExecContext(ctx, "CREATE TABLE "+ident(m.Name)+" AS "+m.SQL); err != nil {
+			return fmt.Errorf("rerun %s: %w", m.Name, err)
 		}
 	}
 	return nil

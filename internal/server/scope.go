@@ -45,7 +45,7 @@ func (s *Server) newScopeView(db *sql.DB) (any, error) {
 }
 
 func (s *Server) newAdHoc(r *queries.Runner) *queries.AdHoc {
-	ah := queries.NewAdHoc(r)
+	ah := queries.NewAdHoc(r, s.cfg.Models.AnalystTables())
 	if s.cfg.SQLTimeout > 0 {
 		ah.Timeout = s.cfg.SQLTimeout
 	}

@@ -2,6 +2,11 @@
 -- against the rosters effective that month: the roster teachers of the row's school with the
 -- row's name whose masks show the same digits. teacher_key is set only when exactly one
 -- teacher fits; matches says how many did.
+-- @label: 脱敏身份证号的匹配（逐月）
+-- @months: local
+-- @scope: school_month
+-- @compared: true
+-- @doc-order: 220
 WITH asked AS (
     -- each raw table joined to its effective files by batch id: a rebuild from a month reads
     -- only the rows of the files effective from that month on

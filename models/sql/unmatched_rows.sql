@@ -5,6 +5,10 @@
 -- catalogue; a row with two such faults is listed once for each. They stay in the warehouse,
 -- are listed here and are counted in no one's figures. A school that cannot be resolved has
 -- no effective file, so of its rows those of the newest file naming it the same way are listed.
+-- @label: 名单外人员的记录
+-- @months: latest
+-- @scope: latest_school
+-- @doc-order: 130
 WITH lm AS (SELECT max(month) AS month FROM months),
 cur AS (SELECT * FROM effective_batches WHERE month = (SELECT month FROM lm)),
 strangers AS (

@@ -103,4 +103,3 @@ func (c *Catalog) Refresh(ctx context.Context, wh *warehouse.Warehouse, p Profil
 func (c *Catalog) RefreshFull(ctx context.Context, wh *warehouse.Warehouse, p Profile) (Report, error) {
 	return c.refresh(ctx, wh, p, true)
 }
-

@@ -208,4 +208,3 @@ func writeState(ctx context.Context, conn *sql.Conn, now inputs, mode, fromMonth
 		SELECT batch_id, sha256, as_of FROM batches WHERE batch_id IN (SELECT unnest(?::BIGINT[]))`, "["+strings.Join(list, ",")+"]")
 	return err
 }
-

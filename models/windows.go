@@ -162,7 +162,6 @@ func firstMonth(ctx context.Context, conn *sql.Conn, s *step) (string, error) {
 	return m.String, err
 }
 
-
 // refSource is one raw table the refs model reads, and the kind it gives its rows.
 type refSource struct{ kind, table string }
 
@@ -340,4 +339,3 @@ func (r *run) probe(ctx context.Context, m *Model, refs []string, month string) 
 	}
 	return n == 0, nil
 }
-

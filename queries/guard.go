@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
 )
 
 // GuardError is an ad-hoc query refused before it ran; its message is for the analyst.

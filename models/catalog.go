@@ -135,6 +135,7 @@ func Load(fsyss ...fs.FS) (*Catalog, error) {
 	}
 	defer closeParser()
 	ctx := context.Background()
+	var loaded []*Model // in the order of the files: a later one repeating a role is the one at fault
 	for _, f := range files {
 		kind := map[string]string{"sql": declModel, "sources": declSource, "tests": declTest}[f.dir]
 		d, err := parseDecl(f.path, f.text, kind)
@@ -153,6 +154,7 @@ func Load(fsyss ...fs.FS) (*Catalog, error) {
 			m := &Model{Name: f.name, SQL: f.text, Decl: d, stmt: st}
 			c.models[f.name] = m
 			c.decls[f.name] = d
+			loaded = append(loaded, m)
 		case "tests":
 			st, err := parseSQL(ctx, parser, f.path, f.text)
 			if err != nil {
@@ -163,7 +165,7 @@ func Load(fsyss ...fs.FS) (*Catalog, error) {
 	}
 	sort.Slice(c.Sources, func(i, j int) bool { return c.Sources[i].Name < c.Sources[j].Name })
 	sort.Slice(c.Tests, func(i, j int) bool { return c.Tests[i].Name < c.Tests[j].Name })
-	for _, m := range c.models {
+	for _, m := range loaded {
 		switch m.Provides {
 		case "effective-files":
 			if c.effective != "" {

@@ -71,11 +71,9 @@ func parseSQL(ctx context.Context, db querier, file, text string) (*stmt, error)
 	s.query(tree.Statements[0].Node, map[string]*cte{}, nil)
 	for _, r := range s.reads {
 		// a name the text spells otherwise (quoted, qualified) cannot be pointed at a window
-		if r.cte == nil && !strings.EqualFold(s.at(r.loc, len(r.name)), r.name) {
-			return nil, &DeclError{File: file, Line: s.line(r.loc), Msg: fmt.Sprintf("write table %s unquoted and unqualified", r.name)}
-		}
-		if r.cte == nil && (str(r.table["schema_name"]) != "" || str(r.table["catalog_name"]) != "") {
-			return nil, &DeclError{File: file, Line: s.line(r.loc), Msg: fmt.Sprintf("table %s: no schema or catalog: models read the warehouse's own tables", r.name)}
+		qualified := str(r.table["schema_name"]) != "" || str(r.table["catalog_name"]) != ""
+		if r.cte == nil && (qualified || !strings.EqualFold(s.at(r.loc, len(r.name)), r.name)) {
+			return nil, &DeclError{File: file, Line: s.line(r.loc), Msg: fmt.Sprintf("write table %s unquoted and unqualified: models read the warehouse's own tables", r.name)}
 		}
 	}
 	return s, nil

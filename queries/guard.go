@@ -44,6 +44,18 @@ func allowedFunctions() map[string]bool {
 var sessionKeywords = map[string]bool{"current_catalog": true, "current_schema": true, "current_user": true,
 	"current_role": true, "session_user": true, "user": true}
 
+// extensionKeywords are the bare words DuckDB binds as calls of functions that an
+// extension it does not have provides: it would try to install it (a folder under the home
+// directory, a download) before failing.
+var extensionKeywords = map[string]string{"localtime": "icu", "localtimestamp": "icu"}
+
+// builtinUserTypes are the type names that serialise as user types but are built in.
+var builtinUserTypes = map[string]bool{"json": true}
+
+func extensionRefusal(name, ext string) error {
+	return &GuardError{Msg: fmt.Sprintf("不支持「%s」：它需要扩展 %s，服务器未提供（当前时间请用 current_timestamp 或 now()）", name, ext)}
+}
+
 // Query nodes and table references a query may contain; anything else (SUMMARIZE,
 // DESCRIBE and SHOW parse as SHOW_REF) is refused.
 var (
@@ -206,10 +218,22 @@ func copyScope(m map[string]bool) map[string]bool {
 // table reference (the rest that carry an alias and a sample).
 func (a *AdHoc) checkNode(x map[string]any, ctes map[string]bool) error {
 	typ, _ := x["type"].(string)
+	if typ == "USER_TYPE_INFO" {
+		// a type not built into the engine: DuckDB would try to install and load the
+		// extension that has it (INET, GEOMETRY…)
+		name := strings.ToLower(fmt.Sprint(x["user_type_name"]))
+		if !builtinUserTypes[name] {
+			return &GuardError{Msg: fmt.Sprintf("不支持类型「%s」：服务器只提供内置类型（它需要的扩展未安装，也不会自动安装）", name)}
+		}
+		return nil
+	}
 	if class, ok := x["class"].(string); ok {
 		switch class {
 		case "FUNCTION", "WINDOW":
-			return a.checkFunction(x)
+			if err := a.checkFunction(x); err != nil {
+				return err
+			}
+			return checkBuild(x) // builders.go
 		case "COLUMN_REF":
 			// DuckDB binds these bare keywords, when no column has the name, as calls of
 			// functions that reveal the database (current_catalog is the file's name).
@@ -217,6 +241,8 @@ func (a *AdHoc) checkNode(x map[string]any, ctes map[string]bool) error {
 			if len(names) == 1 {
 				if n, _ := names[0].(string); sessionKeywords[strings.ToLower(n)] {
 					return &GuardError{Msg: fmt.Sprintf("不能调用函数「%s」：只允许不读取设置、序列或数据库信息的函数（清单见 queries/functions.txt）", strings.ToLower(n))}
+				} else if ext := extensionKeywords[strings.ToLower(n)]; ext != "" {
+					return extensionRefusal(strings.ToLower(n), ext)
 				}
 			}
 		}
@@ -249,6 +275,11 @@ func (a *AdHoc) checkNode(x map[string]any, ctes map[string]bool) error {
 		name := strings.ToLower(fmt.Sprint(fn["function_name"]))
 		if !allowedTableFunctions[name] {
 			return &GuardError{Msg: fmt.Sprintf("不能使用表函数「%s」：只允许 range、generate_series 和 unnest", name)}
+		}
+		// range and generate_series as table functions stream rows (the time limit bounds
+		// them); the size rule is for the scalar calls that build one list
+		if fn != nil {
+			fn[tableFunctionMark] = true
 		}
 		return nil
 	}

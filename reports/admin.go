@@ -12,7 +12,7 @@ type AdminData struct {
 // AdminUser is an account as listed.
 type AdminUser struct {
 	Name, Role, Scope, State, Created string
-	Disabled                          bool
+	Disabled, Throttled               bool
 }
 
 // AdminToken is an API token as listed (never its secret).

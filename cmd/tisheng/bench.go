@@ -436,7 +436,7 @@ func benchGet(c *http.Client, u, tok string) error {
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func countRows(ctx context.Context, db, table string) int64 {
-	c, err := duckdb.NewConnector(db+"?access_mode=READ_ONLY", nil)
+	c, err := duckdb.NewConnector(db+"?access_mode=READ_ONLY&"+noExtensions, nil)
 	if err != nil {
 		return -1
 	}
@@ -460,7 +460,7 @@ func runBenchStep(ctx context.Context, args []string, stdout io.Writer) error {
 		db := filepath.Join(dir, "readcsv.duckdb")
 		os.Remove(db)
 		os.Remove(db + ".wal")
-		c, err := duckdb.NewConnector(db, nil)
+		c, err := duckdb.NewConnector(db+"?"+noExtensions, nil)
 		if err != nil {
 			return err
 		}
@@ -533,7 +533,7 @@ func runBenchStep(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 		ms := cat.Models
-		c, err := duckdb.NewConnector(file+"?access_mode=READ_ONLY", nil)
+		c, err := duckdb.NewConnector(file+"?access_mode=READ_ONLY&"+noExtensions, nil)
 		if err != nil {
 			return err
 		}
@@ -744,3 +744,7 @@ func toAnyRow(ss []string) []any {
 	}
 	return out
 }
+
+// noExtensions keeps the bench's own connectors from installing or loading extensions, as
+// the warehouse's do.
+const noExtensions = "autoinstall_known_extensions=false&autoload_known_extensions=false"

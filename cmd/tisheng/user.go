@@ -50,10 +50,25 @@ func recordCLI(ctx context.Context, st *auth.Store, stderr io.Writer, action, ob
 	}
 }
 
-// runUser: tisheng user add|list|disable|enable|passwd.
+// checkKnownScope refuses a district or school the loaded school lists do not name; with
+// no school list loaded yet it warns and lets the account be made.
+func checkKnownScope(ctx context.Context, wh *warehouse.Warehouse, u auth.User, stderr io.Writer) error {
+	l, err := wh.SchoolLists(ctx)
+	if err != nil {
+		return err
+	}
+	err = auth.CheckKnownScope(u, l.Districts, l.Schools)
+	if errors.Is(err, auth.ErrNoSchoolList) {
+		fmt.Fprintf(stderr, "注意：%v。账号照常创建；导入学校信息后请用 tisheng user list 核对它的范围，名称不符的账号看不到任何数据\n", err)
+		return nil
+	}
+	return err
+}
+
+// runUser: tisheng user add|list|disable|enable|unlock|passwd.
 func runUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("用法：tisheng user add|list|disable|enable|passwd --db FILE …")
+		return errors.New("用法：tisheng user add|list|disable|enable|unlock|passwd --db FILE …")
 	}
 	op := args[0]
 	fs := newFlags("user " + op)
@@ -63,7 +78,7 @@ func runUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	district := fs.String("district", "", "区县（district 用户必填；leader 可选）")
 	school := fs.String("school", "", "学校代码（school 用户必填）")
 	pwStdin := fs.Bool("password-stdin", false, "从标准输入读取密码（一行）；不给则生成随机密码并打印")
-	rest, err := parseFlags(fs, "tisheng user add|list|disable|enable|passwd --db 文件 [--name 用户名] [--role 角色] [--district 区县] [--school 学校代码] [--password-stdin] [用户名]", args[1:], stdout, stderr)
+	rest, err := parseFlags(fs, "tisheng user add|list|disable|enable|unlock|passwd --db 文件 [--name 用户名] [--role 角色] [--district 区县] [--school 学校代码] [--password-stdin] [用户名]", args[1:], stdout, stderr)
 	if err != nil {
 		return err
 	}
@@ -98,8 +113,11 @@ func runUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		if err != nil {
 			return err
 		}
-		u := auth.User{Name: *name, Role: r, District: *district, School: *school}
-		err = st.AddUser(ctx, u, pw)
+		u := auth.User{Name: strings.TrimSpace(*name), Role: r, District: strings.TrimSpace(*district), School: strings.TrimSpace(*school)}
+		err = checkKnownScope(ctx, wh, u, stderr)
+		if err == nil {
+			err = st.AddUser(ctx, u, pw)
+		}
 		record(auth.ActUser, *name, "add "+string(r)+" "+*district+*school, err)
 		if err != nil {
 			return err
@@ -133,6 +151,18 @@ func runUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 			return err
 		}
 		fmt.Fprintf(stdout, "%s：%s\n", map[string]string{"disable": "已停用", "enable": "已启用"}[op], *name)
+	case "unlock":
+		if *name == "" {
+			return errors.New("需要用户名：tisheng user unlock --db FILE NAME")
+		}
+		_, err := st.Unlock(ctx, *name)
+		record(auth.ActUser, *name, "unlock", err)
+		if err != nil {
+			return err
+		}
+		// The server keeps its login throttling in memory and holds the warehouse while it
+		// runs, so this command runs with it stopped, and the server starts unthrottled.
+		fmt.Fprintf(stdout, "已解除 %s 的登录限制。服务运行时的登录限流在内存中：运行中请在「管理」页面点「解除登录限制」，或 POST /api/admin/users/%s/unlock\n", *name, *name)
 	case "passwd":
 		if *name == "" {
 			return errors.New("需要用户名：tisheng user passwd --db FILE NAME")
@@ -151,7 +181,7 @@ func runUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 			fmt.Fprintf(stdout, "新密码：%s\n（只显示这一次）\n", pw)
 		}
 	default:
-		return fmt.Errorf("未知的 user 子命令 %q：应为 add、list、disable、enable 或 passwd", op)
+		return fmt.Errorf("未知的 user 子命令 %q：应为 add、list、disable、enable、unlock 或 passwd", op)
 	}
 	return nil
 }

@@ -36,6 +36,10 @@ const (
 	ActRefresh     = "refresh"
 	ActBatchRemove = "batch_rm"
 	ActDenied      = "denied"
+	// ActUnauthorized is a request without a valid login (401); ActCrossOrigin a
+	// state-changing request another site's page sent.
+	ActUnauthorized = "unauthorized"
+	ActCrossOrigin  = "cross_origin"
 )
 
 // ActionLabel is an action's Chinese name.
@@ -63,6 +67,10 @@ func ActionLabel(a string) string {
 		return "撤回批次"
 	case ActDenied:
 		return "拒绝访问"
+	case ActUnauthorized:
+		return "未登录访问"
+	case ActCrossOrigin:
+		return "拒绝跨站请求"
 	}
 	return a
 }

@@ -14,6 +14,8 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"runtime"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -119,8 +121,6 @@ type User struct {
 	District          string    `json:"district,omitempty"`
 	School            string    `json:"school,omitempty"`
 	Disabled          bool      `json:"disabled"`
-	FailedLogins      int       `json:"failed_logins"`
-	LockedUntil       time.Time `json:"locked_until,omitzero"`
 	CreatedAt         time.Time `json:"created_at"`
 	PasswordChangedAt time.Time `json:"password_changed_at"`
 }
@@ -131,33 +131,64 @@ func (u User) Scope() Scope {
 	return Scope{User: u.Name, Role: u.Role, District: u.District, School: u.School}
 }
 
-// Errors a login or a check can end in. Login answers the same to the user for an unknown
-// name and a wrong password, so that names cannot be probed.
+// Errors a login or a check can end in.
 var (
-	ErrBadCredentials = errors.New("用户名或密码错误")
-	ErrLocked         = errors.New("账号因多次登录失败已暂时锁定，请稍后再试或联系管理员")
+	// ErrBadCredentials is every refused login as the client sees it: an unknown name, a
+	// wrong password, a disabled account and a throttled address answer alike, so that
+	// names cannot be probed (LoginError says which, for the audit trail).
+	ErrBadCredentials = errors.New("用户名或密码错误（多次失败后须稍候几分钟再试）")
 	ErrDisabled       = errors.New("账号已停用")
 	ErrNoSession      = errors.New("未登录或登录已过期")
 	ErrUserExists     = errors.New("用户已存在")
 	ErrNoUser         = errors.New("没有这个用户")
 )
 
-// Policy is the login policy.
-type Policy struct {
-	SessionTTL  time.Duration // how long a login lasts
-	MaxFailures int           // consecutive failures before the account locks
-	LockFor     time.Duration // how long it stays locked
+// LoginError is a refused login. The client is told ErrBadCredentials whatever the reason;
+// Reason is for the audit trail only.
+type LoginError struct {
+	Reason    string
+	Throttled bool // refused before any password was checked
 }
 
-// DefaultPolicy: a working day's session; five wrong passwords lock for 15 minutes.
-var DefaultPolicy = Policy{SessionTTL: 12 * time.Hour, MaxFailures: 5, LockFor: 15 * time.Minute}
+func (e *LoginError) Error() string        { return ErrBadCredentials.Error() }
+func (e *LoginError) Is(target error) bool { return target == ErrBadCredentials }
+
+// The reasons a login is refused, as the audit trail records them.
+const (
+	ReasonUnknownName    = "无此用户"
+	ReasonWrongPassword  = "密码错误"
+	ReasonDisabled       = "账号已停用（密码错误）"
+	ReasonDisabledRight  = "账号已停用（密码正确）"
+	ReasonThrottledAddr  = "来源地址登录失败过多，已限流"
+	ReasonThrottledName  = "该地址对此用户名登录失败过多，已限流"
+	ReasonHashingBusy    = "同时校验的登录过多，未校验"
+	maxLoginNameBytes    = 256
+	maxLoginPasswordByte = 1024
+)
+
+// Policy is the login policy.
+type Policy struct {
+	SessionTTL time.Duration // how long a login lasts
+	Throttle   ThrottlePolicy
+	// HashSlots bounds the password hashes computed at once (each takes a core for tens of
+	// milliseconds and 19 MiB): a login flood from many addresses leaves the other cores to
+	// everyone else. 0: half the cores, at least one.
+	HashSlots int
+	// HashWait is how long a login waits for a hash slot before it is refused.
+	HashWait time.Duration
+}
+
+// DefaultPolicy: a working day's session and the default throttle.
+var DefaultPolicy = Policy{SessionTTL: 12 * time.Hour, Throttle: DefaultThrottle, HashWait: 5 * time.Second}
 
 // Store is the accounts of one warehouse. Writes are serialised by one mutex (the process
 // holds the warehouse alone), which also keeps user names unique.
 type Store struct {
-	db     *sql.DB
-	policy Policy
-	now    func() time.Time
+	db       *sql.DB
+	policy   Policy
+	now      func() time.Time
+	throttle *Throttle
+	hashing  chan struct{} // hash slots (Policy.HashSlots)
 
 	mu    sync.Mutex
 	cache map[string]cached // session and token hashes seen recently
@@ -176,9 +207,16 @@ const cacheFor = 5 * time.Second
 // NewStore returns the accounts store over a migrated warehouse.
 func NewStore(db *sql.DB, p Policy) *Store {
 	if p.SessionTTL <= 0 {
-		p = DefaultPolicy
+		p.SessionTTL = DefaultPolicy.SessionTTL
 	}
-	return &Store{db: db, policy: p, now: func() time.Time { return time.Now().UTC() }, cache: map[string]cached{}}
+	if p.HashSlots <= 0 {
+		p.HashSlots = max(1, runtime.GOMAXPROCS(0)/2)
+	}
+	if p.HashWait <= 0 {
+		p.HashWait = DefaultPolicy.HashWait
+	}
+	return &Store{db: db, policy: p, now: func() time.Time { return time.Now().UTC() }, cache: map[string]cached{},
+		throttle: NewThrottle(p.Throttle), hashing: make(chan struct{}, p.HashSlots)}
 }
 
 // SetClock replaces the clock (tests of expiry and lock-out).
@@ -225,6 +263,48 @@ func CheckUser(u User) error {
 	return nil
 }
 
+// ErrNoSchoolList is a district or school that cannot be checked: no school list is loaded.
+var ErrNoSchoolList = errors.New("仓库还没有导入学校信息，无法核对区县和学校代码")
+
+// CheckKnownScope checks an account's district and school against the loaded school lists:
+// a name that is not there (a typo, a trailing space) would give an account that sees
+// nothing. With no school list loaded it returns ErrNoSchoolList, which callers show as a
+// warning: the project office creates accounts before the first load.
+func CheckKnownScope(u User, districts, schools map[string]bool) error {
+	if u.District == "" && u.School == "" {
+		return nil
+	}
+	if len(districts) == 0 && len(schools) == 0 {
+		return ErrNoSchoolList
+	}
+	if u.District != "" && !districts[u.District] {
+		return fmt.Errorf("区县「%s」不在已导入的学校信息中（已有：%s）：请核对名称", u.District, strings.Join(sortedKeys(districts, 20), "、"))
+	}
+	if u.School != "" && !schools[u.School] {
+		return fmt.Errorf("学校代码「%s」不在已导入的学校信息中：请核对代码", u.School)
+	}
+	return nil
+}
+
+func sortedKeys(m map[string]bool, n int) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	if len(ks) > n {
+		ks = append(ks[:n], "…")
+	}
+	return ks
+}
+
+// trimUser drops the spaces around an account's names: a district typed as "东湖区 " is
+// 东湖区 (a trailing space would match no row).
+func trimUser(u User) User {
+	u.Name, u.District, u.School = strings.TrimSpace(u.Name), strings.TrimSpace(u.District), strings.TrimSpace(u.School)
+	return u
+}
+
 // MinPasswordLen is the shortest password accepted.
 const MinPasswordLen = 10
 
@@ -236,8 +316,10 @@ func newPasswordHash(password string) (string, error) {
 	return HashPassword(password)
 }
 
-// AddUser creates an account with the password (hashed with argon2id).
+// AddUser creates an account with the password (hashed with argon2id); spaces around
+// its names are dropped.
 func (s *Store) AddUser(ctx context.Context, u User, password string) error {
+	u = trimUser(u)
 	if err := CheckUser(u); err != nil {
 		return err
 	}
@@ -270,7 +352,7 @@ func nullable(s string) any {
 	return s
 }
 
-const userCols = `name, role, coalesce(district, ''), coalesce(school, ''), disabled, failed_logins, locked_until, created_at, password_changed_at`
+const userCols = `name, role, coalesce(district, ''), coalesce(school, ''), disabled, created_at, password_changed_at`
 
 // userColsU is userCols of the users table aliased u.
 var userColsU = prefixed("u.", userCols)
@@ -278,12 +360,8 @@ var userColsU = prefixed("u.", userCols)
 func scanUser(sc interface{ Scan(...any) error }) (User, error) {
 	var u User
 	var role string
-	var locked sql.NullTime
-	err := sc.Scan(&u.Name, &role, &u.District, &u.School, &u.Disabled, &u.FailedLogins, &locked, &u.CreatedAt, &u.PasswordChangedAt)
+	err := sc.Scan(&u.Name, &role, &u.District, &u.School, &u.Disabled, &u.CreatedAt, &u.PasswordChangedAt)
 	u.Role = Role(role)
-	if locked.Valid {
-		u.LockedUntil = locked.Time
-	}
 	return u, err
 }
 
@@ -317,7 +395,9 @@ func (s *Store) User(ctx context.Context, name string) (User, error) {
 	return u, nil
 }
 
-// SetDisabled disables (or enables) an account; its sessions end and its tokens stop working.
+// SetDisabled disables (or enables) an account. Disabling ends its sessions and revokes
+// its API tokens: enabling it again gives back the login, not the old tokens, which may
+// have been handed to someone when the account was taken away.
 func (s *Store) SetDisabled(ctx context.Context, name string, disabled bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -332,13 +412,15 @@ func (s *Store) SetDisabled(ctx context.Context, name string, disabled bool) err
 		if _, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE user_name = ?`, name); err != nil {
 			return fmt.Errorf("auth: %w", err)
 		}
+		if _, err := s.db.ExecContext(ctx, `UPDATE api_tokens SET revoked = true WHERE user_name = ?`, name); err != nil {
+			return fmt.Errorf("auth: %w", err)
+		}
 	}
 	s.cache = map[string]cached{}
 	return nil
 }
 
-// SetPassword replaces a password, unlocks the account, ends its sessions and revokes its
-// API tokens.
+// SetPassword replaces a password, ends its sessions and revokes its API tokens.
 func (s *Store) SetPassword(ctx context.Context, name, password string) error {
 	h, err := newPasswordHash(password)
 	if err != nil {
@@ -346,7 +428,7 @@ func (s *Store) SetPassword(ctx context.Context, name, password string) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	res, err := s.db.ExecContext(ctx, `UPDATE users SET password_hash = ?, failed_logins = 0, locked_until = NULL, password_changed_at = ? WHERE name = ?`, h, s.now(), name)
+	res, err := s.db.ExecContext(ctx, `UPDATE users SET password_hash = ?, password_changed_at = ? WHERE name = ?`, h, s.now(), name)
 	if err != nil {
 		return fmt.Errorf("auth: %w", err)
 	}
@@ -371,59 +453,102 @@ var dummyHash = func() string {
 	return h
 }()
 
-// Login checks a name and password. On success it returns a new session token (for the
-// cookie) and the user; failures count towards the lock-out.
-func (s *Store) Login(ctx context.Context, name, password string) (string, User, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// Login checks a name and password from a client address. On success it returns a new
+// session token (for the cookie) and the user. Every refusal is a *LoginError that says
+// only ErrBadCredentials; an address that failed too often is refused before any password
+// is hashed, and no account is locked for everyone. The hash runs outside the store's
+// mutex, which every session and token lookup needs.
+func (s *Store) Login(ctx context.Context, remote, name, password string) (string, User, error) {
+	addr := AddrKey(remote)
+	switch s.throttle.Take(addr, name, s.now()) {
+	case ThrottledByAddr:
+		return "", User{}, &LoginError{Reason: ReasonThrottledAddr, Throttled: true}
+	case ThrottledByName:
+		return "", User{}, &LoginError{Reason: ReasonThrottledName, Throttled: true}
+	}
+	tok, u, err := s.login(ctx, name, password)
+	var le *LoginError
+	if err == nil || !errors.As(err, &le) || le.Reason == ReasonHashingBusy {
+		// a success, or a failure that says nothing of the password, spends nothing
+		s.throttle.Return(addr, name)
+	}
+	return tok, u, err
+}
+
+func (s *Store) login(ctx context.Context, name, password string) (string, User, error) {
 	var hash string
-	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE name = ?`, name))
-	if err == nil {
-		err = s.db.QueryRowContext(ctx, `SELECT password_hash FROM users WHERE name = ?`, name).Scan(&hash)
-	}
-	if errors.Is(err, sql.ErrNoRows) {
-		CheckPassword(dummyHash, password)
-		return "", User{}, ErrBadCredentials
-	}
-	if err != nil {
+	u, err := scanUser(&scanPlus{row: s.db.QueryRowContext(ctx, `SELECT `+userCols+`, password_hash FROM users WHERE name = ?`, name), extra: &hash})
+	known := err == nil
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return "", User{}, fmt.Errorf("auth: %w", err)
 	}
+	if len(name) > maxLoginNameBytes || len(password) > maxLoginPasswordByte {
+		known = false // no account has such a name; such a password was never set
+	}
+	if !known {
+		hash = dummyHash // an unknown name costs the same time as a wrong password
+	}
+	ok, err := s.checkPassword(ctx, hash, password)
+	if err != nil {
+		return "", User{}, err
+	}
+	switch {
+	case !known:
+		return "", User{}, &LoginError{Reason: ReasonUnknownName}
+	case u.Disabled && !ok:
+		return "", u, &LoginError{Reason: ReasonDisabled}
+	case u.Disabled:
+		return "", u, &LoginError{Reason: ReasonDisabledRight}
+	case !ok:
+		return "", u, &LoginError{Reason: ReasonWrongPassword}
+	}
 	now := s.now()
-	if !u.LockedUntil.IsZero() && now.Before(u.LockedUntil) {
-		CheckPassword(dummyHash, password)
-		return "", u, ErrLocked
-	}
-	if !CheckPassword(hash, password) {
-		fails := u.FailedLogins + 1
-		var lock any
-		if fails >= s.policy.MaxFailures {
-			lock = now.Add(s.policy.LockFor)
-			fails = 0
-		}
-		if _, err := s.db.ExecContext(ctx, `UPDATE users SET failed_logins = ?, locked_until = ? WHERE name = ?`, fails, lock, name); err != nil {
-			return "", u, fmt.Errorf("auth: %w", err)
-		}
-		if lock != nil {
-			return "", u, ErrLocked
-		}
-		return "", u, ErrBadCredentials
-	}
-	if u.Disabled {
-		return "", u, ErrDisabled
-	}
-	if _, err := s.db.ExecContext(ctx, `UPDATE users SET failed_logins = 0, locked_until = NULL WHERE name = ?`, name); err != nil {
-		return "", u, fmt.Errorf("auth: %w", err)
-	}
 	tok := randomToken(32)
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if _, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at < ?`, now); err != nil {
 		return "", u, fmt.Errorf("auth: %w", err)
 	}
 	if _, err := s.db.ExecContext(ctx, `INSERT INTO sessions VALUES (?, ?, ?, ?)`, hashToken(tok), name, now, now.Add(s.policy.SessionTTL)); err != nil {
 		return "", u, fmt.Errorf("auth: %w", err)
 	}
-	u.FailedLogins, u.LockedUntil = 0, time.Time{}
 	return tok, u, nil
 }
+
+// checkPassword hashes in one of the hash slots, waiting at most HashWait for one.
+func (s *Store) checkPassword(ctx context.Context, hash, password string) (bool, error) {
+	wait := time.NewTimer(s.policy.HashWait)
+	defer wait.Stop()
+	select {
+	case s.hashing <- struct{}{}:
+	case <-wait.C:
+		return false, &LoginError{Reason: ReasonHashingBusy}
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	defer func() { <-s.hashing }()
+	return CheckPassword(hash, password), nil
+}
+
+// Unlock clears a name's login throttling in this process, and any lock an earlier version
+// of tisheng recorded on the account. It reports how many addresses were throttled.
+func (s *Store) Unlock(ctx context.Context, name string) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	res, err := s.db.ExecContext(ctx, `UPDATE users SET failed_logins = 0, locked_until = NULL WHERE name = ?`, name)
+	if err != nil {
+		return 0, fmt.Errorf("auth: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return 0, fmt.Errorf("%w：%s", ErrNoUser, name)
+	}
+	n := s.throttle.Limited(name, s.now())
+	s.throttle.Forget(name)
+	return n, nil
+}
+
+// Throttled counts the addresses from which a name cannot try to log in now.
+func (s *Store) Throttled(name string) int { return s.throttle.Limited(name, s.now()) }
 
 // Logout ends a session.
 func (s *Store) Logout(ctx context.Context, token string) error {
@@ -579,7 +704,7 @@ func (p *scanPlus) Scan(dest ...any) error { return p.row.Scan(append(dest, p.ex
 // prefixed qualifies userCols with a table alias.
 func prefixed(p, cols string) string {
 	out := cols
-	for _, c := range []string{"name", "role", "district", "school", "disabled", "failed_logins", "locked_until", "created_at", "password_changed_at"} {
+	for _, c := range []string{"name", "role", "district", "school", "disabled", "created_at", "password_changed_at"} {
 		out = regexp.MustCompile(`\b`+c+`\b`).ReplaceAllString(out, p+c)
 	}
 	return out

@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -37,7 +38,7 @@ func TestTokenAndSession(t *testing.T) {
 	if _, err := s.TokenUser(ctx, tok+"x"); err == nil {
 		t.Fatal("a wrong token was accepted")
 	}
-	sess, _, err := s.Login(ctx, "a", "correct horse")
+	sess, _, err := s.Login(ctx, "10.0.0.1", "a", "correct horse")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,12 +69,18 @@ func TestTokenAndSession(t *testing.T) {
 	if _, err := s.Session(ctx, sess); err == nil {
 		t.Fatal("a disabled user's session works")
 	}
-	if _, _, err := s.Login(ctx, "a", "correct horse"); !errors.Is(err, ErrDisabled) {
+	// a disabled account with its right password learns nothing more than a wrong one
+	_, _, err = s.Login(ctx, "10.0.0.1", "a", "correct horse")
+	var le *LoginError
+	if !errors.As(err, &le) || le.Reason != ReasonDisabledRight || err.Error() != ErrBadCredentials.Error() {
 		t.Fatalf("disabled login: %v", err)
 	}
 }
 
-func TestLockOutAndExpiry(t *testing.T) {
+// Failed logins are throttled by address and by address and name, never by account: a
+// flood from one address locks nobody else out, every refusal reads alike, and an unlock
+// clears a name's throttling.
+func TestThrottleAndExpiry(t *testing.T) {
 	s := store(t)
 	ctx := context.Background()
 	now := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
@@ -81,30 +88,192 @@ func TestLockOutAndExpiry(t *testing.T) {
 	if err := s.AddUser(ctx, User{Name: "b", Role: RoleAdmin}, "correct horse"); err != nil {
 		t.Fatal(err)
 	}
-	for i := 1; i < DefaultPolicy.MaxFailures; i++ {
-		if _, _, err := s.Login(ctx, "b", "wrong"); !errors.Is(err, ErrBadCredentials) {
+	reason := func(err error) string {
+		t.Helper()
+		var le *LoginError
+		if !errors.As(err, &le) || err.Error() != ErrBadCredentials.Error() || !errors.Is(err, ErrBadCredentials) {
+			t.Fatalf("not a uniform refusal: %v", err)
+		}
+		return le.Reason
+	}
+	p := DefaultThrottle
+	for i := 0; i < p.NameBurst; i++ {
+		if _, _, err := s.Login(ctx, "10.0.0.9", "b", "wrong"); reason(err) != ReasonWrongPassword {
 			t.Fatalf("failure %d: %v", i, err)
 		}
 	}
-	if _, _, err := s.Login(ctx, "b", "wrong"); !errors.Is(err, ErrLocked) {
-		t.Fatalf("failure %d should lock: %v", DefaultPolicy.MaxFailures, err)
+	// the attacker's address is throttled on that name, even with the right password...
+	if _, _, err := s.Login(ctx, "10.0.0.9", "b", "correct horse"); reason(err) != ReasonThrottledName {
+		t.Fatalf("throttled address let in: %v", err)
 	}
-	// locked: even the right password is refused until the lock ends
-	if _, _, err := s.Login(ctx, "b", "correct horse"); !errors.Is(err, ErrLocked) {
-		t.Fatalf("locked account let in: %v", err)
+	// ...and an unknown name from there is refused the same way (no probing by message)
+	if _, _, err := s.Login(ctx, "10.0.0.9", "nobody", "x"); reason(err) != ReasonUnknownName {
+		t.Fatalf("unknown name: %v", err)
 	}
-	now = now.Add(DefaultPolicy.LockFor + time.Second)
-	sess, _, err := s.Login(ctx, "b", "correct horse")
+	// the account is not locked: its owner, elsewhere, logs in
+	if _, _, err := s.Login(ctx, "10.0.0.1", "b", "correct horse"); err != nil {
+		t.Fatalf("the owner is locked out by someone else's failures: %v", err)
+	}
+	if n := s.Throttled("b"); n != 1 {
+		t.Fatalf("throttled addresses of b: %d", n)
+	}
+	// the bucket refills: one try a minute
+	now = now.Add(p.NameEvery)
+	if _, _, err := s.Login(ctx, "10.0.0.9", "b", "wrong"); reason(err) != ReasonWrongPassword {
+		t.Fatalf("after a minute: %v", err)
+	}
+	if _, _, err := s.Login(ctx, "10.0.0.9", "b", "wrong"); reason(err) != ReasonThrottledName {
+		t.Fatalf("second try in the minute: %v", err)
+	}
+	// an admin's unlock clears it at once
+	if n, err := s.Unlock(ctx, "b"); err != nil || n != 1 {
+		t.Fatalf("unlock: %d %v", n, err)
+	}
+	if s.Throttled("b") != 0 {
+		t.Fatal("still throttled after unlock")
+	}
+	sess, _, err := s.Login(ctx, "10.0.0.9", "b", "correct horse")
 	if err != nil {
-		t.Fatalf("after the lock: %v", err)
+		t.Fatalf("after the unlock: %v", err)
+	}
+	if _, err := s.Unlock(ctx, "nobody"); !errors.Is(err, ErrNoUser) {
+		t.Fatalf("unlock of an unknown name: %v", err)
 	}
 	now = now.Add(DefaultPolicy.SessionTTL + time.Second)
 	if _, err := s.Session(ctx, sess); err == nil {
 		t.Fatal("an expired session works")
 	}
-	// an unknown name fails like a wrong password
-	if _, _, err := s.Login(ctx, "nobody", "x"); !errors.Is(err, ErrBadCredentials) {
-		t.Fatalf("unknown user: %v", err)
+	// random names from one address: the address bucket stops them before any hash
+	for i := 0; i < p.AddrBurst+10; i++ {
+		_, _, err := s.Login(ctx, "10.0.0.7", fmt.Sprintf("random%d", i), "x")
+		want := ReasonUnknownName
+		if i >= p.AddrBurst {
+			want = ReasonThrottledAddr
+		}
+		if r := reason(err); r != want {
+			t.Fatalf("attempt %d: %s, want %s", i, r, want)
+		}
+	}
+}
+
+// The throttle's memory is bounded: random addresses cannot grow it past MaxKeys, and IPv6
+// addresses count by their /64.
+func TestThrottleBounded(t *testing.T) {
+	th := NewThrottle(ThrottlePolicy{MaxKeys: 100})
+	now := time.Now()
+	for i := 0; i < 10000; i++ {
+		th.Take(AddrKey(fmt.Sprintf("10.%d.%d.%d", i>>16, (i>>8)&255, i&255)), "admin", now)
+	}
+	if th.Len() > 100 {
+		t.Fatalf("%d buckets kept", th.Len())
+	}
+	if AddrKey("2001:db8::1") != AddrKey("2001:db8::ffff:2") || AddrKey("2001:db8::1") == AddrKey("2001:db8:0:1::1") {
+		t.Fatal("IPv6 addresses are not counted by /64")
+	}
+	if AddrKey("::ffff:10.0.0.1") != "10.0.0.1" {
+		t.Fatalf("IPv4-mapped: %s", AddrKey("::ffff:10.0.0.1"))
+	}
+}
+
+// A flood of failed logins does not hold the store's mutex, which every session lookup
+// needs: sessions are answered while hashes run.
+func TestHashOutsideTheLock(t *testing.T) {
+	s := store(t)
+	ctx := context.Background()
+	if err := s.AddUser(ctx, User{Name: "d", Role: RoleAdmin}, "correct horse"); err != nil {
+		t.Fatal(err)
+	}
+	sess, _, err := s.Login(ctx, "10.0.0.1", "d", "correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Hold every hash slot: a login now waits for one, and must not hold the mutex meanwhile.
+	for i := 0; i < cap(s.hashing); i++ {
+		s.hashing <- struct{}{}
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := s.Login(ctx, "10.0.0.2", "d", "wrong")
+		done <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	s.mu.Lock()
+	s.cache = map[string]cached{} // the session must come from the database, through the mutex
+	s.mu.Unlock()
+	got := make(chan error, 1)
+	go func() {
+		_, err := s.Session(ctx, sess)
+		got <- err
+	}()
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-done:
+		t.Fatal("the login did not wait for a hash slot")
+	case <-time.After(3 * time.Second):
+		t.Fatal("a session lookup waited for a login's hash")
+	}
+	for i := 0; i < cap(s.hashing); i++ {
+		<-s.hashing
+	}
+	if err := <-done; err == nil {
+		t.Fatal("a wrong password logged in")
+	}
+}
+
+// Disabling revokes the API tokens: enabling again does not bring them back.
+func TestDisableRevokesTokens(t *testing.T) {
+	s := store(t)
+	ctx := context.Background()
+	if err := s.AddUser(ctx, User{Name: "e", Role: RoleDistrict, District: "东湖区"}, "correct horse"); err != nil {
+		t.Fatal(err)
+	}
+	_, tok, _ := s.AddToken(ctx, "e")
+	if err := s.SetDisabled(ctx, "e", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetDisabled(ctx, "e", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.TokenUser(ctx, tok); err == nil {
+		t.Fatal("a token disabled with its account works again after enabling")
+	}
+	if _, _, err := s.Login(ctx, "10.0.0.1", "e", "correct horse"); err != nil {
+		t.Fatalf("the enabled account cannot log in: %v", err)
+	}
+}
+
+// Spaces around names are dropped; a district or school the school lists do not name is
+// refused, and with no school list the caller is told it could not check.
+func TestAccountNamesTrimmedAndChecked(t *testing.T) {
+	s := store(t)
+	ctx := context.Background()
+	if err := s.AddUser(ctx, User{Name: " f ", Role: RoleDistrict, District: "东湖区 "}, "correct horse"); err != nil {
+		t.Fatal(err)
+	}
+	u, err := s.User(ctx, "f")
+	if err != nil || u.District != "东湖区" {
+		t.Fatalf("%+v %v", u, err)
+	}
+	districts, schools := map[string]bool{"东湖区": true}, map[string]bool{"3601": true}
+	for _, c := range []struct {
+		u  User
+		ok bool
+	}{
+		{User{Role: RoleDistrict, District: "东湖区"}, true},
+		{User{Role: RoleDistrict, District: "东湖"}, false},
+		{User{Role: RoleSchool, School: "3601"}, true},
+		{User{Role: RoleSchool, School: "3602"}, false},
+		{User{Role: RoleAdmin}, true},
+	} {
+		if err := CheckKnownScope(c.u, districts, schools); (err == nil) != c.ok {
+			t.Errorf("%+v: %v", c.u, err)
+		}
+	}
+	if err := CheckKnownScope(User{Role: RoleDistrict, District: "东湖区"}, nil, nil); !errors.Is(err, ErrNoSchoolList) {
+		t.Errorf("no school list: %v", err)
 	}
 }
 

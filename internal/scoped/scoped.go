@@ -333,7 +333,7 @@ func Build(ctx context.Context, src *sql.DB, cat *models.Catalog, k Key, memoryL
 	if err != nil {
 		return nil, err
 	}
-	dsn := "?threads=1&enable_external_access=false&lock_configuration=true"
+	dsn := "?threads=1&enable_external_access=false&lock_configuration=true" + extraDSN(ctx, src)
 	if memoryLimit != "" && memoryLimit != "none" {
 		dsn += "&memory_limit=" + memoryLimit
 	}

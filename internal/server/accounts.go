@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,6 +37,7 @@ func (s *Server) adminAPI() http.Handler {
 		}
 		return writeJSON(w, us)
 	}))
+	r.Post("/users/{name}/unlock", s.api(s.unlockAPI))
 	s.adminRoutes(r) // batches, their removal, refresh (admin.go)
 	r.Get("/audit", s.api(func(w http.ResponseWriter, r *http.Request) error {
 		f, err := auditFilter(r.URL.Query())
@@ -49,6 +51,24 @@ func (s *Server) adminAPI() http.Handler {
 		return writeJSON(w, es)
 	}))
 	return r
+}
+
+// unlockAPI clears a name's login throttling: POST /api/admin/users/{name}/unlock.
+func (s *Server) unlockAPI(w http.ResponseWriter, r *http.Request) error {
+	name := chi.URLParam(r, "name")
+	n, err := s.accounts.Unlock(r.Context(), name)
+	e := auth.Entry{Action: auth.ActUser, Object: name, Detail: fmt.Sprintf("unlock %d", n), OK: err == nil}
+	if err != nil {
+		e.Detail = "unlock：" + err.Error()
+	}
+	s.audit(r, e)
+	if errors.Is(err, auth.ErrNoUser) {
+		return fmt.Errorf("%w: %s", reports.ErrNotFound, err.Error())
+	}
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, map[string]any{"user": name, "addresses_cleared": n})
 }
 
 func writeJSON(w http.ResponseWriter, v any) error {
@@ -113,10 +133,12 @@ func (s *Server) renderAdmin(w http.ResponseWriter, r *http.Request, code int, m
 			"audit_query": r.URL.Query().Encode()}}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(code)
-	return s.reports.RenderAdmin(w, pg, adminData(us, ts, es))
+	return s.reports.RenderAdmin(w, pg, adminData(us, ts, es, s.accounts.Throttled))
 }
 
-func adminData(us []auth.User, ts []auth.Token, es []auth.Entry) reports.AdminData {
+// adminData is what the 管理 page lists; throttled counts the addresses from which a name
+// cannot log in now.
+func adminData(us []auth.User, ts []auth.Token, es []auth.Entry, throttled func(string) int) reports.AdminData {
 	var d reports.AdminData
 	for _, u := range us {
 		scope := "全部"
@@ -126,12 +148,13 @@ func adminData(us []auth.User, ts []auth.Token, es []auth.Entry) reports.AdminDa
 			scope = "区县 " + u.District
 		}
 		state := "正常"
+		n := throttled(u.Name)
 		if u.Disabled {
 			state = "已停用"
-		} else if !u.LockedUntil.IsZero() && time.Now().Before(u.LockedUntil) {
-			state = "锁定至 " + u.LockedUntil.Local().Format("15:04")
+		} else if n > 0 {
+			state = fmt.Sprintf("登录受限（%d 个来源地址多次失败）", n)
 		}
-		d.Users = append(d.Users, reports.AdminUser{Name: u.Name, Role: u.Role.Label(), Scope: scope, State: state, Disabled: u.Disabled,
+		d.Users = append(d.Users, reports.AdminUser{Name: u.Name, Role: u.Role.Label(), Scope: scope, State: state, Disabled: u.Disabled, Throttled: n > 0,
 			Created: u.CreatedAt.Local().Format("2006-01-02 15:04")})
 	}
 	for _, t := range ts {
@@ -165,12 +188,21 @@ func (s *Server) adminUserForm(w http.ResponseWriter, r *http.Request) error {
 		}
 		u := auth.User{Name: name, Role: role, District: strings.TrimSpace(f.Get("district")), School: strings.TrimSpace(f.Get("school"))}
 		pw := auth.GeneratePassword()
+		var warn string
+		if warn, err = s.checkKnownScope(ctx, u); err != nil {
+			break
+		}
 		if err = s.accounts.AddUser(ctx, u, pw); err == nil {
-			msg, secret = "已创建用户 "+name+"，初始密码（只显示这一次）：", pw
+			msg, secret = warn+"已创建用户 "+name+"，初始密码（只显示这一次）：", pw
 		}
 	case "disable", "enable":
 		if err = s.accounts.SetDisabled(ctx, name, op == "disable"); err == nil {
 			msg = map[string]string{"disable": "已停用 ", "enable": "已启用 "}[op] + name
+		}
+	case "unlock":
+		var n int
+		if n, err = s.accounts.Unlock(ctx, name); err == nil {
+			msg = fmt.Sprintf("已解除 %s 的登录限制（%d 个来源地址）", name, n)
 		}
 	case "passwd":
 		pw := auth.GeneratePassword()
@@ -206,6 +238,20 @@ func (s *Server) adminUserForm(w http.ResponseWriter, r *http.Request) error {
 		return s.renderAdmin(w, r, code, "操作失败："+err.Error(), "")
 	}
 	return s.renderAdmin(w, r, http.StatusOK, msg, secret)
+}
+
+// checkKnownScope refuses a district or school the loaded school lists do not name; before
+// any school list is loaded it returns a warning for the answer instead.
+func (s *Server) checkKnownScope(ctx context.Context, u auth.User) (string, error) {
+	l, err := s.wh.SchoolLists(ctx)
+	if err != nil {
+		return "", err
+	}
+	err = auth.CheckKnownScope(u, l.Districts, l.Schools)
+	if errors.Is(err, auth.ErrNoSchoolList) {
+		return "注意：" + err.Error() + "；导入学校信息后请核对这个账号的范围。", nil
+	}
+	return "", err
 }
 
 // auditDownload is the filtered audit trail as a workbook.

@@ -98,12 +98,14 @@ func (s *Server) authenticate(page bool) func(http.Handler) http.Handler {
 					http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 					return
 				}
+				s.auditSampled(r, "401", auth.Entry{Scope: "无", Action: auth.ActUnauthorized, Object: r.Method + " " + r.URL.Path, Detail: credentialKind(r)})
 				w.Header().Set("WWW-Authenticate", `Bearer realm="tisheng"`)
 				writeJSONError(w, http.StatusUnauthorized, "请先登录（网页登录，或在请求头 Authorization: Bearer 中提供 API 令牌）")
 				return
 			}
 			sc := s.scopeFor(r.Context(), u)
 			if !sc.Valid() {
+				s.audit(r, auth.Entry{User: u.Name, Role: string(u.Role), Scope: "无", Action: auth.ActDenied, Object: r.Method + " " + r.URL.Path, Detail: "账号的范围不完整"})
 				writeJSONError(w, http.StatusForbidden, "账号的范围不完整，请联系管理员")
 				return
 			}
@@ -112,14 +114,14 @@ func (s *Server) authenticate(page bool) func(http.Handler) http.Handler {
 	}
 }
 
-// require lets through only callers whose scope passes ok; the rest get 403, recorded.
+// require lets through only callers whose scope passes ok; the rest get 403 (recorded, as
+// every 403, by api and html).
 func (s *Server) require(ok func(auth.Scope) bool, what string, page bool) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			sc := scopeOf(r.Context())
 			if !ok(sc) {
 				err := forbidden(sc, what)
-				s.audit(r, auth.Entry{Action: auth.ActDenied, Object: r.Method + " " + r.URL.Path, Detail: what})
 				if page {
 					s.html(func(http.ResponseWriter, *http.Request) error { return err })(w, r)
 				} else {
@@ -150,6 +152,21 @@ func (s *Server) audit(r *http.Request, e auth.Entry) {
 	if err := s.accounts.Record(r.Context(), e); err != nil {
 		s.log.Error("audit", "id", middleware.GetReqID(r.Context()), "err", err)
 	}
+}
+
+// credentialKind says what a refused request presented, for the audit trail (never the
+// credential itself).
+func credentialKind(r *http.Request) string {
+	if h := r.Header.Get("Authorization"); h != "" {
+		if strings.HasPrefix(h, "Bearer ") {
+			return "API 令牌无效、已吊销或账号已停用"
+		}
+		return "Authorization 请求头不是 Bearer 令牌"
+	}
+	if _, err := r.Cookie(sessionCookie); err == nil {
+		return "会话无效或已过期"
+	}
+	return "未提供登录凭据"
 }
 
 func clientIP(r *http.Request) string {
@@ -194,21 +211,24 @@ func (s *Server) loginPost(w http.ResponseWriter, r *http.Request) {
 	}
 	name, pw, next := strings.TrimSpace(r.PostForm.Get("username")), r.PostForm.Get("password"), r.PostForm.Get("next")
 	start := time.Now()
-	tok, u, err := s.accounts.Login(r.Context(), name, pw)
+	tok, u, err := s.accounts.Login(r.Context(), clientIP(r), name, pw)
 	if err != nil {
-		msg := auth.ErrBadCredentials.Error()
-		switch {
-		case errors.Is(err, auth.ErrLocked):
-			msg = auth.ErrLocked.Error()
-		case errors.Is(err, auth.ErrDisabled):
-			msg = auth.ErrDisabled.Error()
-		case !errors.Is(err, auth.ErrBadCredentials):
+		// Every failure answers alike: the reason goes to the audit trail only.
+		reason := "服务器错误"
+		var le *auth.LoginError
+		if errors.As(err, &le) {
+			reason = le.Reason
+		} else {
 			s.log.Error("login", "err", err)
-			msg = "登录失败，请稍后再试"
 		}
-		s.audit(r, auth.Entry{User: name, Role: string(u.Role), Scope: "无", Action: auth.ActLoginFailed, Object: name, Detail: msg,
-			DurationMS: time.Since(start).Milliseconds()})
-		s.renderLogin(w, http.StatusUnauthorized, msg, name, next)
+		e := auth.Entry{User: auditName(name), Role: string(u.Role), Scope: "无", Action: auth.ActLoginFailed, Object: auditName(name),
+			Detail: reason, DurationMS: time.Since(start).Milliseconds()}
+		if le != nil && le.Throttled {
+			s.auditSampled(r, "login", e)
+		} else {
+			s.audit(r, e)
+		}
+		s.renderLogin(w, http.StatusUnauthorized, auth.ErrBadCredentials.Error(), name, next)
 		return
 	}
 	http.SetCookie(w, &http.Cookie{
@@ -222,6 +242,15 @@ func (s *Server) loginPost(w http.ResponseWriter, r *http.Request) {
 		dest = "/schools/" + url.PathEscape(sc.School)
 	}
 	http.Redirect(w, r, dest, http.StatusSeeOther)
+}
+
+// auditName is a name typed at the login form as the audit trail keeps it: cut to what an
+// account name can be, personal numbers masked (someone may type an ID number there).
+func auditName(name string) string {
+	if r := []rune(name); len(r) > 64 {
+		name = string(r[:64]) + "…"
+	}
+	return ingest.MaskSensitive(name)
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {

@@ -2,10 +2,13 @@ package server
 
 import (
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"net"
 	"net/http"
 	"strings"
+
+	"tisheng/internal/auth"
 )
 
 // hostAllowed guards against DNS rebinding: a hostile page whose name resolves to this
@@ -71,6 +74,12 @@ func (s *Server) crossOrigin(next http.Handler) http.Handler {
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.log.Warn("cross-origin request refused", "path", r.URL.Path, "origin", r.Header.Get("Origin"), "remote", clientIP(r))
+		origin := r.Header.Get("Origin")
+		if len(origin) > 200 {
+			origin = origin[:200]
+		}
+		s.auditSampled(r, "cross-origin", auth.Entry{Scope: "无", Action: auth.ActCrossOrigin, Object: r.Method + " " + r.URL.Path,
+			Detail: fmt.Sprintf("Sec-Fetch-Site=%q Origin=%q", r.Header.Get("Sec-Fetch-Site"), strings.ToValidUTF8(origin, ""))})
 		writeJSONError(w, http.StatusForbidden, "拒绝跨站请求")
 	}))
 	return cop.Handler(next)

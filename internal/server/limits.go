@@ -1,15 +1,19 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
+	"tisheng/internal/auth"
 	"tisheng/queries"
 )
 
@@ -23,22 +27,45 @@ const (
 	DefaultBodyStall = 30 * time.Second
 	// DefaultBodyTotal bounds the whole reading of a request body, however it trickles.
 	DefaultBodyTotal = time.Hour
+	// DefaultBodyMinRate and DefaultBodyGrace: past the grace period a body must have
+	// arrived at this average rate at least, or it is cut. A byte every 20 seconds held an
+	// upload slot for an hour; 8 KB/s is a tenth of the slowest school line (64 kbit/s).
+	DefaultBodyMinRate = 8 << 10
+	DefaultBodyGrace   = 10 * time.Second
 	// DefaultMaxSQL and DefaultMaxUploads bound the ad-hoc queries and uploads running at
-	// once; more are answered 503 with Retry-After.
-	DefaultMaxSQL     = 2
-	DefaultMaxUploads = 2
-	retryAfter        = 10 // seconds
+	// once; more are answered 503 with Retry-After. An admin has one more SQL slot of its
+	// own, and one scope (a district, a school) at most DefaultSQLPerScope of the others.
+	DefaultMaxSQL      = 2
+	DefaultSQLPerScope = 1
+	DefaultMaxUploads  = 2
+	// DefaultMaxReceiving bounds the uploads being received at once (each is spooled to
+	// disk, up to MaxUpload, before it asks for an upload slot).
+	DefaultMaxReceiving = 4
+	// DefaultMaxUploadFiles bounds the files of one upload: 10,000 tiny parts held the
+	// write lock for a minute and wrote 10,025 audit lines.
+	DefaultMaxUploadFiles = 100
+	// maxOtherParts bounds the parts of an upload that are not files (as_of, school, and
+	// anything unknown, which is skipped).
+	maxOtherParts = 8
+	// maxSQLBody is the largest ad-hoc query request.
+	maxSQLBody = 1 << 20
+	retryAfter = 10 // seconds
 )
 
 // Limits bound what one request may hold; zero fields take the defaults.
 type Limits struct {
-	WriteTimeout time.Duration // writing one response
-	BodyStall    time.Duration // a request body that stops arriving
-	BodyTotal    time.Duration // reading one request body, in all
-	MaxSQL       int           // ad-hoc queries at once
-	MaxUploads   int           // uploads at once (they load one at a time)
-	SQLBytes     int64         // an ad-hoc result's size
-	SQLMemory    int64         // an ad-hoc query's memory growth
+	WriteTimeout   time.Duration // writing one response
+	BodyStall      time.Duration // a request body that stops arriving
+	BodyTotal      time.Duration // reading one request body, in all
+	BodyMinRate    int64         // bytes a second a body must average past BodyGrace
+	BodyGrace      time.Duration
+	MaxSQL         int   // ad-hoc queries at once (besides the admins' own slot)
+	SQLPerScope    int   // ad-hoc queries at once of one district or school
+	MaxUploads     int   // uploads loading at once (they load one at a time)
+	MaxReceiving   int   // upload bodies being received at once
+	MaxUploadFiles int   // files in one upload
+	SQLBytes       int64 // an ad-hoc result's size
+	SQLMemory      int64 // an ad-hoc query's memory growth
 }
 
 // defaults fills the zero fields.
@@ -52,11 +79,26 @@ func (l *Limits) defaults() {
 	if l.BodyTotal <= 0 {
 		l.BodyTotal = DefaultBodyTotal
 	}
+	if l.BodyMinRate <= 0 {
+		l.BodyMinRate = DefaultBodyMinRate
+	}
+	if l.BodyGrace <= 0 {
+		l.BodyGrace = DefaultBodyGrace
+	}
 	if l.MaxSQL <= 0 {
 		l.MaxSQL = DefaultMaxSQL
 	}
+	if l.SQLPerScope <= 0 {
+		l.SQLPerScope = DefaultSQLPerScope
+	}
 	if l.MaxUploads <= 0 {
 		l.MaxUploads = DefaultMaxUploads
+	}
+	if l.MaxReceiving <= 0 {
+		l.MaxReceiving = DefaultMaxReceiving
+	}
+	if l.MaxUploadFiles <= 0 {
+		l.MaxUploadFiles = DefaultMaxUploadFiles
 	}
 }
 
@@ -92,6 +134,13 @@ func (s *Server) sweepUploads() error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("uploads: %w", err)
 	}
+	// what the scope databases of a killed server spilled (DuckDB removes a closed one's)
+	leftover, _ := filepath.Glob(filepath.Join(s.wh.Path+".tmp", "scope-*"))
+	for _, p := range leftover {
+		if err := os.RemoveAll(p); err != nil {
+			return fmt.Errorf("temporary files: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -109,33 +158,79 @@ func (s slots) tryAcquire() bool {
 
 func (s slots) release() { <-s }
 
-// limited admits h only while a slot is free; otherwise it answers 503 at once, in Chinese,
-// with Retry-After, so that excess work queues at the client rather than in memory here.
-func limited(s slots, what string, h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if !s.tryAcquire() {
-			w.Header().Set("Content-Type", "application/json; charset=utf-8")
-			w.Header().Set("Retry-After", fmt.Sprint(retryAfter))
-			w.WriteHeader(http.StatusServiceUnavailable)
-			json.NewEncoder(w).Encode(map[string]string{"error": fmt.Sprintf("服务器正忙：同时运行的%s已达上限 %d 个，请 %d 秒后再试", what, cap(s), retryAfter)})
-			return
-		}
-		defer s.release()
-		h(w, r)
-	}
+// busy answers 503 at once, in Chinese, with Retry-After, so that excess work queues at
+// the client rather than in memory here.
+func busy(w http.ResponseWriter, msg string) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Retry-After", fmt.Sprint(retryAfter))
+	w.WriteHeader(http.StatusServiceUnavailable)
+	json.NewEncoder(w).Encode(map[string]string{"error": msg})
 }
 
+// sqlGate admits ad-hoc queries: at most max of everyone's at once, at most perScope of one
+// district's or school's, and one more for the project office whatever the others hold
+// (two long district queries took both slots and the admin got 503 eight times of eight).
+type sqlGate struct {
+	max, perScope int
+
+	mu      sync.Mutex
+	others  int            // queries of non-admins running
+	admins  int            // queries of admins running
+	byScope map[string]int // non-admins' queries running, by scope
+}
+
+func newSQLGate(max, perScope int) *sqlGate {
+	return &sqlGate{max: max, perScope: perScope, byScope: map[string]int{}}
+}
+
+// enter takes a slot for sc, or says in Chinese why none is free.
+func (g *sqlGate) enter(sc auth.Scope) (func(), string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if sc.IsAdmin() {
+		if g.others+g.admins >= g.max+1 {
+			return nil, fmt.Sprintf("服务器正忙：同时运行的查询已达上限 %d 个，请 %d 秒后再试", g.max+1, retryAfter)
+		}
+		g.admins++
+		return func() { g.mu.Lock(); g.admins--; g.mu.Unlock() }, ""
+	}
+	key := sc.String()
+	switch {
+	case g.byScope[key] >= g.perScope:
+		return nil, fmt.Sprintf("服务器正忙：%s 同时运行的查询已达上限 %d 个，请 %d 秒后再试", sc.String(), g.perScope, retryAfter)
+	case g.others >= g.max || g.others+g.admins >= g.max+1:
+		return nil, fmt.Sprintf("服务器正忙：同时运行的查询已达上限 %d 个，请 %d 秒后再试", g.max, retryAfter)
+	}
+	g.others++
+	g.byScope[key]++
+	return func() {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		g.others--
+		if g.byScope[key]--; g.byScope[key] == 0 {
+			delete(g.byScope, key)
+		}
+	}, ""
+}
+
+// busyError is work refused for want of a slot: 503 with Retry-After.
+type busyError struct{ msg string }
+
+func (e *busyError) Error() string { return e.msg }
+
 // deadlines sets each request's write deadline (so a response nobody reads is dropped,
-// with its memory) and makes its body fail if it stalls or runs past the total bound. These
-// are per request rather than http.Server's ReadTimeout/WriteTimeout, which would cut
-// every large upload at the same fixed time.
+// with its memory) and makes its body fail if it stalls, falls below the minimum rate or
+// runs past the total bound. These are per request rather than http.Server's
+// ReadTimeout/WriteTimeout, which would cut every large upload at the same fixed time.
 func (s *Server) deadlines(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rc := http.NewResponseController(w)
 		// Not every writer supports deadlines (httptest.ResponseRecorder); then none apply.
 		_ = rc.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
 		if r.Body != nil && r.Body != http.NoBody {
-			r.Body = &stallReader{rc: rc, body: r.Body, stall: s.cfg.BodyStall, end: time.Now().Add(s.cfg.BodyTotal)}
+			now := time.Now()
+			r.Body = &rateReader{rc: rc, body: r.Body, stall: s.cfg.BodyStall, start: now, end: now.Add(s.cfg.BodyTotal),
+				grace: s.cfg.BodyGrace, rate: s.cfg.BodyMinRate}
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -159,44 +254,97 @@ func (s *Server) longBody(h handler) handler {
 	}
 }
 
-// stallReader gives each read of the body a deadline (stall from now, never past end) and
-// clears it after: a deadline left running while the handler works would, once it fired,
-// cancel the request's context (net/http's background read treats it as the client gone).
-type stallReader struct {
-	rc    *http.ResponseController
-	body  io.ReadCloser
-	stall time.Duration
-	end   time.Time
+// errSlowBody is a request body cut for arriving too slowly.
+var errSlowBody = errors.New("slow body")
+
+// rateReader gives each read of the body a deadline and clears it after: the next bytes
+// must come before the body stalls (stall from now), before its average since start falls
+// below rate (once the grace period is over), and before end. A deadline left running
+// while the handler works would, once it fired, cancel the request's context (net/http's
+// background read treats it as the client gone), hence the clearing.
+type rateReader struct {
+	rc          *http.ResponseController
+	body        io.ReadCloser
+	stall       time.Duration
+	start, end  time.Time
+	grace       time.Duration
+	rate        int64 // bytes a second
+	n           int64 // bytes read so far
+	failed, cut bool
 }
 
-func (b *stallReader) Read(p []byte) (int, error) {
-	d := time.Now().Add(b.stall)
-	if d.After(b.end) {
+func (b *rateReader) deadline(now time.Time) time.Time {
+	d := now.Add(b.stall)
+	// the average falls below rate at start + n/rate; never before the grace period ends
+	byRate := b.start.Add(max(b.grace, time.Duration(float64(b.n)/float64(b.rate)*float64(time.Second))))
+	if byRate.Before(d) {
+		d = byRate
+	}
+	if b.end.Before(d) {
 		d = b.end
+	}
+	return d
+}
+
+func (b *rateReader) Read(p []byte) (int, error) {
+	if b.cut {
+		return 0, errSlowBody
+	}
+	now := time.Now()
+	d := b.deadline(now)
+	if !d.After(now) {
+		b.cut = true
+		return 0, errSlowBody
 	}
 	_ = b.rc.SetReadDeadline(d)
 	n, err := b.body.Read(p)
+	b.n += int64(n)
 	if err == nil || err == io.EOF {
 		_ = b.rc.SetReadDeadline(time.Time{})
+		return n, err
 	}
 	// On a stall the deadline stays past, so net/http's own discard of the unread body
 	// fails at once too, and the connection is closed instead of waiting.
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		b.cut = true
+		return n, fmt.Errorf("%w: %w", errSlowBody, err)
+	}
 	return n, err
 }
 
-func (b *stallReader) Close() error { return b.body.Close() }
+func (b *rateReader) Close() error { return b.body.Close() }
 
-// onePerUser admits one request of h at a time per user: one analyst's two long queries
-// cannot take every SQL slot and lock the others out. A second one is answered 429 at once.
-func (s *Server) onePerUser(h http.HandlerFunc) http.HandlerFunc {
+// bodyFirst reads the whole body (at most limit bytes) before h runs, so that a body that
+// trickles holds no slot: it holds only its own connection until the rate reader cuts it.
+func (s *Server) bodyFirst(limit int64, h http.HandlerFunc) http.HandlerFunc {
+	return s.api(func(w http.ResponseWriter, r *http.Request) error {
+		b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+		var mb *http.MaxBytesError
+		if errors.As(err, &mb) {
+			return fmt.Errorf("%w: 请求体超过 %s 的上限", errTooLarge, humanBytes(limit))
+		}
+		if err != nil {
+			return err
+		}
+		r.Body = io.NopCloser(bytes.NewReader(b))
+		h(w, r)
+		return nil
+	})
+}
+
+// onePer admits one request of h at a time per user (in m): one analyst's two long
+// queries cannot take every SQL slot, one uploader's two uploads every upload slot. A
+// second one is answered 429 at once.
+func onePer(m *sync.Map, msg string, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		user := scopeOf(r.Context()).User
-		slot, _ := s.userSQL.LoadOrStore(user, make(slots, 1))
+		slot, _ := m.LoadOrStore(user, make(slots, 1))
 		if !slot.(slots).tryAcquire() {
 			w.Header().Set("Content-Type", "application/json; charset=utf-8")
 			w.Header().Set("Retry-After", fmt.Sprint(retryAfter))
 			w.WriteHeader(http.StatusTooManyRequests)
-			json.NewEncoder(w).Encode(map[string]string{"error": "您已有一条查询在运行：请等它结束（或超时中断）后再查询"})
+			json.NewEncoder(w).Encode(map[string]string{"error": msg})
 			return
 		}
 		defer slot.(slots).release()

@@ -70,9 +70,12 @@ type Server struct {
 	districtMu sync.Mutex
 	districtOf map[string]string // school code -> district, until the next refresh
 
-	modelsBuilt           atomic.Bool // the models exist (a refresh has run): until then pages guide
-	userSQL               sync.Map    // user name -> slots of 1: one ad-hoc query per user at a time
-	sqlSlots, uploadSlots slots       // limits.go
+	modelsBuilt         atomic.Bool   // the models exist (a refresh has run): until then pages guide
+	userSQL, userUpload sync.Map      // user name -> slots of 1: one ad-hoc query, one upload per user at a time
+	gate                *sqlGate      // ad-hoc query slots (limits.go)
+	uploadSlots         slots         // uploads loading
+	receiving           slots         // upload bodies being received
+	sampler             *auditSampler // auditlimit.go
 }
 
 // New wires a server over an open warehouse, its loader and its accounts.
@@ -95,7 +98,8 @@ func New(cfg Config, wh *warehouse.Warehouse, loader *ingest.Loader, accounts *a
 		}
 	}
 	s := &Server{cfg: cfg, wh: wh, loader: loader, runner: r, reports: rp, log: log, accounts: accounts, districtOf: map[string]string{},
-		sqlSlots: make(slots, cfg.MaxSQL), uploadSlots: make(slots, cfg.MaxUploads)}
+		gate: newSQLGate(cfg.MaxSQL, cfg.SQLPerScope), uploadSlots: make(slots, cfg.MaxUploads), receiving: make(slots, cfg.MaxReceiving),
+		sampler: newAuditSampler()}
 	s.adhoc = s.newAdHoc(r)
 	s.scopes = scoped.NewSet(wh.DB, cfg.Models, cfg.Scopes, log, s.newScopeView)
 	if err := s.sweepUploads(); err != nil {
@@ -141,8 +145,12 @@ func (s *Server) Handler() http.Handler {
 		api.Get("/"+name, s.api(s.withPageView(s.pageJSON(name))))
 	}
 	api.Get("/school/{code}", s.api(s.withPageView(s.pageJSON("school"))))
-	api.With(s.require(auth.Scope.CanSQL, "SQL 查询", false)).Post("/sql", s.onePerUser(limited(s.sqlSlots, "查询", s.api(s.withView(s.sqlAPI)))))
-	api.With(s.require(auth.Scope.CanUpload, "上传", false)).Post("/ingest", limited(s.uploadSlots, "上传", s.api(s.longBody(s.ingestAPI))))
+	// A body is read whole before any slot is taken: a client that trickles it holds its own
+	// connection only, until the rate reader cuts it (limits.go).
+	api.With(s.require(auth.Scope.CanSQL, "SQL 查询", false)).Post("/sql", s.bodyFirst(maxSQLBody,
+		onePer(&s.userSQL, "您已有一条查询在运行：请等它结束（或超时中断）后再查询", s.api(s.withView(s.sqlAPI)))))
+	api.With(s.require(auth.Scope.CanUpload, "上传", false)).Post("/ingest",
+		onePer(&s.userUpload, "您已有一个上传在进行：请等它结束后再上传", s.api(s.longBody(s.ingestAPI))))
 	api.With(s.require(auth.Scope.IsAdmin, "管理接口", false)).Mount("/admin", s.adminAPI())
 	api.NotFound(s.notFound)
 	r.Mount("/api", api)
@@ -221,6 +229,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 func (s *Server) errorStatus(r *http.Request, err error) (int, string) {
 	var ge *queries.GuardError
 	var mb *http.MaxBytesError
+	var be *busyError
 	switch {
 	case errors.Is(err, ErrForbidden):
 		return http.StatusForbidden, strings.TrimPrefix(err.Error(), ErrForbidden.Error()+": ")
@@ -236,6 +245,13 @@ func (s *Server) errorStatus(r *http.Request, err error) (int, string) {
 		return http.StatusRequestTimeout, fmt.Sprintf("查询超过 %s 已中断，请缩小范围", s.adhoc.Timeout)
 	case errors.As(err, &mb):
 		return http.StatusRequestEntityTooLarge, fmt.Sprintf("上传内容超过 %s 的上限", humanBytes(s.cfg.MaxUpload))
+	case errors.As(err, &be):
+		return http.StatusServiceUnavailable, be.msg
+	case errors.Is(err, errTooLarge):
+		return http.StatusRequestEntityTooLarge, strings.TrimPrefix(err.Error(), errTooLarge.Error()+": ")
+	case errors.Is(err, errSlowBody):
+		return http.StatusRequestTimeout, fmt.Sprintf("请求体传送过慢（%s 后平均低于 %s/秒，或停顿超过 %s），已中断：请检查网络后重试",
+			s.cfg.BodyGrace, humanBytes(s.cfg.BodyMinRate), s.cfg.BodyStall)
 	case errors.Is(err, errBadRequest):
 		return http.StatusBadRequest, strings.TrimPrefix(err.Error(), errBadRequest.Error()+": ")
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
@@ -245,12 +261,32 @@ func (s *Server) errorStatus(r *http.Request, err error) (int, string) {
 	return http.StatusInternalServerError, "服务器内部错误（请求编号 " + middleware.GetReqID(r.Context()) + "）"
 }
 
-var errBadRequest = errors.New("bad request")
+var (
+	errBadRequest = errors.New("bad request")
+	errTooLarge   = errors.New("too large")
+)
+
+// auditForbidden records a 403: another district's school, roster or page, a role's
+// missing right. The path and the refusal are kept, never a body.
+func (s *Server) auditForbidden(r *http.Request, code int, msg string) {
+	if code != http.StatusForbidden {
+		return
+	}
+	obj := r.Method + " " + r.URL.Path
+	if r.URL.RawQuery != "" {
+		obj += "?" + r.URL.RawQuery
+	}
+	s.audit(r, auth.Entry{Action: auth.ActDenied, Object: obj, Detail: msg})
+}
 
 func (s *Server) api(h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if err := h(w, r); err != nil {
 			code, msg := s.errorStatus(r, err)
+			s.auditForbidden(r, code, msg)
+			if code == http.StatusServiceUnavailable {
+				w.Header().Set("Retry-After", fmt.Sprint(retryAfter))
+			}
 			w.Header().Set("Content-Type", "application/json; charset=utf-8")
 			w.Header().Del("Content-Disposition")
 			w.WriteHeader(code)
@@ -263,6 +299,7 @@ func (s *Server) html(h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if err := h(w, r); err != nil {
 			code, msg := s.errorStatus(r, err)
+			s.auditForbidden(r, code, msg)
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			w.WriteHeader(code)
 			s.reports.Render(w, "error", &reports.Page{Name: "error", Title: statusTitle(code), Viewer: viewer(scopeOf(r.Context())), Extra: map[string]string{"message": msg}})
@@ -410,18 +447,26 @@ func (s *Server) sqlAPI(w http.ResponseWriter, r *http.Request, v *view, _ queri
 		s.audit(r, e)
 	}()
 	switch format {
+	case "arrow", "json", "csv", "xlsx":
+	default:
+		return fmt.Errorf("%w: format 应为 json、csv、xlsx 或 arrow", errBadRequest)
+	}
+	// Checked before a slot is taken (a refused query holds none, however often it is
+	// sent) and before any byte is written (a refusal is still a clean 4xx).
+	if err := v.adhoc.Check(r.Context(), q); err != nil {
+		return err
+	}
+	leave, why := s.gate.enter(scopeOf(r.Context()))
+	if leave == nil {
+		return &busyError{why}
+	}
+	defer leave()
+	switch format {
 	case "arrow":
-		// Checked before any byte is written, so a refusal is still a clean 4xx.
-		if err := v.adhoc.Check(r.Context(), q); err != nil {
-			return err
-		}
 		w.Header().Set("Content-Type", "application/vnd.apache.arrow.stream")
 		w.Header().Set("Content-Disposition", disposition("查询结果.arrow"))
 		_, err := v.adhoc.WriteArrow(r.Context(), w, q)
 		return err
-	case "json", "csv", "xlsx":
-	default:
-		return fmt.Errorf("%w: format 应为 json、csv、xlsx 或 arrow", errBadRequest)
 	}
 	res, err := v.adhoc.Run(r.Context(), q)
 	if err != nil {
@@ -531,55 +576,33 @@ type upload struct {
 }
 
 // ingestAPI takes several files (multipart, streamed to temporary files), loads them as
-// `tisheng ingest` would, then refreshes the models with the recorded profile.
-func (s *Server) ingestAPI(w http.ResponseWriter, r *http.Request) error {
-	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxUpload)
-	mr, err := r.MultipartReader()
-	if err != nil {
-		return fmt.Errorf("%w: 请用 multipart/form-data 上传文件", errBadRequest)
+// `tisheng ingest` would, then refreshes the models with the recorded profile. The whole
+// body is received before an upload slot is asked for.
+func (s *Server) ingestAPI(w http.ResponseWriter, r *http.Request) (err error) {
+	defer func() {
+		if err != nil {
+			// one line for a refused upload, whatever it held: no file of it was loaded
+			_, msg := s.errorStatus(r, err)
+			s.audit(r, auth.Entry{Action: auth.ActUpload, Detail: "未导入：" + msg})
+		}
+	}()
+	if !s.receiving.tryAcquire() {
+		busy(w, fmt.Sprintf("服务器正忙：同时接收的上传已达上限 %d 个，请 %d 秒后再试", cap(s.receiving), retryAfter))
+		return nil
 	}
-	dir, err := os.MkdirTemp(s.uploadDir(), "upload-")
+	dir, files, opts, err := s.receiveUpload(w, r)
+	s.receiving.release()
+	if dir != "" {
+		defer os.RemoveAll(dir)
+	}
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	var opts ingest.Options
-	var files []upload
-	for {
-		part, err := mr.NextPart()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		switch part.FormName() {
-		case "as_of":
-			v, _ := io.ReadAll(io.LimitReader(part, 64))
-			if s := strings.TrimSpace(string(v)); s != "" {
-				t, err := time.Parse("2006-01-02", s)
-				if err != nil {
-					return fmt.Errorf("%w: 数据截止日期应为 YYYY-MM-DD", errBadRequest)
-				}
-				opts.AsOf = t
-			}
-		case "school":
-			v, _ := io.ReadAll(io.LimitReader(part, 64))
-			opts.School = strings.TrimSpace(string(v))
-		case "files", "file":
-			if part.FileName() == "" {
-				continue
-			}
-			u, err := saveUpload(dir, len(files), part)
-			if err != nil {
-				return err
-			}
-			files = append(files, u)
-		}
+	if !s.uploadSlots.tryAcquire() {
+		busy(w, fmt.Sprintf("服务器正忙：同时导入的上传已达上限 %d 个，请 %d 秒后再试", cap(s.uploadSlots), retryAfter))
+		return nil
 	}
-	if len(files) == 0 {
-		return fmt.Errorf("%w: 没有选择文件", errBadRequest)
-	}
+	defer s.uploadSlots.release()
 	sc := scopeOf(r.Context())
 	if sc.Role == auth.RoleSchool {
 		// a school's 研修考核 files are its own
@@ -641,6 +664,67 @@ func (s *Server) ingestAPI(w http.ResponseWriter, r *http.Request) error {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	return enc.Encode(out)
+}
+
+// receiveUpload reads an upload's whole body: its files into a new directory (returned
+// even on an error, for the caller to remove), and its fields. It refuses, before anything
+// is loaded, a request with more files than MaxUploadFiles or more other parts than
+// maxOtherParts.
+func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request) (string, []upload, ingest.Options, error) {
+	var opts ingest.Options
+	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxUpload)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return "", nil, opts, fmt.Errorf("%w: 请用 multipart/form-data 上传文件", errBadRequest)
+	}
+	dir, err := os.MkdirTemp(s.uploadDir(), "upload-")
+	if err != nil {
+		return "", nil, opts, err
+	}
+	var files []upload
+	others := 0
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return dir, nil, opts, err
+		}
+		name := part.FormName()
+		if (name == "files" || name == "file") && part.FileName() != "" {
+			if len(files) == s.cfg.MaxUploadFiles {
+				return dir, nil, opts, fmt.Errorf("%w: 一次最多上传 %d 个文件，这次多于 %d 个：请分批上传，没有导入任何文件", errTooLarge, s.cfg.MaxUploadFiles, s.cfg.MaxUploadFiles)
+			}
+			u, err := saveUpload(dir, len(files), part)
+			if err != nil {
+				return dir, nil, opts, err
+			}
+			files = append(files, u)
+			continue
+		}
+		if others++; others > maxOtherParts {
+			return dir, nil, opts, fmt.Errorf("%w: 上传请求中文件以外的字段过多（最多 %d 个）：只需 files、as_of 和 school，没有导入任何文件", errBadRequest, maxOtherParts)
+		}
+		switch name {
+		case "as_of":
+			v, _ := io.ReadAll(io.LimitReader(part, 64))
+			if s := strings.TrimSpace(string(v)); s != "" {
+				t, err := time.Parse("2006-01-02", s)
+				if err != nil {
+					return dir, nil, opts, fmt.Errorf("%w: 数据截止日期应为 YYYY-MM-DD", errBadRequest)
+				}
+				opts.AsOf = t
+			}
+		case "school":
+			v, _ := io.ReadAll(io.LimitReader(part, 64))
+			opts.School = strings.TrimSpace(string(v))
+		}
+	}
+	if len(files) == 0 {
+		return dir, nil, opts, fmt.Errorf("%w: 没有选择文件", errBadRequest)
+	}
+	return dir, files, opts, nil
 }
 
 // orderUploads sorts uploads the way `tisheng ingest` orders its files, schools and

@@ -31,7 +31,7 @@ import (
 )
 
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	wh       *warehouse.Warehouse
 	srv      *Server
 	ts       *httptest.Server
@@ -42,7 +42,7 @@ type env struct {
 
 // newEnv serves the demo warehouse, opened as tisheng serve opens it, with an admin whose
 // token its client sends.
-func newEnv(t *testing.T, cfg Config) *env {
+func newEnv(t testing.TB, cfg Config) *env {
 	t.Helper()
 	wh, l := testkit.Demo(t, "../../testdata", filepath.Join(t.TempDir(), "w.duckdb"), warehouse.Options{Locked: true})
 	return serveWarehouse(t, cfg, wh, l)
@@ -50,7 +50,7 @@ func newEnv(t *testing.T, cfg Config) *env {
 
 // serveWarehouse serves an open warehouse over httptest, with an admin whose token the
 // env's client sends.
-func serveWarehouse(t *testing.T, cfg Config, wh *warehouse.Warehouse, l *ingest.Loader) *env {
+func serveWarehouse(t testing.TB, cfg Config, wh *warehouse.Warehouse, l *ingest.Loader) *env {
 	t.Helper()
 	accounts := auth.NewStore(wh.DB, auth.DefaultPolicy)
 	srv, err := New(cfg, wh, l, accounts, slog.New(slog.NewTextHandler(io.Discard, nil)))

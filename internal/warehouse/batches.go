@@ -150,3 +150,33 @@ func batchTables(ctx context.Context, conn *sql.Conn) ([]string, error) {
 	}
 	return ts, rows.Err()
 }
+
+// SchoolList is what the loaded school lists (学校信息) name: their districts and school
+// codes. Both are empty before any school list is loaded.
+type SchoolList struct {
+	Districts map[string]bool
+	Schools   map[string]bool
+}
+
+// SchoolLists reads the districts and school codes of every school list loaded.
+func (w *Warehouse) SchoolLists(ctx context.Context) (SchoolList, error) {
+	l := SchoolList{Districts: map[string]bool{}, Schools: map[string]bool{}}
+	rows, err := w.DB.QueryContext(ctx, `SELECT DISTINCT school_code, district FROM raw_schools`)
+	if err != nil {
+		return l, fmt.Errorf("school list: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var code, district sql.NullString
+		if err := rows.Scan(&code, &district); err != nil {
+			return l, fmt.Errorf("school list: %w", err)
+		}
+		if code.Valid {
+			l.Schools[code.String] = true
+		}
+		if district.Valid {
+			l.Districts[district.String] = true
+		}
+	}
+	return l, rows.Err()
+}

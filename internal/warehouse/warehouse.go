@@ -11,8 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -82,6 +84,16 @@ func OpenWith(ctx context.Context, file string, o Options) (*Warehouse, error) {
 	if o.ReadOnly {
 		opts = append(opts, "access_mode=READ_ONLY")
 	}
+	// No extension is ever installed or loaded: there is no network here, and an attempt
+	// (SELECT localtimestamp, '1.2.3.4'::INET) made a folder under the home directory.
+	opts = append(opts, "autoinstall_known_extensions=false", "autoload_known_extensions=false")
+	// What DuckDB spills goes beside the warehouse, in a directory only the server's user
+	// can enter (the scoped databases make theirs inside it).
+	tmp, err := TempDir(file)
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, "temp_directory="+url.QueryEscape(tmp))
 	if o.Locked {
 		opts = append(opts, "enable_external_access=false", "lock_configuration=true")
 	}
@@ -108,6 +120,22 @@ func OpenWith(ctx context.Context, file string, o Options) (*Warehouse, error) {
 		}
 	}
 	return w, nil
+}
+
+// TempDir makes (or makes private again) the directory beside the warehouse file where
+// DuckDB spills: <file>.tmp, mode 0700, by its absolute path.
+func TempDir(file string) (string, error) {
+	abs, err := filepath.Abs(file + ".tmp")
+	if err != nil {
+		return "", fmt.Errorf("warehouse: %w", err)
+	}
+	if err := os.MkdirAll(abs, 0o700); err != nil {
+		return "", fmt.Errorf("warehouse: temporary directory: %w", err)
+	}
+	if err := os.Chmod(abs, 0o700); err != nil {
+		return "", fmt.Errorf("warehouse: temporary directory: %w", err)
+	}
+	return abs, nil
 }
 
 // Close closes the database and its connector.

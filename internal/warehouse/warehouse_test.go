@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"os"
 	"path/filepath"
 	"testing"
 )
@@ -51,5 +52,44 @@ func TestMigrationsOnceAndTxAllOrNothing(t *testing.T) {
 	w.DB.QueryRow(`SELECT count(*) FROM meta`).Scan(&n)
 	if n != 1 {
 		t.Fatalf("meta rows after reopen: %d", n)
+	}
+}
+
+// DuckDB never installs or loads an extension (an attempt made a folder under the home
+// directory), and spills beside the warehouse into a directory private to the server's
+// user, whatever mode it had.
+func TestNoExtensionsAndPrivateTemp(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	file := filepath.Join(t.TempDir(), "w.duckdb")
+	if err := os.MkdirAll(file+".tmp", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, locked := range []bool{false, true} {
+		w, err := OpenWith(context.Background(), file, Options{Locked: locked})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range []string{"SELECT localtimestamp", "SELECT '1.2.3.4'::INET", "SELECT 'POINT(1 2)'::GEOMETRY"} {
+			var v any
+			if err := w.DB.QueryRow(q).Scan(&v); err == nil {
+				t.Errorf("%s ran: %v", q, v)
+			}
+		}
+		var dir string
+		if err := w.DB.QueryRow(`SELECT current_setting('temp_directory')`).Scan(&dir); err != nil {
+			t.Fatal(err)
+		}
+		abs, _ := filepath.Abs(file + ".tmp")
+		if dir != abs {
+			t.Errorf("temp_directory %q, want %q", dir, abs)
+		}
+		w.Close()
+	}
+	if st, err := os.Stat(file + ".tmp"); err != nil || st.Mode().Perm() != 0o700 {
+		t.Errorf("temporary directory: %v %v", st.Mode(), err)
+	}
+	if _, err := os.Stat(filepath.Join(home, ".duckdb")); !os.IsNotExist(err) {
+		t.Errorf("DuckDB wrote under the home directory: %v", err)
 	}
 }

@@ -2,6 +2,9 @@
 GO      ?= go
 BIN     := bin/tisheng
 export CGO_ENABLED := 1
+# duckdb-go/v2 builds its Arrow interface only with this tag; every go command below
+# (build, test, vet, fuzz) reads it from GOFLAGS. Without make: go test -tags duckdb_arrow ./...
+export GOFLAGS := $(strip $(GOFLAGS) -tags=duckdb_arrow)
 
 .PHONY: build run test bench lint fuzz clean
 
@@ -18,8 +21,10 @@ run: build
 test:
 	$(GO) test -count=1 ./...
 
-bench: build
-	./$(BIN) bench --dir bench-data
+# The old binary (the last commit on DuckDB 1.1.2) against this tree, side by side; see
+# cmd/tishengbench and the README. BENCHFLAGS passes options (--runs, --steps, …).
+bench:
+	$(GO) run ./cmd/tishengbench --dir bench-data $(BENCHFLAGS)
 
 lint:
 	$(GO) vet ./...

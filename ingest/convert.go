@@ -162,13 +162,15 @@ func (j *job) person(rc *rowCtx) (person, *rowReject) {
 		return p, rejectf("school_name", "学校为空")
 	}
 	if lim := j.opts.Limit; lim != nil {
-		// an uploader's scope is checked against the school lists loaded so far: a school
-		// no list puts in the scope is refused (load the school list first)
+		// an uploader's scope is checked against the school lists loaded so far, for the
+		// file's month: a school no list puts in the scope then is refused (load the school
+		// list first; a school that moved district is its new district's from the move on)
+		month := j.asOf.Format("2006年1月")
 		switch {
-		case p.code != "" && !lim.Schools[p.code]:
-			return p, rejectf("school_code", "学校代码%s不在您的管辖范围（%s）内（学校须先在学校信息中）", p.code, lim.Label)
-		case p.code == "" && !lim.Names[p.sname]:
-			return p, rejectf("school_name", "学校「%s」不在您的管辖范围（%s）内（学校须先在学校信息中）", p.sname, lim.Label)
+		case p.code != "" && !lim.HoldsCode(p.code, j.asOf):
+			return p, rejectf("school_code", "学校代码%s在%s不属于您的管辖范围（%s）（学校须先在学校信息中）", p.code, month, lim.Label)
+		case p.code == "" && !lim.holdsName(p.sname, j.asOf):
+			return p, rejectf("school_name", "学校「%s」在%s不属于您的管辖范围（%s）（学校须先在学校信息中）", p.sname, month, lim.Label)
 		}
 	}
 	raw := strings.ReplaceAll(rc.str("id"), " ", "")
@@ -428,8 +430,8 @@ func (j *job) setHoursPerson(w *tableWriter, r []val, p person) {
 
 func checkHoursColumns(w *tableWriter) error {
 	for i, name := range hoursColumns {
-		if w.schema.Field(i+2).Name != name {
-			return fmt.Errorf("ingest: raw_hours column %d is %s, not %s", i+2, w.schema.Field(i+2).Name, name)
+		if c, ok := w.cols[name]; !ok || c != i+2 {
+			return fmt.Errorf("ingest: raw_hours column %d is not %s", i+2, name)
 		}
 	}
 	return nil

@@ -88,7 +88,7 @@ func golden(t *testing.T, name, got string) {
 	}
 	want, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("%v (run go test ./ingest -run Golden -update)", err)
+		t.Fatalf("%v (run go test -tags duckdb_arrow ./ingest -run Golden -update)", err)
 	}
 	if string(want) != got {
 		gl, wl := strings.Split(got, "\n"), strings.Split(string(want), "\n")

@@ -10,6 +10,7 @@ import (
 	"database/sql"
 	_ "embed"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -41,17 +42,6 @@ type Options struct {
 	// Limit confines the rows to an uploader's scope (a district or a school user); nil
 	// for the command line and the project office.
 	Limit *Limit
-}
-
-// Limit is the part of the warehouse an uploader may write: rows naming other schools are
-// refused with that reason; school lists and catalogues, which define every scope, are
-// refused whole.
-type Limit struct {
-	District string          // the uploader's district ("" for a school user)
-	School   string          // the uploader's school, for a school user
-	Schools  map[string]bool // the schools rows may name, by code
-	Names    map[string]bool // and by name
-	Label    string          // the scope as the reason names it (区县:… / 学校:…)
 }
 
 // Reject is one refused row.
@@ -214,6 +204,8 @@ func (l *Loader) LoadReader(ctx context.Context, r io.ReaderAt, size int64, opts
 		var fe *fileError
 		if errors.As(err, &fe) {
 			res.Error = opts.Name + "：" + fe.Error()
+		} else if msg, ok := dbFailure(err); ok {
+			res.Error = opts.Name + "：" + msg
 		} else {
 			res.Error = opts.Name + "：" + err.Error()
 		}
@@ -229,6 +221,16 @@ func (l *Loader) load(ctx context.Context, r io.ReaderAt, size int64, opts Optio
 		return &fileError{Msg: "读取失败：" + err.Error()}
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
+	// The bytes already loaded: by the project office (the bare digest), or, for an
+	// upload by a district or school user, by that same scope (the digest @ its scope).
+	// Another scope's upload of the same bytes (a district that loaded its neighbour's
+	// roster by mistake, every row refused) must not block the owner's. No figure counts
+	// twice: a scope's upload keeps only its own schools' rows, and each month counts one
+	// file per school and kind.
+	mine := sum
+	if lim := opts.Limit; lim != nil {
+		mine = sum + "@" + lim.Label
+	}
 
 	var (
 		prevID             int64
@@ -236,7 +238,7 @@ func (l *Loader) load(ctx context.Context, r io.ReaderAt, size int64, opts Optio
 		prevAcc, prevRej   int
 	)
 	err := l.wh.DB.QueryRowContext(ctx, `SELECT batch_id, kind, strftime(as_of, '%Y-%m-%d'), accepted, rejected
-		FROM batches WHERE sha256 = ?`, sum).Scan(&prevID, &prevKind, &prevAsOf, &prevAcc, &prevRej)
+		FROM batches WHERE sha256 IN (?, ?) ORDER BY batch_id LIMIT 1`, sum, mine).Scan(&prevID, &prevKind, &prevAsOf, &prevAcc, &prevRej)
 	if err == nil {
 		res.Status, res.Batch, res.Kind, res.AsOf = StatusAlreadyLoaded, prevID, prevKind.String, prevAsOf.String
 		res.Accepted, res.Rejected, res.Rows = prevAcc, prevRej, prevAcc+prevRej
@@ -254,7 +256,7 @@ func (l *Loader) load(ctx context.Context, r io.ReaderAt, size int64, opts Optio
 	res.Kind, res.Shape = string(o.h.kind), o.h.shape
 	res.Format, res.Encoding, res.Sheet = o.src.info()
 
-	j := &job{l: l, o: o, opts: opts, res: res, sha: sum}
+	j := &job{l: l, o: o, opts: opts, res: res, sha: mine}
 	if xs, ok := o.src.(*xlsxSource); ok {
 		j.date1904 = xs.wb.Date1904
 	}
@@ -335,27 +337,22 @@ func asOfSourceLabel(src string) string {
 
 func (j *job) run(ctx context.Context, conn *sql.Conn) error {
 	j.conn = conn
-	ar, err := arrowFor(conn)
-	if err != nil {
-		return err
-	}
 	if err := conn.QueryRowContext(ctx, `SELECT nextval('batch_seq')`).Scan(&j.batch); err != nil {
 		return err
 	}
+	var err error
 	j.conv, err = newConverter(j)
 	if err != nil {
 		return err
 	}
 	j.ins = newInserter(ctx, conn, &j.connMu)
 	defer j.ins.wait()
-	if j.data, err = newTableWriter(ctx, conn, ar, j.ins, j.conv.table(), j.l.batchRows); err != nil {
+	if j.data, err = newTableWriter(ctx, conn, j.ins, j.conv.table(), j.l.batchRows); err != nil {
 		return err
 	}
-	defer j.data.release()
-	if j.rejects, err = newTableWriter(ctx, conn, ar, j.ins, "rejects", j.l.batchRows); err != nil {
+	if j.rejects, err = newTableWriter(ctx, conn, j.ins, "rejects", j.l.batchRows); err != nil {
 		return err
 	}
-	defer j.rejects.release()
 	j.connMu.Lock()
 	err = j.conv.setup(ctx, j)
 	j.connMu.Unlock()
@@ -412,6 +409,11 @@ func (j *job) run(ctx context.Context, conn *sql.Conn) error {
 	}
 	if err := j.ins.wait(); err != nil {
 		return err
+	}
+	if j.o.h.kind == KindTeachers && j.opts.Limit != nil {
+		if err := j.refuseClaimed(ctx, conn); err != nil {
+			return err
+		}
 	}
 	format, enc, sheet := j.o.src.info()
 	var asOf any
@@ -586,4 +588,63 @@ func (r *rowCtx) date(key string, monthOK bool) (val, *rowReject) {
 		return val{}, &rowReject{key: key, reason: err.Error()}
 	}
 	return iv(int64(dayNumber(t))), nil
+}
+
+// refuseClaimed moves to the rejects, within the load's transaction, the rows of an
+// uploader's roster that list a teacher another scope's roster of the same month lists at
+// a school the uploader does not hold. Of two rosters of one month the later load counts,
+// so without this a district that kept a former teacher's ID could take her, and her
+// figures, back from the district she moved to, for any month. Two districts claiming one
+// teacher in one month is for the project office to settle (its loads are not checked).
+func (j *job) refuseClaimed(ctx context.Context, conn *sql.Conn) error {
+	rows, err := conn.QueryContext(ctx, `SELECT m.row_no, o.school_code, coalesce(o.school_name, ''), b.as_of, m.name, m.id_masked, coalesce(m.school_code, ''), coalesce(m.school_name, '')
+		FROM raw_teachers m
+		JOIN raw_teachers o ON o.teacher_key = m.teacher_key AND o.batch_id <> m.batch_id
+		JOIN batches b ON b.batch_id = o.batch_id
+		WHERE m.batch_id = ? AND date_trunc('month', b.as_of) = date_trunc('month', ?::DATE)
+		ORDER BY m.row_no`, j.batch, j.asOf.Format("2006-01-02"))
+	if err != nil {
+		return fmt.Errorf("roster claims: %w", err)
+	}
+	type claim struct{ name, masked, code, sname string }
+	claimed := map[int]claim{}
+	var order []int
+	for rows.Next() {
+		var no int
+		var code sql.NullString
+		var sname, name, masked, mcode, msname string
+		var asOf time.Time
+		if err := rows.Scan(&no, &code, &sname, &asOf, &name, &masked, &mcode, &msname); err != nil {
+			rows.Close()
+			return fmt.Errorf("roster claims: %w", err)
+		}
+		lim := j.opts.Limit
+		held := (code.Valid && lim.HoldsCode(code.String, asOf)) || (!code.Valid && lim.holdsName(sname, asOf))
+		if _, seen := claimed[no]; !seen && !held {
+			claimed[no] = claim{name, masked, mcode, msname}
+			order = append(order, no)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("roster claims: %w", err)
+	}
+	const reason = "该教师在本月已列入其他区县（或学校）的花名册：同一月份两处都报送同一教师时，须由工程办核实后导入"
+	for _, no := range order {
+		c := claimed[no]
+		vals, _ := json.Marshal(map[string]string{"姓名": c.name, "身份证号": c.masked, "学校代码": c.code, "学校名称": c.sname})
+		if _, err := conn.ExecContext(ctx, `DELETE FROM raw_teachers WHERE batch_id = ? AND row_no = ?`, j.batch, no); err != nil {
+			return fmt.Errorf("roster claims: %w", err)
+		}
+		if _, err := conn.ExecContext(ctx, `INSERT INTO rejects (batch_id, row_no, column_name, reason, row_values, school_code, school_name)
+			VALUES (?, ?, ?, ?, ?, nullif(?, ''), nullif(?, ''))`, j.batch, no, "身份证号", reason, string(vals), c.code, c.sname); err != nil {
+			return fmt.Errorf("roster claims: %w", err)
+		}
+		j.res.Accepted--
+		j.res.Rejected++
+		if len(j.res.Rejects) < maxShownRejects {
+			j.res.Rejects = append(j.res.Rejects, Reject{Row: no, Column: "身份证号", Reason: reason})
+		}
+	}
+	return nil
 }

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/marcboeker/go-duckdb"
+	"github.com/duckdb/duckdb-go/v2"
 )
 
 // The built-in models (sql/), the tables they are built from (sources/) and the data tests

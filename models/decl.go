@@ -52,7 +52,7 @@ const (
 
 // Scope rules (internal/scoped says how each cuts a table).
 var scopeRules = map[string]bool{
-	"district": true, "school_month": true, "latest_school": true, "teacher_month": true, "person_month": true,
+	"district": true, "school_month": true, "batch_school": true, "teacher_month": true, "person_month": true,
 	"raw_ref": true, "text": true, "scope_code": true, "recompute": true, "global": true, "batch": true,
 	"reject": true, "group": true, "none": true,
 }

@@ -31,6 +31,6 @@ func TestSchemaDoc(t *testing.T) {
 	}
 	have, err := os.ReadFile(path)
 	if err != nil || string(have) != doc {
-		t.Fatalf("docs/schema.md is stale: go test ./models -run SchemaDoc -update")
+		t.Fatalf("docs/schema.md is stale: go test -tags duckdb_arrow ./models -run SchemaDoc -update")
 	}
 }

@@ -48,7 +48,7 @@ type cte struct {
 // the parser of db.
 func parseSQL(ctx context.Context, db querier, file, text string) (*stmt, error) {
 	var js string
-	if err := db.QueryRowContext(ctx, `SELECT json_serialize_sql(?::VARCHAR)`, text).Scan(&js); err != nil {
+	if err := db.QueryRowContext(ctx, `SELECT json_serialize_sql(?::VARCHAR)::VARCHAR`, text).Scan(&js); err != nil {
 		return nil, fmt.Errorf("%s: parse: %w", file, err)
 	}
 	var tree struct {
@@ -123,6 +123,9 @@ func (s *stmt) query(n node, scope map[string]*cte, in *cte) {
 			val, _ := em["value"].(node)
 			q, _ := val["query"].(node)
 			body, _ := q["node"].(node)
+			if body == nil {
+				body, _ = val["query_node"].(node) // the tree of DuckDB 2.0.0 on
+			}
 			c := &cte{name: name, body: body}
 			if b, _ := json.Marshal(body); !s.named[name+"\x00"+string(b)] {
 				s.named[name+"\x00"+string(b)] = true

@@ -201,8 +201,11 @@ func addedBatches(was, now inputs) []int64 {
 
 // batchScan is a scan of table's cols keeping the rows of the sorted batch ids: one scan per
 // id range, which DuckDB checks against each row group's bounds (raw rows are stored in load
-// order, so the other files' row groups are skipped; an OR of the ranges in one scan would
-// read them all), with exact also the ids themselves (a range may take in ids not asked for).
+// order, so the other files' row groups are skipped), with exact also the ids themselves (a
+// range may take in ids not asked for). An OR of the ranges in one scan reads every row
+// group (25M rows in load order, 8 ranges of 1,470 batches, DuckDB 1.5.6: 3-8 ms for the
+// union against 360-854 ms for the OR and 14-48 ms for batch_id IN (…); 1.1.2: 3-4, 140-185
+// and 49-51 ms; 2.0.0 prunes the OR too, 10-12 ms, and the union still halves that).
 func batchScan(table, cols string, ids []int64, exact bool) string {
 	in := ""
 	if exact {

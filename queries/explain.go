@@ -1,12 +1,18 @@
 package queries
 
 import (
+	"errors"
 	"regexp"
 	"strings"
+
+	"github.com/duckdb/duckdb-go/v2"
 )
 
 // DuckDB's error messages are English; the SQL page says in Chinese what is wrong and keeps
-// DuckDB's detail (the names it suggests, the position) after it.
+// DuckDB's detail (the names it suggests, the position) after it. The kind of error is the
+// driver's error type (duckdb.Error.Type); within a kind, the names DuckDB found and
+// suggests are read from its message where it gives them, and the kind's sentence stands
+// when it does not.
 var (
 	reColumn   = regexp.MustCompile(`Referenced column "([^"]+)" not found in FROM clause!(?:\s*Candidate bindings: ([^\n]+))?`)
 	reTable    = regexp.MustCompile(`Table with name ([^ ]+) does not exist!(?:\s*Did you mean "([^"]+)"\?)?`)
@@ -19,42 +25,57 @@ var (
 func Explain(err error) string {
 	msg := err.Error()
 	detail := strings.TrimSpace(reLine.ReplaceAllString(msg, ""))
-	switch {
-	case reColumn.MatchString(msg):
-		m := reColumn.FindStringSubmatch(msg)
-		s := "未知的列「" + m[1] + "」"
-		if m[2] != "" {
-			s += "，相近的列：" + strings.ReplaceAll(strings.TrimSpace(m[2]), `"`, "")
-		}
-		return s + "（" + detail + "）"
-	case reTable.MatchString(msg):
-		m := reTable.FindStringSubmatch(msg)
-		s := "未知的表「" + m[1] + "」"
-		if m[2] != "" {
-			s += "，是否要查「" + m[2] + "」"
-		}
-		return s + "（分析表见本页的表结构；" + detail + "）"
-	case reFunction.MatchString(msg):
-		m := reFunction.FindStringSubmatch(msg)
-		s := "未知的函数「" + m[1] + "」"
-		if m[2] != "" {
-			s += "，是否要用「" + m[2] + "」"
-		}
-		return s + "（" + detail + "）"
-	case strings.Contains(msg, "Parser Error"):
+	var de *duckdb.Error
+	if !errors.As(err, &de) {
+		return "查询出错（" + detail + "）"
+	}
+	switch de.Type {
+	case duckdb.ErrorTypeParser, duckdb.ErrorTypeSyntax:
 		return "查询有语法错误（" + detail + "）"
-	case strings.Contains(msg, "Conversion Error"), strings.Contains(msg, "Could not convert"):
+	case duckdb.ErrorTypeCatalog:
+		if m := reTable.FindStringSubmatch(msg); m != nil {
+			s := "未知的表「" + m[1] + "」"
+			if m[2] != "" {
+				s += "，是否要查「" + m[2] + "」"
+			}
+			return s + "（分析表见本页的表结构；" + detail + "）"
+		}
+		if m := reFunction.FindStringSubmatch(msg); m != nil {
+			s := "未知的函数「" + m[1] + "」"
+			if m[2] != "" {
+				s += "，是否要用「" + m[2] + "」"
+			}
+			return s + "（" + detail + "）"
+		}
+		return "查询用到了不存在的表或函数（分析表见本页的表结构；" + detail + "）"
+	case duckdb.ErrorTypeBinder:
+		if m := reColumn.FindStringSubmatch(msg); m != nil {
+			s := "未知的列「" + m[1] + "」"
+			if m[2] != "" {
+				s += "，相近的列：" + strings.ReplaceAll(strings.TrimSpace(m[2]), `"`, "")
+			}
+			return s + "（" + detail + "）"
+		}
+		return "查询引用有误：列名、函数的参数类型，或未放进 GROUP BY 也未聚合的列（" + detail + "）"
+	case duckdb.ErrorTypeConversion, duckdb.ErrorTypeInvalidType, duckdb.ErrorTypeMismatchType:
 		return "类型转换失败：某个值不能转成所需的类型（" + detail + "）"
-	case strings.Contains(msg, "No function matches"):
-		return "函数的参数类型不对（" + detail + "）"
-	case strings.Contains(msg, "Division by zero"), strings.Contains(msg, "division by zero"):
+	case duckdb.ErrorTypeDivideByZero:
 		return "除数为零（" + detail + "）"
-	case strings.Contains(msg, "must appear in the GROUP BY clause"):
-		return "该列须出现在 GROUP BY 中或放进聚合函数（" + detail + "）"
-	case strings.Contains(msg, "Out of Memory"), strings.Contains(msg, "out of memory"):
+	case duckdb.ErrorTypeOutOfRange:
+		return "数值超出所需类型的范围（" + detail + "）"
+	case duckdb.ErrorTypeInvalidInput:
+		return "某个值不适用于该运算（" + detail + "）"
+	case duckdb.ErrorTypeOutOfMemory:
 		return "查询所需内存超出上限，请缩小范围（" + detail + "）"
-	case strings.Contains(msg, "Binder Error"):
-		return "查询引用有误（" + detail + "）"
+	case duckdb.ErrorTypeInterrupt:
+		return "查询被中断（" + detail + "）"
 	}
 	return "查询出错（" + detail + "）"
+}
+
+// IsOutOfMemory says whether err is DuckDB running out of memory (its memory_limit, or an
+// allocation refused under serve's --max-memory).
+func IsOutOfMemory(err error) bool {
+	var de *duckdb.Error
+	return errors.As(err, &de) && de.Type == duckdb.ErrorTypeOutOfMemory
 }

@@ -11,9 +11,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/apache/arrow/go/v17/arrow"
-	"github.com/apache/arrow/go/v17/arrow/ipc"
-	"github.com/marcboeker/go-duckdb"
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/duckdb/duckdb-go/v2"
 
 	"tisheng/internal/xlsxw"
 )
@@ -224,9 +224,11 @@ func WriteXLSX(w io.Writer, sheet, title string, res *Result) error {
 
 // WriteArrow checks and runs q and streams its result as an Arrow IPC stream, cut at the
 // row and byte limits, within the time limit and memory ceiling; it reports whether it cut.
-// go-duckdb's Arrow API cannot be interrupted (duckdb_execute_prepared_arrow runs to the
-// end whatever the context says), so the query first runs through the interruptible path
-// with every limit; only a query that finished within them runs again for Arrow.
+// The driver's Arrow reader cannot be relied on to interrupt a query (go-duckdb ran
+// duckdb_execute_prepared_arrow to the end whatever the context said; duckdb-go v2.10506.0
+// looks at the context only between chunks, and fetches each chunk unwatched), so the query
+// first runs through the interruptible path with every limit; only a query that finished
+// within them runs again for Arrow.
 func (a *AdHoc) WriteArrow(ctx context.Context, w io.Writer, q string) (bool, error) {
 	if _, err := a.Run(ctx, q); err != nil {
 		return false, err
@@ -255,7 +257,7 @@ func (a *AdHoc) WriteArrow(ctx context.Context, w io.Writer, q string) (bool, er
 		left := int64(a.RowLimit)
 		leftBytes := a.ByteLimit
 		for rdr.Next() {
-			rec := rdr.Record()
+			rec := rdr.RecordBatch()
 			n := rec.NumRows()
 			if a.RowLimit > 0 && n > left {
 				truncated, n = true, left
@@ -294,7 +296,7 @@ func (a *AdHoc) WriteArrow(ctx context.Context, w io.Writer, q string) (bool, er
 
 // recordSize is the bytes of a record's buffers (arrow/util's TotalRecordSize pulls in
 // protobuf).
-func recordSize(rec arrow.Record) int64 {
+func recordSize(rec arrow.RecordBatch) int64 {
 	var n int64
 	var add func(d arrow.ArrayData)
 	add = func(d arrow.ArrayData) {

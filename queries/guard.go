@@ -110,7 +110,7 @@ func (a *AdHoc) Check(ctx context.Context, q string) error {
 		return &GuardError{Msg: "查询为空"}
 	}
 	var js string
-	if err := a.r.db.QueryRowContext(ctx, `SELECT json_serialize_sql(?::VARCHAR)`, q).Scan(&js); err != nil {
+	if err := a.r.db.QueryRowContext(ctx, `SELECT json_serialize_sql(?::VARCHAR)::VARCHAR`, q).Scan(&js); err != nil {
 		return &GuardError{Msg: "无法解析查询：" + err.Error()}
 	}
 	var tree struct {
@@ -181,6 +181,9 @@ func (a *AdHoc) walkCTE(name string, v any, scope map[string]bool) error {
 	body, _ := v.(map[string]any)
 	query, _ := body["query"].(map[string]any)
 	node, _ := query["node"].(map[string]any)
+	if node == nil {
+		node, _ = body["query_node"].(map[string]any) // the tree of DuckDB 2.0.0 on
+	}
 	if node != nil && node["type"] == "RECURSIVE_CTE_NODE" {
 		self := copyScope(scope)
 		self[name] = true
@@ -199,6 +202,12 @@ func (a *AdHoc) walkCTE(name string, v any, scope map[string]bool) error {
 		for k, c := range node {
 			if k != "left" && k != "right" {
 				rest[k] = c
+			}
+		}
+		// and what the CTE carries beside its query (USING KEY targets, payloads)
+		for k, c := range body {
+			if k != "query" && k != "query_node" {
+				rest["cte."+k] = c
 			}
 		}
 		return a.walk(rest, scope)
@@ -339,7 +348,7 @@ func (a *AdHoc) failure(ctx, mctx context.Context, err error) error {
 		return fmt.Errorf("%w after %s", ErrTimeout, a.Timeout)
 	case ctx.Err() != nil:
 		return ctx.Err()
-	case strings.Contains(err.Error(), "Out of Memory Error"):
+	case IsOutOfMemory(err):
 		// DuckDB's memory_limit, or an allocation refused under serve's --max-memory.
 		return fmt.Errorf("%w: %v", ErrMemory, err)
 	}

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/marcboeker/go-duckdb"
+	"github.com/duckdb/duckdb-go/v2"
 )
 
 // FuzzGuard: whatever the text, the guard does not panic, and a query it accepts reads

@@ -631,8 +631,8 @@ func (rp *Reports) Annual(ctx context.Context, p queries.Params) (*Workbook, err
 		res.Columns[0].Label = g.label
 		byGroup[g.by] = res
 	}
-	choices, err := run(`SELECT by, coalesce(code, dimension, environment) AS item, ability_name, teachers_chose, teachers_passed, teachers_excellent, pass_rate
-		FROM ability_choices WHERE scope = 'all' ORDER BY CASE by WHEN 'code' THEN 1 WHEN 'dimension' THEN 2 ELSE 3 END, item`)
+	choices, err := run(`SELECT "by", coalesce(code, dimension, environment) AS item, ability_name, teachers_chose, teachers_passed, teachers_excellent, pass_rate
+		FROM ability_choices WHERE scope = 'all' ORDER BY CASE "by" WHEN 'code' THEN 1 WHEN 'dimension' THEN 2 ELSE 3 END, item`)
 	if err != nil {
 		return nil, err
 	}

@@ -33,7 +33,6 @@ const usage = `tisheng：中小学教师信息技术应用能力提升工程2.0 
   tisheng sql     --db 文件 [--format table|csv|json|xlsx|arrow] [--out 文件] 查询语句
   tisheng gen     --out 目录 [--districts N] [--teachers N] [--seed N]
   tisheng demo    [--dir 目录] [--teachers N] [--districts N] [--addr 127.0.0.1:8080]
-  tisheng bench   [--rows N] [--xlsx-rows N] [--dir 目录]
 
 命令后加 -h 查看它的全部选项。
 `
@@ -73,10 +72,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runGen(ctx, args[1:], stdout, stderr)
 	case "demo":
 		err = runDemo(ctx, args[1:], stdout, stderr)
-	case "bench":
-		err = runBench(ctx, args[1:], stdout, stderr)
-	case benchStepCmd:
-		err = runBenchStep(ctx, args[1:], stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

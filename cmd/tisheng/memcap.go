@@ -13,7 +13,7 @@ import (
 // function call building one huge value (SELECT len(range(1000000000)) killed the server
 // through the kernel's OOM killer; repeat('x', 3000000000) took 6 GB). Under a data-segment
 // limit such an allocation fails inside DuckDB instead ("Out of Memory Error: Allocation
-// failure", measured), the query fails, and the server goes on. The Go side stays small
+// failure", measured on DuckDB 1.1.2), the query fails, and the server goes on. The Go side stays small
 // (results are capped in bytes), so the limit is met by DuckDB first.
 
 // maxMemoryHeadroom is added to DuckDB's memory_limit for what it does not count (strings

@@ -113,7 +113,7 @@ type Filter struct {
 
 // Audit lists audit lines, newest first.
 func (s *Store) Audit(ctx context.Context, f Filter) ([]Entry, error) {
-	q := `SELECT seq, at, coalesce(user_name, ''), coalesce(role, ''), coalesce(scope, ''), action, coalesce(object, ''),
+	q := `SELECT seq, "at", coalesce(user_name, ''), coalesce(role, ''), coalesce(scope, ''), action, coalesce(object, ''),
 		coalesce(rows, 0), coalesce(duration_ms, 0), ok, coalesce(detail, ''), coalesce(remote, '') FROM audit WHERE true`
 	var args []any
 	if f.User != "" {
@@ -125,11 +125,11 @@ func (s *Store) Audit(ctx context.Context, f Filter) ([]Entry, error) {
 		args = append(args, f.Action)
 	}
 	if !f.From.IsZero() {
-		q += ` AND at >= ?`
+		q += ` AND "at" >= ?`
 		args = append(args, f.From)
 	}
 	if !f.To.IsZero() {
-		q += ` AND at < ?`
+		q += ` AND "at" < ?`
 		args = append(args, f.To)
 	}
 	q += ` ORDER BY seq DESC`

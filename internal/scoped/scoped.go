@@ -23,9 +23,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/apache/arrow/go/v17/arrow"
-	"github.com/apache/arrow/go/v17/arrow/array"
-	"github.com/marcboeker/go-duckdb"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/duckdb/duckdb-go/v2"
 
 	"tisheng/internal/auth"
 	"tisheng/models"
@@ -44,7 +43,7 @@ type rule = string
 const (
 	byDistrict     rule = "district"      // the row's own district column (set per month); school scope: its school_code
 	bySchoolMonth  rule = "school_month"  // (month, school_code) one of the scope's school-months
-	byLatestSchool rule = "latest_school" // school_code one of the scope's schools in the latest month
+	byBatchSchool  rule = "batch_school"  // (the month of the row's batch, school_code) one of the scope's school-months
 	byTeacherMonth rule = "teacher_month" // (month, teacher_key) a teacher on one of the scope's rosters that month
 	byPersonMonth  rule = "person_month"  // as teacher_month; a teacher on no roster that month goes by the row's school-month
 	byRawRef       rule = "raw_ref"       // raw rows whose school reference resolves, in their batch's month, to one of the scope's schools
@@ -59,7 +58,7 @@ const (
 )
 
 // known are the rules source knows.
-var known = map[rule]bool{byDistrict: true, bySchoolMonth: true, byLatestSchool: true, byTeacherMonth: true, byPersonMonth: true,
+var known = map[rule]bool{byDistrict: true, bySchoolMonth: true, byBatchSchool: true, byTeacherMonth: true, byPersonMonth: true,
 	byRawRef: true, byText: true, byScopeCode: true, recompute: true, global: true, byBatch: true, byReject: true, byGroup: true, noRows: true}
 
 // ruleOf is the rule that cuts table t for key k: its @school-scope for a school's
@@ -481,10 +480,11 @@ func source(cat *models.Catalog, t string, r rule, k Key) (string, error) {
 		return where(a + ".district = " + quote(k.District))
 	case bySchoolMonth:
 		return from + inSchoolMonth(a+".month", a+".school_code"), nil
-	case byLatestSchool:
-		// rows of the latest month, each at the school it resolves to then
-		return from + " SEMI JOIN (SELECT school_code FROM " + tmpSchoolMonths + " WHERE month = (SELECT max(month) FROM months)) sm" +
-			" ON sm.school_code = " + a + ".school_code", nil
+	case byBatchSchool:
+		// a school that moved district keeps, with its old district, the rows of the files
+		// dated before the move, even while such a file still counts after it
+		return from + " SEMI JOIN (SELECT b.batch_id, sm.school_code FROM batches b JOIN " + tmpSchoolMonths +
+			" sm ON sm.month = strftime(b.as_of, '%Y-%m')) bs ON bs.batch_id = " + a + ".batch_id AND bs.school_code = " + a + ".school_code", nil
 	case byTeacherMonth:
 		return from + inTeacherMonth(a), nil
 	case byPersonMonth:
@@ -684,7 +684,7 @@ func copyTable(ctx context.Context, srcConn, dstConn *sql.Conn, srcAr, dstAr *du
 		}
 		// the scope's rows per key, in the key's own order, gathered into runs of about
 		// chunkRows rows: one query per run, not per batch or month (at 36 months, 1,442
-		// batches made 1,442 queries, 18 s for a district)
+		// batches made 1,442 queries, 18 s for a district on DuckDB 1.1.2)
 		rows, err := srcConn.QueryContext(ctx, "SELECT "+key+"::VARCHAR, count(*) FROM ("+src+") AS __s GROUP BY "+key+" ORDER BY "+key+" NULLS LAST")
 		if err != nil {
 			return err
@@ -759,12 +759,12 @@ func copyTable(ctx context.Context, srcConn, dstConn *sql.Conn, srcAr, dstAr *du
 // rows moves alone).
 const chunkRows = 250_000
 
-// load inserts one Arrow result into the destination table through a one-off view.
+// load inserts one Arrow result into the destination table through a one-off view. The
+// view's release hands the reader back (duckdb-go v2 calls the stream's release, which
+// go-duckdb never did); DuckDB releases each record once it has moved past it.
 func load(ctx context.Context, conn *sql.Conn, ar *duckdb.Arrow, t string, rdr array.RecordReader) error {
-	rr := &releasing{RecordReader: rdr}
-	defer rr.drop()
 	view := "scoped_copy_" + t
-	release, err := ar.RegisterView(rr, view)
+	release, err := ar.RegisterView(rdr, view)
 	if err != nil {
 		return err
 	}
@@ -775,25 +775,3 @@ func load(ctx context.Context, conn *sql.Conn, ar *duckdb.Arrow, t string, rdr a
 	_, err = conn.ExecContext(ctx, "DROP VIEW IF EXISTS "+view)
 	return err
 }
-
-// releasing lets go of each record once DuckDB has moved past it: go-duckdb's RegisterView
-// never calls the stream's release callback (see ingest/table.go).
-type releasing struct {
-	array.RecordReader
-	done bool
-}
-
-func (r *releasing) Retain()  {}
-func (r *releasing) Release() {}
-func (r *releasing) Next() bool {
-	if r.done {
-		return false
-	}
-	if !r.RecordReader.Next() {
-		r.drop()
-		return false
-	}
-	return true
-}
-func (r *releasing) Record() arrow.Record { return r.RecordReader.Record() }
-func (r *releasing) drop()                { r.done = true }

@@ -203,18 +203,88 @@ func TestUploadAnswersAreTheUploaders(t *testing.T) {
 		t.Errorf("东湖区's 数据质量 lacks its own upload: %.300s", q)
 	}
 
-	// the same bytes again: 东湖区 is told its batch; 南城区, which did not load them, only that
-	// they are loaded
+	// the same bytes again: 东湖区 is told its batch; 南城区, whose roster it is, loads them:
+	// another district's mistaken upload does not block the owner's
 	again := upload(east, "again.csv", mistaken)
 	if again["status"] != "already_loaded" || again["batch"].(float64) == 0 || again["as_of"] != "2025-07-31" {
 		t.Errorf("东湖区 repeating its upload: %v", again)
 	}
-	other := upload(south, "mine.csv", mistaken)
-	if other["status"] != "already_loaded" || other["batch"].(float64) != 0 || other["as_of"] != "" || other["rejected"].(float64) != 0 || other["kind"] != "" {
-		t.Errorf("南城区 repeating 东湖区's upload is told: %v", other)
+	own := upload(south, name, mistaken)
+	if own["status"] != "loaded" || own["accepted"].(float64) < 60 || own["rejected"].(float64) != 0 {
+		t.Errorf("南城区 loading its own roster after 东湖区's mistake: %v", own)
 	}
 	// a file the project office loaded with 南城区's rows: its details are 南城区's to see
 	if own := upload(south, "mine.csv", roster); own["status"] != "already_loaded" || own["batch"].(float64) == 0 || own["as_of"] != "2025-06-30" {
 		t.Errorf("南城区 repeating its own roster: %v", own)
+	}
+	// 西山区 loading the same bytes is told only that they are loaded: its scope holds none
+	// of the batches
+	other := upload(e.client("west", auth.User{Role: auth.RoleDistrict, District: "西山区"}), "x.csv", roster)
+	if other["status"] != "already_loaded" || other["batch"].(float64) != 0 || other["as_of"] != "" || other["kind"] != "" {
+		t.Errorf("西山区 repeating the office's 南城区 roster is told: %v", other)
+	}
+}
+
+// An upload is checked against the district that holds each school in the file's month:
+// after a school moves, its new district cannot rewrite the months it was the old one's,
+// and the old district can still correct them. And a district's roster cannot take back a
+// teacher another district's roster lists in the same month.
+func TestUploadsFollowTheMonth(t *testing.T) {
+	wh, l, m := testkit.DemoMoved(t, "../../testdata", filepath.Join(t.TempDir(), "w.duckdb"), warehouse.Options{Locked: true})
+	e := serveWarehouse(t, Config{}, wh, l)
+	upload := func(c *http.Client, name, body string) map[string]any {
+		t.Helper()
+		var buf bytes.Buffer
+		mw := multipart.NewWriter(&buf)
+		fw, _ := mw.CreateFormFile("files", name)
+		fw.Write([]byte(body))
+		mw.Close()
+		resp, out := do(t, c, http.MethodPost, e.ts.URL+"/api/ingest", &buf, mw.FormDataContentType())
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: %d %s", name, resp.StatusCode, out)
+		}
+		var res struct{ Files []map[string]any }
+		if err := json.Unmarshal(out, &res); err != nil || len(res.Files) != 1 {
+			t.Fatalf("%s: %s", name, out)
+		}
+		return res.Files[0]
+	}
+	west := e.client("west", auth.User{Role: auth.RoleDistrict, District: m.SchoolTo})
+	south := e.client("south", auth.User{Role: auth.RoleDistrict, District: m.SchoolFrom})
+	east := e.client("east", auth.User{Role: auth.RoleDistrict, District: m.TeacherFrom})
+	const header = "姓名,身份证号,学校代码,任教学科,是否专任教师\n"
+	// each file its own bytes (the same bytes are one load, whatever the file's name)
+	ids := []string{"110101198001010117", "110101198001010133", "11010119800101015X", "110101198001010176"}
+	for i, c := range []struct {
+		who    string
+		c      *http.Client
+		file   string
+		loaded float64
+	}{
+		{"西山区, June", west, "名单_2025-06-30.csv", 0},
+		{"南城区, June", south, "名单_2025-06-30.csv", 1},
+		{"西山区, July", west, "名单_2025-07-31.csv", 1},
+		{"南城区, July", south, "名单_2025-07-31.csv", 0},
+	} {
+		res := upload(c.c, c.file, header+"张三,"+ids[i]+","+m.School+",语文,是\n")
+		if res["accepted"] != c.loaded {
+			t.Errorf("%s, a roster of %s: %v", c.who, m.School, res)
+		}
+	}
+	// 东湖区 lists 韦娟志 again in July, at its own school, after 西山区's July roster listed her
+	her := header + m.Teacher + "," + m.TeacherID + ",3601000001,地理,是\n" +
+		"李四,110101198001010037,3601000001,数学,是\n"
+	res := upload(east, "东湖区_教师名单_补_2025-07-31.csv", her)
+	rejects, _ := json.Marshal(res["rejects"])
+	if res["accepted"] != 1.0 || res["rejected"] != 1.0 || !strings.Contains(string(rejects), "其他区县") {
+		t.Fatalf("东湖区 claiming 西山区's teacher in July: %v", res)
+	}
+	if d := e.one(`SELECT district FROM roster WHERE month = '2025-07' AND name = ?`, m.Teacher); d != m.TeacherTo {
+		t.Errorf("in July %s is %s's", m.Teacher, d)
+	}
+	// in June, when 西山区 lists her nowhere, 东湖区 may correct its roster with her
+	june := upload(east, "东湖区_教师名单_补_2025-06-30.csv", her+"王五,110101198001010096,3601000001,英语,是\n")
+	if june["accepted"] != 3.0 {
+		t.Errorf("东湖区's June roster with her: %v", june)
 	}
 }

@@ -630,7 +630,7 @@ func (s *Server) ingestAPI(w http.ResponseWriter, r *http.Request) (err error) {
 		if err != nil {
 			return err
 		}
-		if lim != nil && o.School != "" && !lim.Schools[o.School] {
+		if lim != nil && o.School != "" && !lim.HeldEver(o.School) {
 			return forbidden(sc, "学校 "+o.School)
 		}
 		o.Limit = lim
@@ -780,31 +780,30 @@ func (s *Server) uploadLimit(ctx context.Context, sc auth.Scope) (*ingest.Limit,
 	case sc.IsAdmin():
 		return nil, nil
 	case sc.Role == auth.RoleSchool, sc.Role == auth.RoleDistrict:
-		// the newest school list naming each school says its district and name
-		rows, err := s.wh.DB.QueryContext(ctx, `SELECT school_code, school_name, district FROM (
-			SELECT r.school_code, r.school_name, r.district, row_number() OVER (PARTITION BY r.school_code ORDER BY b.as_of DESC, r.batch_id DESC) AS rn
-			FROM raw_schools r JOIN batches b ON b.batch_id = r.batch_id) WHERE rn = 1`)
+		// every entry of every school list: which district holds a school is decided for
+		// each file's month (ingest.Limit)
+		rows, err := s.wh.DB.QueryContext(ctx, `SELECT r.school_code, r.school_name, r.district, b.as_of, r.batch_id
+			FROM raw_schools r JOIN batches b ON b.batch_id = r.batch_id WHERE b.as_of IS NOT NULL`)
 		if err != nil {
 			return nil, fmt.Errorf("upload scope: %w", err)
 		}
 		defer rows.Close()
-		lim := &ingest.Limit{Schools: map[string]bool{}, Names: map[string]bool{}, Label: sc.String()}
-		if sc.Role == auth.RoleDistrict {
-			lim.District = sc.District
-		} else {
-			lim.School = sc.School
-			lim.Schools[sc.School] = true // its own 研修考核 names no school: the code is enough
-		}
+		var lists []ingest.Listing
 		for rows.Next() {
-			var code, name, district string
-			if err := rows.Scan(&code, &name, &district); err != nil {
+			var e ingest.Listing
+			if err := rows.Scan(&e.Code, &e.Name, &e.District, &e.AsOf, &e.Batch); err != nil {
 				return nil, err
 			}
-			if (sc.Role == auth.RoleDistrict && district == sc.District) || code == sc.School {
-				lim.Schools[code], lim.Names[name] = true, true
-			}
+			lists = append(lists, e)
 		}
-		return lim, rows.Err()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		if sc.Role == auth.RoleDistrict {
+			return ingest.NewLimit(sc.District, "", sc.String(), lists), nil
+		}
+		// a school user writes its own school (its 研修考核 names no school: the code is enough)
+		return ingest.NewLimit("", sc.School, sc.String(), lists), nil
 	}
 	return nil, forbidden(sc, "上传")
 }

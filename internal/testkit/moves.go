@@ -25,7 +25,9 @@ import (
 //   - 南城区第2高级中学 moves to 西山区 on the July school list; 西山区's July hours file
 //     has a row for one of its teachers (姜婷);
 //   - 东湖区's July assessments (June's, repeated) add a row whose 能力点 cell is free text
-//     of 东湖区's own (东湖区内部备注…), which names no point.
+//     of 东湖区's own (东湖区内部备注…), which names no point;
+//   - 南城区 reloads the moved school's June assessments, with a row naming no point (A99):
+//     a June file that still counts for the school in July.
 //
 // Everything else stays as in June. The files are written to dir; load them after the demo.
 type Moves struct {
@@ -38,6 +40,7 @@ type Moves struct {
 	SchoolTeacher              string // the teacher of the moved school on 西山区's July hours file
 	SchoolTeacherID            string
 	FreeText, FreeTextDistrict string // 东湖区's own words in an assessment's 能力点 cell
+	UnknownPoint               string // the point 南城区's reloaded June file names, in no catalogue
 }
 
 // WriteMoves writes the July files into dir, from the demo under testdata and the school
@@ -48,7 +51,7 @@ func WriteMoves(t testing.TB, testdata, dir string, db *sql.DB) *Moves {
 		Teacher: "韦娟志", TeacherID: "360200198610246163", TeacherFrom: "东湖区", TeacherTo: "西山区",
 		School: "3603000005", SchoolName: "南城区第2高级中学", SchoolFrom: "南城区", SchoolTo: "西山区",
 		SchoolTeacher: "姜婷", SchoolTeacherID: "360202198812173129",
-		FreeText: "东湖区内部备注：该教师材料待复核", FreeTextDistrict: "东湖区",
+		FreeText: "东湖区内部备注：该教师材料待复核", FreeTextDistrict: "东湖区", UnknownPoint: "A99",
 	}
 	demo := filepath.Join(testdata, "demo")
 	write := func(name string, rows [][]string) {
@@ -135,6 +138,21 @@ func WriteMoves(t testing.TB, testdata, dir string, db *sql.DB) *Moves {
 	}
 	extra[3], extra[5] = m.FreeText, "2025/7/20"
 	write("东湖区_能力点测评_20250731.csv", append(as, extra))
+
+	// 南城区's June assessments of the school that moves, again, with a point nobody has
+	ns := readCSV(t, filepath.Join(demo, "南城区_能力点测评_20250630.csv"), false)
+	moved := [][]string{ns[0]}
+	for _, r := range ns[1:] {
+		if len(r) > 2 && r[2] == m.SchoolName {
+			moved = append(moved, r)
+		}
+	}
+	if len(moved) < 2 {
+		t.Fatal("the demo has no assessments of the school that moves")
+	}
+	a99 := append([]string(nil), moved[1]...)
+	a99[3] = m.UnknownPoint
+	write("南城区_能力点测评_补报_20250630.csv", append(moved, a99))
 
 	return m
 }

@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"regexp"
 	"strconv"
+
+	"github.com/duckdb/duckdb-go/v2"
 )
 
-// LockedError is a warehouse file another process holds (DuckDB: "Could not set lock on
-// file …: Conflicting lock is held in PROGRAM (PID N)"), usually tisheng serve.
+// LockedError is a warehouse file another process holds, usually tisheng serve.
 type LockedError struct {
 	Path    string
 	Program string
@@ -21,7 +21,10 @@ type LockedError struct {
 func (e *LockedError) Error() string {
 	who := "另一个进程"
 	if e.PID > 0 {
-		who = fmt.Sprintf("进程 %d（%s）", e.PID, e.Program)
+		who = fmt.Sprintf("进程 %d", e.PID)
+		if e.Program != "" {
+			who += "（" + e.Program + "）"
+		}
 	}
 	return fmt.Sprintf("仓库文件 %s 正被%s占用，通常是 tisheng serve 正在提供服务。"+
 		"请先停止该进程（kill %s）再运行此命令，或在网页上操作：上传文件、管理批次（/api/admin/batches）、刷新（/api/admin/refresh）",
@@ -37,23 +40,20 @@ func pidText(pid int) string {
 	return strconv.Itoa(pid)
 }
 
-var reLock = regexp.MustCompile(`Conflicting lock is held in (.*?) \(PID (\d+)\)`)
-
-// lockError turns DuckDB's English lock error into a LockedError; other errors pass.
+// lockError turns DuckDB's refusal to open a file that another process holds into a
+// LockedError; other errors pass. The refusal is DuckDB's IO error (the driver's error
+// type), and who holds the file is asked of the kernel (the fcntl lock DuckDB takes on the
+// whole file), not read from DuckDB's English message.
 func lockError(file string, err error) error {
-	if err == nil {
-		return nil
-	}
-	msg := err.Error()
-	m := reLock.FindStringSubmatch(msg)
-	if m == nil {
-		if regexp.MustCompile(`Could not set lock on file`).MatchString(msg) {
-			return &LockedError{Path: file, Err: err}
-		}
+	var de *duckdb.Error
+	if err == nil || !errors.As(err, &de) || de.Type != duckdb.ErrorTypeIO {
 		return err
 	}
-	pid, _ := strconv.Atoi(m[2])
-	return &LockedError{Path: file, Program: m[1], PID: pid, Err: err}
+	pid, ok := lockHolder(file)
+	if !ok {
+		return err
+	}
+	return &LockedError{Path: file, Program: programOf(pid), PID: pid, Err: err}
 }
 
 // ErrNoWarehouse is a command that reads a warehouse given a file that does not exist.

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/marcboeker/go-duckdb"
+	"github.com/duckdb/duckdb-go/v2"
 )
 
 // TestMigration003KeepsAgesDropsBirthDates upgrades a warehouse made before 003 and checks

@@ -19,7 +19,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/marcboeker/go-duckdb"
+	"github.com/duckdb/duckdb-go/v2"
 )
 
 //go:embed migrations/*.sql
@@ -56,6 +56,15 @@ const MemoryLimitEnv = "TISHENG_MEMORY_LIMIT"
 // machines; DuckDB spills what does not fit.
 const DefaultMemoryLimit = "3GB"
 
+// StorageVersion is the storage format of a warehouse file this program creates (a file
+// keeps the format it was created in: DuckDB upgrades none in place). It is pinned to v1.0.0,
+// the format the releases on DuckDB 1.1.2 wrote, so that a district can go back to one with
+// its file: DuckDB 1.5.6 writes a format that old by default, but 2.0.0 writes its own,
+// which no earlier release reads, and a newer engine should not change the file format on
+// its own. The cost is size (DuckDB 1.5.6, 5.1M rows of teacher_points' shape: 86.5 MB in
+// v1.0.0, 64.2 MB in v1.5.0, which 1.1.2 cannot open), not speed.
+const StorageVersion = "v1.0.0"
+
 // OpenReadOnly opens an existing warehouse read-only and locked, for queries.
 func OpenReadOnly(ctx context.Context, file string) (*Warehouse, error) {
 	return OpenWith(ctx, file, Options{ReadOnly: true, Locked: true})
@@ -83,6 +92,8 @@ func OpenWith(ctx context.Context, file string, o Options) (*Warehouse, error) {
 	}
 	if o.ReadOnly {
 		opts = append(opts, "access_mode=READ_ONLY")
+	} else {
+		opts = append(opts, "storage_compatibility_version="+StorageVersion)
 	}
 	// No extension is ever installed or loaded: there is no network here, and an attempt
 	// (SELECT localtimestamp, '1.2.3.4'::INET) made a folder under the home directory.

@@ -93,3 +93,20 @@ func TestNoExtensionsAndPrivateTemp(t *testing.T) {
 		t.Errorf("DuckDB wrote under the home directory: %v", err)
 	}
 }
+
+// A new warehouse is written in the storage format the releases on DuckDB 1.1.2 read.
+func TestNewWarehouseStorageVersion(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "w.duckdb")
+	w, err := Open(context.Background(), file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	var v string
+	if err := w.DB.QueryRow(`SELECT tags['storage_version'] FROM duckdb_databases() WHERE database_name = 'w'`).Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	if v != "v1.0.0+" {
+		t.Fatalf("storage version %s, want v1.0.0+", v)
+	}
+}

@@ -13,7 +13,7 @@ WITH r AS (
 ),
 -- one row per teacher and point already: counting rows counts teachers
 by_code AS (
-    SELECT district, 'code' AS by, ability_code AS code, ability_name, dimension, environment,
+    SELECT district, 'code' AS "by", ability_code AS code, ability_name, dimension, environment,
            count(*) AS teachers_chose,
            count(*) FILTER (WHERE passed) AS teachers_passed,
            count(*) FILTER (WHERE excellent) AS teachers_excellent
@@ -41,9 +41,9 @@ per_district AS (
 scoped AS (
     SELECT 'district' AS scope, district AS scope_code, * EXCLUDE (district) FROM per_district
     UNION ALL
-    SELECT 'all', '全部', by, code, ability_name, dimension, environment,
+    SELECT 'all', '全部', "by", code, ability_name, dimension, environment,
            sum(teachers_chose)::BIGINT, sum(teachers_passed)::BIGINT, sum(teachers_excellent)::BIGINT
-    FROM per_district GROUP BY by, code, ability_name, dimension, environment
+    FROM per_district GROUP BY "by", code, ability_name, dimension, environment
 )
 SELECT *, teachers_passed / teachers_chose AS pass_rate
 FROM scoped

@@ -25,8 +25,10 @@ SELECT group_by, group_value,
        count(*) FILTER (WHERE complete) / count(*) AS completion_rate,
        count(*) FILTER (WHERE assessment_passed) / count(*) AS pass_rate,
        count(*) FILTER (WHERE abilities_excellent > 0) / count(*) AS excellent_rate,
-       avg(hours_online)::DECIMAL(12,2) AS avg_hours_online,
-       avg(hours_practice)::DECIMAL(12,2) AS avg_hours_practice,
+       -- means rounded half away from zero, in integers: avg()'s DOUBLE cast to DECIMAL
+       -- rounds half to even on DuckDB 1.1.2, half away from zero on 1.5.6 and 2.0.0
+       (sign(sum(hours_online)) * ((2 * abs(sum(hours_online) * 100)::HUGEINT + count(hours_online)) // nullif(2 * count(hours_online), 0)) * 0.01)::DECIMAL(12,2) AS avg_hours_online,
+       (sign(sum(hours_practice)) * ((2 * abs(sum(hours_practice) * 100)::HUGEINT + count(hours_practice)) // nullif(2 * count(hours_practice), 0)) * 0.01)::DECIMAL(12,2) AS avg_hours_practice,
        count(*) FILTER (WHERE dimensions_passed >= 3) / count(*) AS three_dimension_share
 FROM g
 GROUP BY group_by, group_value

@@ -7,7 +7,7 @@
 -- no effective file, so of its rows those of the newest file naming it the same way are listed.
 -- @label: 名单外人员的记录
 -- @months: latest
--- @scope: latest_school
+-- @scope: batch_school
 -- @doc-order: 130
 WITH lm AS (SELECT max(month) AS month FROM months),
 cur AS (SELECT * FROM effective_batches WHERE month = (SELECT month FROM lm)),

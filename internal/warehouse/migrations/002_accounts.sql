@@ -37,7 +37,7 @@ CREATE SEQUENCE audit_seq START 1;
 -- Append-only: the program never updates or deletes a row.
 CREATE TABLE audit (
     seq         BIGINT NOT NULL,
-    at          TIMESTAMP NOT NULL,
+    "at"        TIMESTAMP NOT NULL, -- quoted: a reserved word since DuckDB 1.5
     user_name   VARCHAR,
     role        VARCHAR,
     scope       VARCHAR,           -- 全部 / 区县:… / 学校:…

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -83,6 +84,9 @@ type AdHoc struct {
 	// since the query began (0: no ceiling); see memguard.go.
 	Memory int64
 	mem    *memGuard
+
+	typesOnce sync.Once
+	types     map[string]bool
 }
 
 // Default limits of ad-hoc queries.
@@ -227,11 +231,15 @@ func copyScope(m map[string]bool) map[string]bool {
 // table reference (the rest that carry an alias and a sample).
 func (a *AdHoc) checkNode(x map[string]any, ctes map[string]bool) error {
 	typ, _ := x["type"].(string)
-	if typ == "USER_TYPE_INFO" {
+	if typ == "USER_TYPE_INFO" || typ == "UNBOUND_TYPE_INFO" {
 		// a type not built into the engine: DuckDB would try to install and load the
-		// extension that has it (INET, GEOMETRY…)
+		// extension that has it (INET, GEOMETRY…). DuckDB 1.1.2 gives such a name as a
+		// user type; 1.5.6 gives every type named in a cast unbound, built in or not.
 		name := strings.ToLower(fmt.Sprint(x["user_type_name"]))
-		if !builtinUserTypes[name] {
+		if typ == "UNBOUND_TYPE_INFO" {
+			name = strings.ToLower(fmt.Sprint(x["name"]))
+		}
+		if !builtinUserTypes[name] && !a.engineType(name) {
 			return &GuardError{Msg: fmt.Sprintf("不支持类型「%s」：服务器只提供内置类型（它需要的扩展未安装，也不会自动安装）", name)}
 		}
 		return nil
@@ -364,4 +372,24 @@ func humanSize(n int64) string {
 		return fmt.Sprintf("%d MB", n>>20)
 	}
 	return fmt.Sprintf("%d KB", n>>10)
+}
+
+// engineType says whether the engine has a type of this name (its own types, of the
+// extensions built into it): read once from duckdb_types().
+func (a *AdHoc) engineType(name string) bool {
+	a.typesOnce.Do(func() {
+		a.types = map[string]bool{}
+		rows, err := a.r.db.Query(`SELECT DISTINCT lower(type_name) FROM duckdb_types() UNION SELECT DISTINCT lower(logical_type) FROM duckdb_types()`)
+		if err != nil {
+			return // no types known: every named type is refused
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var n string
+			if rows.Scan(&n) == nil {
+				a.types[n] = true
+			}
+		}
+	})
+	return a.types[name]
 }

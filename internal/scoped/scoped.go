@@ -27,6 +27,7 @@ import (
 	"github.com/duckdb/duckdb-go/v2"
 
 	"tisheng/internal/auth"
+	"tisheng/internal/warehouse"
 	"tisheng/models"
 )
 
@@ -332,7 +333,7 @@ func Build(ctx context.Context, src *sql.DB, cat *models.Catalog, k Key, memoryL
 	if err != nil {
 		return nil, err
 	}
-	dsn := "?threads=1&enable_external_access=false&lock_configuration=true" + extraDSN(ctx, src)
+	dsn := "?threads=1" + extraDSN(ctx, src)
 	if memoryLimit != "" && memoryLimit != "none" {
 		dsn += "&memory_limit=" + memoryLimit
 	}
@@ -342,6 +343,10 @@ func Build(ctx context.Context, src *sql.DB, cat *models.Catalog, k Key, memoryL
 	}
 	d := &DB{Key: k, DB: sql.OpenDB(conn), conn: conn, Schools: schools}
 	d.DB.SetMaxIdleConns(8)
+	if err := warehouse.Lock(ctx, d.DB); err != nil {
+		d.close()
+		return nil, fmt.Errorf("scoped: %w", err)
+	}
 	if err := fill(ctx, src, cat, d); err != nil {
 		d.close()
 		return nil, fmt.Errorf("scoped: %s: %w", k, err)

@@ -105,9 +105,6 @@ func OpenWith(ctx context.Context, file string, o Options) (*Warehouse, error) {
 		return nil, err
 	}
 	opts = append(opts, "temp_directory="+url.QueryEscape(tmp))
-	if o.Locked {
-		opts = append(opts, "enable_external_access=false", "lock_configuration=true")
-	}
 	dsn := file
 	if len(opts) > 0 {
 		dsn += "?" + strings.Join(opts, "&")
@@ -124,6 +121,12 @@ func OpenWith(ctx context.Context, file string, o Options) (*Warehouse, error) {
 	// database/sql keeps 2 idle connections by default; a server answering many readers
 	// would open and close DuckDB connections on every burst.
 	w.DB.SetMaxIdleConns(32)
+	if o.Locked {
+		if err := Lock(ctx, w.DB); err != nil {
+			w.Close()
+			return nil, fmt.Errorf("warehouse: open %s: %w", file, err)
+		}
+	}
 	if !o.ReadOnly {
 		if err := w.migrate(ctx); err != nil {
 			w.Close()
@@ -268,4 +271,17 @@ func Raw(conn *sql.Conn, fn func(driver.Conn) error) error {
 		}
 		return fn(c)
 	})
+}
+
+// Lock switches a database's external access off (no read_csv of the server's files, COPY,
+// ATTACH, INSTALL) and locks its configuration, once it is open. Not as options of the
+// connection string: duckdb-go applies those in no fixed order, and DuckDB 1.5.6 refuses to
+// set temp_directory once external access is off, so the open failed at random.
+func Lock(ctx context.Context, db *sql.DB) error {
+	for _, q := range []string{"SET GLOBAL enable_external_access = false", "SET GLOBAL lock_configuration = true"} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("lock: %w", err)
+		}
+	}
+	return nil
 }

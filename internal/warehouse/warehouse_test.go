@@ -70,7 +70,9 @@ func TestNoExtensionsAndPrivateTemp(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, q := range []string{"SELECT localtimestamp", "SELECT '1.2.3.4'::INET", "SELECT 'POINT(1 2)'::GEOMETRY"} {
+		// types of extensions not built in fail without a try to fetch them (DuckDB 1.5.6
+		// builds in ICU, whose localtimestamp runs, and GEOMETRY)
+		for _, q := range []string{"SELECT '1.2.3.4'::INET", "SELECT NULL::BOX_2D"} {
 			var v any
 			if err := w.DB.QueryRow(q).Scan(&v); err == nil {
 				t.Errorf("%s ran: %v", q, v)

@@ -110,12 +110,39 @@ type DB struct {
 	conn *duckdb.Connector
 	refs int
 	dead bool
+
+	// The raw tables (rule raw_ref: the loaded files' rows, most of a district's data) are
+	// copied after the rest, while the pages already read the database; ad-hoc SQL waits
+	// for them (Ready). raw is closed when they are in, rawErr set if they failed.
+	raw    chan struct{}
+	rawErr error
+	stop   context.CancelFunc
+}
+
+// Ready waits until the raw tables are copied in (at once for a database built whole).
+func (d *DB) Ready(ctx context.Context) error {
+	if d.raw == nil {
+		return nil
+	}
+	select {
+	case <-d.raw:
+		if d.rawErr != nil {
+			return fmt.Errorf("scoped: %s: raw rows: %w", d.Key, d.rawErr)
+		}
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Close closes a database made by Build (a Set closes its own).
 func (d *DB) Close() { d.close() }
 
 func (d *DB) close() {
+	if d.stop != nil {
+		d.stop()
+		<-d.raw
+	}
 	d.DB.Close()
 	d.conn.Close()
 }
@@ -222,7 +249,7 @@ func (s *Set) build(k Key, gen int, c *call) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	start := time.Now()
-	d, err := Build(ctx, s.src, s.cat, k, s.opts.MemoryLimit)
+	d, err := build(ctx, s.src, s.cat, k, s.opts.MemoryLimit, true)
 	if err == nil && s.setup != nil {
 		d.Value, err = s.setup(d.DB)
 		if err != nil {
@@ -244,6 +271,13 @@ func (s *Set) build(k Key, gen int, c *call) {
 			s.evict()
 		}
 		s.log.Info("scope database built", "scope", k.String(), "ms", time.Since(start).Milliseconds())
+		go func() { // its raw tables follow
+			if d.Ready(context.Background()) == nil {
+				s.log.Info("scope database raw rows in", "scope", k.String(), "ms", time.Since(start).Milliseconds())
+			} else if !errors.Is(d.rawErr, context.Canceled) {
+				s.log.Error("scope database raw rows failed", "scope", k.String(), "err", d.rawErr)
+			}
+		}()
 	} else {
 		s.log.Error("scope database failed", "scope", k.String(), "err", err)
 	}
@@ -329,6 +363,20 @@ func (s *Set) warm(gen int, keys []Key) {
 
 // Build makes the scope's database from src.
 func Build(ctx context.Context, src *sql.DB, cat *models.Catalog, k Key, memoryLimit string) (*DB, error) {
+	d, err := build(ctx, src, cat, k, memoryLimit, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.Ready(ctx); err != nil {
+		d.close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// build makes the scope's database; lazy returns it as soon as everything but the raw
+// tables is in, and copies those in the background (Ready says when).
+func build(ctx context.Context, src *sql.DB, cat *models.Catalog, k Key, memoryLimit string, lazy bool) (*DB, error) {
 	schools, err := scopeSchools(ctx, src, k)
 	if err != nil {
 		return nil, err
@@ -347,7 +395,7 @@ func Build(ctx context.Context, src *sql.DB, cat *models.Catalog, k Key, memoryL
 		d.close()
 		return nil, fmt.Errorf("scoped: %w", err)
 	}
-	if err := fill(ctx, src, cat, d); err != nil {
+	if err := fill(ctx, src, cat, d, lazy); err != nil {
 		d.close()
 		return nil, fmt.Errorf("scoped: %s: %w", k, err)
 	}
@@ -546,9 +594,12 @@ func source(cat *models.Catalog, t string, r rule, k Key) (string, error) {
 }
 
 // fill copies every analyst table into d, cut to its scope, then reruns the aggregate
-// models over the scope's own rows.
-func fill(ctx context.Context, src *sql.DB, cat *models.Catalog, d *DB) error {
-	var copies []string
+// models over the scope's own rows. The raw tables come last: lazily, fill returns once the
+// rest is in and copies them in the background (d.Ready), since the pages and downloads
+// read none of them and they are most of the rows (a district's raw_hours alone was half a
+// 36-month build, DuckDB 1.1.2).
+func fill(ctx context.Context, src *sql.DB, cat *models.Catalog, d *DB, lazy bool) error {
+	var copies, raws []string
 	rules := map[string]rule{}
 	for _, t := range cat.AnalystTables() {
 		r, err := ruleOf(cat, t, d.Key)
@@ -556,29 +607,43 @@ func fill(ctx context.Context, src *sql.DB, cat *models.Catalog, d *DB) error {
 			return err
 		}
 		rules[t] = r
-		if r == recompute {
+		switch r {
+		case recompute:
 			if _, ok := cat.Model(t); !ok {
 				return fmt.Errorf("table %s: recompute rule but no model", t)
 			}
-			continue
+		case byRawRef:
+			raws = append(raws, t)
+		default:
+			copies = append(copies, t)
 		}
-		copies = append(copies, t)
 	}
 	srcConn, err := src.Conn(ctx)
 	if err != nil {
 		return err
 	}
-	defer srcConn.Close()
 	drop, err := scopeTables(ctx, srcConn, d.Key)
 	if err != nil {
+		srcConn.Close()
 		return err
 	}
-	defer drop()
 	dstConn, err := d.DB.Conn(ctx)
 	if err != nil {
+		drop()
+		srcConn.Close()
 		return err
 	}
-	defer dstConn.Close()
+	done := func() {
+		drop()
+		dstConn.Close()
+		srcConn.Close()
+	}
+	handed := false // to the background copy of the raw tables, which then closes all
+	defer func() {
+		if !handed {
+			done()
+		}
+	}()
 	srcAr, err := arrowOf(srcConn)
 	if err != nil {
 		return err
@@ -596,13 +661,49 @@ func fill(ctx context.Context, src *sql.DB, cat *models.Catalog, d *DB) error {
 			return fmt.Errorf("copy %s: %w", t, err)
 		}
 	}
-	// A file can hold several districts' rows (a city's school list, a shared export): its
-	// counts are cut to the scope too, or they would tell a district another's headcount.
-	if _, err := dstConn.ExecContext(ctx, `WITH mine AS (
-			SELECT batch_id FROM raw_schools UNION ALL SELECT batch_id FROM raw_teachers
-			UNION ALL SELECT batch_id FROM raw_hours UNION ALL SELECT batch_id FROM raw_progress
-			UNION ALL SELECT batch_id FROM raw_assessments),
-		acc AS (SELECT batch_id, count(*) AS n FROM mine GROUP BY batch_id),
+	// The raw tables, empty for now, and the scope's rows of each file counted on the
+	// source: a file can hold several districts' rows (a city's school list, a shared
+	// export), and its counts are cut to the scope too, or they would tell a district
+	// another's headcount.
+	rawSQL := map[string]string{}
+	if _, err := dstConn.ExecContext(ctx, `CREATE TEMP TABLE __scope_accepted (batch_id BIGINT, n BIGINT)`); err != nil {
+		return err
+	}
+	for _, t := range raws {
+		if rawSQL[t], err = source(cat, t, rules[t], d.Key); err != nil {
+			return err
+		}
+		if err := createLike(ctx, srcConn, dstConn, t); err != nil {
+			return fmt.Errorf("copy %s: %w", t, err)
+		}
+		rows, err := srcConn.QueryContext(ctx, "SELECT batch_id, count(*) FROM ("+rawSQL[t]+") GROUP BY batch_id")
+		if err != nil {
+			return fmt.Errorf("count %s: %w", t, err)
+		}
+		var vals []string
+		for rows.Next() {
+			var id, n int64
+			if err := rows.Scan(&id, &n); err != nil {
+				rows.Close()
+				return err
+			}
+			vals = append(vals, fmt.Sprintf("(%d, %d)", id, n))
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for len(vals) > 0 {
+			n := min(len(vals), 1000)
+			if _, err := dstConn.ExecContext(ctx, "INSERT INTO __scope_accepted VALUES "+strings.Join(vals[:n], ", ")); err != nil {
+				return err
+			}
+			vals = vals[n:]
+		}
+	}
+	if _, err := dstConn.ExecContext(ctx, `WITH acc AS (
+			SELECT batch_id, sum(n) AS n FROM (SELECT batch_id, n FROM __scope_accepted
+				UNION ALL SELECT batch_id, count(*) FROM raw_schools GROUP BY batch_id) GROUP BY batch_id),
 		rej AS (SELECT batch_id, count(*) AS n FROM rejects GROUP BY batch_id)
 		UPDATE batches SET accepted = coalesce((SELECT n FROM acc WHERE acc.batch_id = batches.batch_id), 0),
 			rejected = coalesce((SELECT n FROM rej WHERE rej.batch_id = batches.batch_id), 0),
@@ -610,6 +711,9 @@ func fill(ctx context.Context, src *sql.DB, cat *models.Catalog, d *DB) error {
 			           + coalesce((SELECT n FROM rej WHERE rej.batch_id = batches.batch_id), 0)
 		WHERE kind <> 'catalogue'`); err != nil {
 		return fmt.Errorf("scope counts: %w", err)
+	}
+	if _, err := dstConn.ExecContext(ctx, `DROP TABLE __scope_accepted`); err != nil {
+		return err
 	}
 	// in the models' order: a rerun may read another's rerun
 	for _, m := range cat.Models {
@@ -620,6 +724,24 @@ func fill(ctx context.Context, src *sql.DB, cat *models.Catalog, d *DB) error {
 			return fmt.Errorf("rerun %s: %w", m.Name, err)
 		}
 	}
+	copyRaw := func(ctx context.Context) error {
+		for _, t := range raws {
+			if err := copyRows(ctx, srcConn, dstConn, srcAr, dstAr, t, rawSQL[t], chunkRows); err != nil {
+				return fmt.Errorf("copy %s: %w", t, err)
+			}
+		}
+		return nil
+	}
+	if !lazy {
+		return copyRaw(ctx)
+	}
+	bg, stop := context.WithCancel(context.Background())
+	d.raw, d.stop, handed = make(chan struct{}), stop, true
+	go func() {
+		defer close(d.raw)
+		defer done()
+		d.rawErr = copyRaw(bg)
+	}()
 	return nil
 }
 
@@ -666,18 +788,35 @@ func ident(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"
 // the scope's rows through Arrow in chunks (per batch for raw tables, per month for monthly
 // ones) so that no chunk holds a whole large table.
 func copyTable(ctx context.Context, srcConn, dstConn *sql.Conn, srcAr, dstAr *duckdb.Arrow, t, src string, chunkRows int64) error {
+	if err := createLike(ctx, srcConn, dstConn, t); err != nil {
+		return err
+	}
+	return copyRows(ctx, srcConn, dstConn, srcAr, dstAr, t, src, chunkRows)
+}
+
+// createLike creates t in the destination, empty, with the source's exact column types.
+func createLike(ctx context.Context, srcConn, dstConn *sql.Conn, t string) error {
 	cols, err := columnsOf(ctx, srcConn, t)
 	if err != nil {
 		return err
 	}
 	defs := make([]string, len(cols))
-	has := map[string]bool{}
 	for i, c := range cols {
 		defs[i] = ident(c.name) + " " + c.typ
-		has[c.name] = true
 	}
-	if _, err := dstConn.ExecContext(ctx, "CREATE TABLE "+ident(t)+" ("+strings.Join(defs, ", ")+")"); err != nil {
+	_, err = dstConn.ExecContext(ctx, "CREATE TABLE "+ident(t)+" ("+strings.Join(defs, ", ")+")")
+	return err
+}
+
+// copyRows moves the scope's rows of t (the SELECT src) into its table in the destination.
+func copyRows(ctx context.Context, srcConn, dstConn *sql.Conn, srcAr, dstAr *duckdb.Arrow, t, src string, chunkRows int64) error {
+	cols, err := columnsOf(ctx, srcConn, t)
+	if err != nil {
 		return err
+	}
+	has := map[string]bool{}
+	for _, c := range cols {
+		has[c.name] = true
 	}
 	// the scope's rows, narrowed by key below: DuckDB pushes the key's range down into the
 	// table's scan through the joins, so each chunk reads only its row groups

@@ -350,3 +350,41 @@ func TestRefreshRewarmsOneAtATime(t *testing.T) {
 		t.Errorf("rebuilt in the order %v, want the most recently used first %v", order, want)
 	}
 }
+
+// A database the Set builds answers before its raw tables are in: they are copied in the
+// background, Ready waits for them, and then they and every file's counts equal a
+// database built whole.
+func TestRawTablesFollowLazily(t *testing.T) {
+	wh := demo(t)
+	ctx := context.Background()
+	d := one(t, wh.DB, `SELECT min(district) FROM school_info`)
+	whole, err := Build(ctx, wh.DB, cat(t), Key{District: d}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer whole.close()
+	set := NewSet(wh.DB, cat(t), Options{}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	defer set.Close()
+	lazy, release, err := set.Get(ctx, Key{District: d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	// the files' counts are the scope's before a raw row is in
+	const counts = `SELECT string_agg(batch_id || ':' || accepted || '/' || rejected, ' ' ORDER BY batch_id) FROM batches`
+	if a, b := one(t, whole.DB, counts), one(t, lazy.DB, counts); a != b || a == "" {
+		t.Errorf("file counts: whole %s, lazy %s", a, b)
+	}
+	if err := lazy.Ready(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, tb := range []string{"raw_teachers", "raw_hours", "raw_progress", "raw_assessments"} {
+		q := `SELECT count(*) || ':' || coalesce(sum(hash(row_no, batch_id)), 0) FROM ` + tb
+		if a, b := one(t, whole.DB, q), one(t, lazy.DB, q); a != b {
+			t.Errorf("%s: whole %s, lazy %s", tb, a, b)
+		}
+	}
+	if one(t, lazy.DB, `SELECT count(*) FROM raw_hours`) == "0" {
+		t.Error("no raw rows: the test shows nothing")
+	}
+}

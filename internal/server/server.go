@@ -456,6 +456,10 @@ func (s *Server) sqlAPI(w http.ResponseWriter, r *http.Request, v *view, _ queri
 	if err := v.adhoc.Check(r.Context(), q); err != nil {
 		return err
 	}
+	// a scope's raw tables, copied in after its pages' tables, before a slot is taken
+	if err := v.ready(r.Context()); err != nil {
+		return err
+	}
 	leave, why := s.gate.enter(scopeOf(r.Context()))
 	if leave == nil {
 		return &busyError{why}

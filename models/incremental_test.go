@@ -1,12 +1,12 @@
 package models
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/rand"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -225,7 +225,7 @@ func (c *churn) bare(ms []Model) []string {
 	c.t.Helper()
 	var out []string
 	for _, m := range ms {
-		if !partitioned(m.Name) {
+		if !m.Partitioned {
 			continue
 		}
 		var only1, only2, n int
@@ -247,10 +247,7 @@ func (c *churn) bare(ms []Model) []string {
 // and removals, each incremental refresh leaves every model table equal, row for row, to
 // a full rebuild over the same batches.
 func TestIncrementalEqualsFull(t *testing.T) {
-	ms, err := Models()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ms := builtin(t).Models
 	p, err := LoadProfile("national")
 	if err != nil {
 		t.Fatal(err)
@@ -406,7 +403,7 @@ func TestRefreshRecomputesOnlyChangedMonths(t *testing.T) {
 		t.Fatalf("school_refs' latest month differs from the raw rows' references by %s rows", got)
 	}
 	var got []string
-	for _, s := range refSources(mustModel(t, "school_refs").SQL) {
+	for _, s := range mustModel(t, "school_refs").stmt.refSources() {
 		got = append(got, s.kind+":"+s.table)
 	}
 	if g := strings.Join(got, ","); g != "teachers:raw_teachers,hours:raw_hours,progress:raw_progress,assessments:raw_assessments" {
@@ -477,88 +474,9 @@ func TestFullRebuildWhenRulesChange(t *testing.T) {
 
 // TestMonthLocalModelsReadMonthInputs: the models rebuilt month by month read no loaded
 // table but the raw rows (which they reach through effective_batches, by batch id), and
-// only models; what makes them safe to rebuild from a month on.
-func TestMonthLocalModelsReadMonthInputs(t *testing.T) {
-	ms, err := Models()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tables := regexp.MustCompile(`(?i)\b(?:FROM|JOIN)\s+([a-z_][a-z0-9_]*)`)
-	known := map[string]bool{}
-	for _, m := range ms {
-		known[m.Name] = true
-	}
-	for _, n := range profileTables {
-		known[n] = true
-	}
-	for _, m := range ms {
-		if _, local := monthKind(m.Name); !local {
-			continue
-		}
-		t.Run(m.Name, func(t *testing.T) {
-			// a comparison (a IS NOT DISTINCT FROM t.x) reads no table
-			code := reDistinctFrom.ReplaceAllString(stripComments(m.SQL), " IS NOT DISTINCT_FROM ")
-			ctes := map[string]bool{}
-			for _, x := range regexp.MustCompile(`(?i)(?:WITH|,)\s*([a-z_][a-z0-9_]*)\s+AS\s*(?:MATERIALIZED\s*)?\(`).FindAllStringSubmatch(code, -1) {
-				ctes[strings.ToLower(x[1])] = true
-			}
-			for _, x := range tables.FindAllStringSubmatch(code, -1) {
-				name := strings.ToLower(x[1])
-				if !known[name] && !ctes[name] && !strings.HasPrefix(name, "raw_") {
-					t.Errorf("%s reads %s, neither a model nor raw rows", m.Name, name)
-				}
-				if k := textKey(name); k != "" {
-					if !readsByKey(m.SQL, name, k) {
-						t.Errorf("%s reads %s other than by a join on %s alone", m.Name, name, k)
-					}
-					continue
-				}
-				if known[name] && !perMonth(name) && !strings.HasPrefix(name, "profile") {
-					t.Errorf("%s reads %s, a table with no month other than the profile's", m.Name, name)
-				}
-			}
-			// raw rows only through the files effective_batches picks for each month
-			if _, _, ok := rawThroughEffective(m.SQL); !ok {
-				t.Errorf("%s reads raw rows without joining effective_batches on their batch_id", m.Name)
-			}
-		})
-	}
-}
-
-// TestTextKeyedModelsReadTextsOnly: a textKeyed model reads of the raw rows only their
-// distinct key texts, and no table with a month and no batches, so that each of its rows is
-// worked from one text (with the profile and catalogue); and a model reads it by key only
-// when its one condition is the key.
-func TestTextKeyedModelsReadTextsOnly(t *testing.T) {
-	ms, err := Models()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tables := regexp.MustCompile(`(?i)\b(?:FROM|JOIN)\s+([a-z_][a-z0-9_]*)`)
-	n := 0
-	for _, m := range ms {
-		k := textKey(m.Name)
-		if k == "" {
-			continue
-		}
-		n++
-		t.Run(m.Name, func(t *testing.T) {
-			code := reDistinctFrom.ReplaceAllString(stripComments(m.SQL), " IS NOT DISTINCT_FROM ")
-			texts := regexp.MustCompile(`(?i)\bSELECT\s+DISTINCT\s+` + k + `\s+FROM\s+raw_[a-z_]+\b`)
-			if got, want := len(texts.FindAllString(code, -1)), len(reRawRef.FindAllString(code, -1)); got != want || want == 0 {
-				t.Errorf("%s reads raw rows %d times, %d of them as SELECT DISTINCT %s", m.Name, want, got, k)
-			}
-			for _, x := range tables.FindAllStringSubmatch(code, -1) {
-				name := strings.ToLower(x[1])
-				if perMonth(name) || name == "batches" || name == "rejects" {
-					t.Errorf("%s reads %s", m.Name, name)
-				}
-			}
-		})
-	}
-	if n == 0 {
-		t.Fatal("no textKeyed model")
-	}
+// TestTextKeyedReadsByKey: a month-local model reads a text-keyed one only by a join whose
+// one condition is the key, the other side raw rows or a CTE.
+func TestTextKeyedReadsByKey(t *testing.T) {
 	cases := []struct {
 		name, q string
 		want    bool
@@ -567,14 +485,17 @@ func TestTextKeyedModelsReadTextsOnly(t *testing.T) {
 		{"by key, other side first", "SELECT * FROM raw_assessments x JOIN ability_refs ar ON x.ability_given = ar.ability_given", true},
 		{"texts of a model", "SELECT * FROM profile_catalogue x JOIN ability_refs ar ON ar.ability_given = x.ability_given", false},
 		{"texts of an unknown alias", "SELECT * FROM raw_assessments y JOIN ability_refs ar ON ar.ability_given = x.ability_given", false},
-		{"more conditions", "SELECT * FROM c x JOIN ability_refs ar ON ar.ability_given = x.ability_given AND ar.ability_code IS NULL", false},
+		{"more conditions", "WITH c AS (SELECT 1) SELECT * FROM c x JOIN ability_refs ar ON ar.ability_given = x.ability_given AND ar.ability_code IS NULL", false},
 		{"whole table", "SELECT * FROM ability_refs", false},
-		{"key against itself", "SELECT * FROM c x JOIN ability_refs ar ON ar.ability_given = ar.ability_given", false},
-		{"one of two", "SELECT * FROM c x JOIN ability_refs ar ON ar.ability_given = x.ability_given UNION ALL SELECT * FROM ability_refs", false},
+		{"key against itself", "WITH c AS (SELECT 1) SELECT * FROM c x JOIN ability_refs ar ON ar.ability_given = ar.ability_given", false},
+		{"one of two", "WITH c AS (SELECT 1) SELECT * FROM c x JOIN ability_refs ar ON ar.ability_given = x.ability_given UNION ALL SELECT * FROM ability_refs", false},
+		{"cross join", "SELECT * FROM raw_assessments x CROSS JOIN ability_refs ar", false},
+		{"in a subquery's join", "SELECT * FROM (SELECT * FROM raw_assessments x JOIN ability_refs ar ON ar.ability_given = x.ability_given) s", true},
+		{"as a subquery", "SELECT * FROM raw_assessments x WHERE x.ability_given IN (SELECT ability_given FROM ability_refs)", false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := readsByKey(tc.q, "ability_refs", "ability_given"); got != tc.want {
+			if got := parse(t, tc.q).readsByKey("ability_refs", "ability_given"); got != tc.want {
 				t.Errorf("readsByKey = %v, want %v", got, tc.want)
 			}
 		})
@@ -594,20 +515,16 @@ func TestKindsRead(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := strings.Join(kindsRead(tc.q), ","); got != tc.want {
+			if got := strings.Join(parse(t, tc.q).kindsRead("effective_batches"), ","); got != tc.want {
 				t.Errorf("kindsRead = %q, want %q", got, tc.want)
 			}
 		})
 	}
-	ms, err := Models()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range ms {
-		if m.Name == "roster" {
-			if got := strings.Join(kindsRead(m.SQL), ","); got != "teachers" {
-				t.Errorf("roster reads %q", got)
-			}
+	for name, want := range map[string]string{"roster": "teachers", "teacher_points": "assessments", "teacher_plan": "progress",
+		"masked_ids": "assessments,hours,progress,teachers"} {
+		m, _ := builtin(t).Model(name)
+		if got := strings.Join(m.stmt.kindsRead("effective_batches"), ","); got != want {
+			t.Errorf("%s reads %q, want %q", name, got, want)
 		}
 	}
 }
@@ -651,23 +568,16 @@ func TestRawThroughEffective(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, via, ok := rawThroughEffective(tc.q)
+			_, via, ok := parse(t, tc.q).rawReads("effective_batches", "school_refs")
 			if ok != tc.ok || via != tc.via {
-				t.Errorf("rawThroughEffective = %v, %b; want %v, %b", ok, via, tc.ok, tc.via)
+				t.Errorf("rawReads = %v, %b; want %v, %b", ok, via, tc.ok, tc.via)
 			}
 		})
 	}
-	ms, err := Models()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range ms {
-		if m.Name == "unmatched_rows" {
-			// the latest month's rebuild reads the raw rows of a few files, not every file
-			if _, via, ok := rawThroughEffective(m.SQL); !ok || via != viaEffective|viaUnresolved {
-				t.Errorf("unmatched_rows: rawThroughEffective = %v, %b", ok, via)
-			}
-		}
+	// the latest month's rebuild reads the raw rows of a few files, not every file
+	m, _ := builtin(t).Model("unmatched_rows")
+	if _, via, ok := m.stmt.rawReads("effective_batches", "school_refs"); !ok || via != viaEffective|viaUnresolved {
+		t.Errorf("unmatched_rows: rawReads = %v, %b", ok, via)
 	}
 }
 
@@ -706,19 +616,38 @@ func TestIncrementalRefreshRunsDataTests(t *testing.T) {
 	}
 }
 
-func mustModel(t *testing.T, name string) Model {
+func mustModel(t *testing.T, name string) *Model {
 	t.Helper()
-	ms, err := Models()
+	m, ok := builtin(t).Model(name)
+	if !ok {
+		t.Fatalf("no model %s", name)
+	}
+	return m
+}
+
+// builtin is the built-in catalog.
+func builtin(t testing.TB) *Catalog {
+	t.Helper()
+	c, err := Builtin()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range ms {
-		if m.Name == name {
-			return m
-		}
+	return c
+}
+
+// parse reads a query with DuckDB's parser.
+func parse(t testing.TB, q string) *stmt {
+	t.Helper()
+	db, closeDB, err := openParser()
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("no model %s", name)
-	return Model{}
+	defer closeDB()
+	st, err := parseSQL(context.Background(), db, "test.sql", q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
 
 // TestIDRanges: the batch ids of the effective files as few ranges, the smallest gaps closed first.

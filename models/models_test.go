@@ -443,17 +443,14 @@ func TestProfileFiles(t *testing.T) {
 }
 
 func TestModelsOrderedByDependency(t *testing.T) {
-	ms, err := Models()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ms := builtin(t).Models
 	pos := map[string]int{}
 	for i, m := range ms {
 		pos[m.Name] = i
 	}
 	for _, m := range ms {
 		for _, d := range m.Deps {
-			if pos[d] >= pos[m.Name] {
+			if _, model := pos[d]; model && pos[d] >= pos[m.Name] {
 				t.Errorf("%s runs before its dependency %s", m.Name, d)
 			}
 		}

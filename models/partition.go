@@ -2,7 +2,6 @@ package models
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"regexp"
 	"sort"
@@ -10,32 +9,21 @@ import (
 	"time"
 )
 
-// Partitioned models are stored as one table per month (__m_<model>_<yyyy>_<mm>) behind a
-// view of the model's name that unions them, so that a refresh writes a month it recomputes
-// as a table of its own. Appending a month to a table that holds the programme's history
-// cost DuckDB 1.1.2 two to three times as much as writing it fresh: an append of fewer than
-// two row groups (245,760 rows) goes row by row into the table's last row group, and the
-// checkpoint then compresses that row group and the new ones again on one thread, where a
-// new table is compressed as it is written, on every core (measured at 36 months:
-// teacher_points' month, 142,496 rows, 1.22 s appended against 0.42 s as a table). On
-// DuckDB 1.5.6 it still pays: 36 months of teacher_points' shape appended month by month
-// (5.1M rows), one more month took 3.0-3.3 s appended, with its checkpoint, against
-// 0.39-1.0 s as a table of its own (2.0.0 rewrote such a table at the checkpoint: 10 s).
-// Readers pay for the view in planning, about 0.5 ms for each partition of a wide table
-// (1.5.6: 13-40 ms for a view of 38 partitions against 0.3-4 ms for one table, on a busy
-// machine; 1.1.2: 4-9 ms), so only models that pages do not read on every view are
-// partitioned; the others are appended to.
-func partitioned(name string) bool {
-	for _, m := range partitionedModels() {
-		if m == name {
-			return true
-		}
-	}
-	return false
-}
-
-// partitionedModels lists the partitioned models.
-func partitionedModels() []string { return []string{"teacher_points", "teacher_category_hours"} }
+// A model declared @partitioned is stored as one table per month
+// (__m_<model>_<yyyy>_<mm>) behind a view of the model's name that unions them, so that a
+// refresh writes a month it recomputes as a table of its own. Appending a month to a table
+// that holds the programme's history costs DuckDB 1.1.2 two to three times as much as
+// writing it fresh: an append of fewer than two row groups (245,760 rows) goes row by row
+// into the table's last row group, and the checkpoint then compresses that row group and
+// the new ones again on one thread, where a new table is compressed as it is written, on
+// every core (measured on DuckDB 1.1.2 at 36 months: teacher_points' month, 142,496 rows,
+// 1.22 s appended against 0.42 s as a table). On DuckDB 1.5.6 it still pays: 36 months of
+// teacher_points' shape appended month by month (5.1M rows), one more month took 3.0-3.3 s
+// appended, with its checkpoint, against 0.39-1.0 s as a table of its own (2.0.0 rewrote
+// such a table at the checkpoint: 10 s). Readers pay for the view in planning (1.5.6:
+// 13-40 ms for a view of 38 partitions against 0.3-4 ms for one table, on a busy machine;
+// 1.1.2: 4-9 ms), so only models that pages do not read on every view are partitioned; the
+// others are appended to.
 
 // partTemplate is the month of each partitioned model's empty partition: it gives the view
 // its columns when no month has rows.
@@ -50,7 +38,7 @@ func partName(model, month string) string {
 
 // listParts reads the months whose partitions of each partitioned model exist, template
 // excluded, in order.
-func listParts(ctx context.Context, q querier) (map[string][]string, error) {
+func listParts(ctx context.Context, q querier, partitioned []string) (map[string][]string, error) {
 	rows, err := q.QueryContext(ctx, `SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' AND NOT temporary AND starts_with(table_name, '__m_')`)
 	if err != nil {
 		return nil, err
@@ -62,7 +50,7 @@ func listParts(ctx context.Context, q querier) (map[string][]string, error) {
 		if err := rows.Scan(&n); err != nil {
 			return nil, err
 		}
-		for _, m := range partitionedModels() {
+		for _, m := range partitioned {
 			rest, ok := strings.CutPrefix(n, "__m_"+m+"_")
 			if !ok || !rePartMonth.MatchString(rest) {
 				continue
@@ -117,10 +105,8 @@ func partWindow(s step, sp span) string {
 // of the staged months table from s.from on (every month when whole), each read through the
 // windows of that month alone, as an incremental refresh builds a month (monthLocal models
 // only: their month m reads month m of what they read). It returns the rows built.
-func buildParts(ctx context.Context, conn *sql.Conn, steps map[string]*step, m Model, refs []string, read func(string) string, s *step) (int64, error) {
-	if _, local := monthKind(m.Name); !local {
-		return 0, fmt.Errorf("model %s is partitioned but not month-local", m.Name)
-	}
+func (r *run) buildParts(ctx context.Context, m *Model, refs []string, s *step) (int64, error) {
+	conn := r.conn
 	months := []string{partTemplate}
 	rows, err := conn.QueryContext(ctx, "SELECT month FROM "+stagePrefix+"months WHERE month >= ? ORDER BY month", s.from)
 	if err != nil {
@@ -145,17 +131,16 @@ func buildParts(ctx context.Context, conn *sql.Conn, steps map[string]*step, m M
 	var total int64
 	for _, mo := range months {
 		sp := span{only: mo}
-		if err := openWindows(ctx, conn, steps, refs, sp); err != nil {
+		if err := r.openWindows(ctx, refs, sp); err != nil {
 			return 0, err
 		}
-		q := read(m.SQL)
-		readRaw, err := rawWindows(ctx, conn, steps, m.SQL, sp)
+		win := set(refs)
+		raw, err := r.rawWindows(ctx, m, sp)
 		if err != nil {
 			return 0, err
 		}
-		if readRaw != nil {
-			q = readRaw(q)
-		}
+		add(win, raw)
+		q := m.stmt.rewrite(through(win))
 		name := stagePrefix + partName(m.Name, mo)
 		if _, err := conn.ExecContext(ctx, "CREATE TABLE "+name+" AS\n"+q); err != nil {
 			return 0, fmt.Errorf("month %s: %w", mo, err)
@@ -215,7 +200,7 @@ func swapParts(s *step) []string {
 }
 
 // builtParts records a partitioned model's build.
-func builtParts(m Model, s *step, rows int64, t0 time.Time) Built {
+func builtParts(m *Model, s *step, rows int64, t0 time.Time) Built {
 	b := Built{Table: m.Name, Rows: rows, Millis: time.Since(t0).Milliseconds()}
 	if s.how == delta {
 		b.From = s.from

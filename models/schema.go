@@ -18,12 +18,6 @@ type Column struct {
 	Label, Meaning string
 }
 
-// aggregateTables hold counts under the names that are flags in teacher_progress.
-var aggregateTables = map[string]bool{
-	"school_gate": true, "school_gate_monthly": true, "district_summary": true,
-	"monthly_progress": true, "annual_by_group": true, "annual_summary": true,
-}
-
 // Dictionary maps `column`, `table.column` and `count.column` to their documentation.
 func Dictionary() (map[string]Column, error) {
 	rows, err := csv.NewReader(strings.NewReader(columnsCSV)).ReadAll()
@@ -43,66 +37,27 @@ func Dictionary() (map[string]Column, error) {
 	return d, nil
 }
 
-// Describe finds a column's documentation in the dictionary.
-func Describe(d map[string]Column, table, column string) (Column, bool) {
-	if c, ok := d[table+"."+column]; ok {
-		return c, true
+// Describe finds a column's documentation in the dictionary: the table's own entry, else
+// (for a table declaring @counts) the count reading of a flag's name, else the column's.
+func (c *Catalog) Describe(d map[string]Column, table, column string) (Column, bool) {
+	if col, ok := d[table+"."+column]; ok {
+		return col, true
 	}
-	if aggregateTables[table] {
-		if c, ok := d["count."+column]; ok {
-			return c, true
+	if t, _ := c.Table(table); t.Counts {
+		if col, ok := d["count."+column]; ok {
+			return col, true
 		}
 	}
-	c, ok := d[column]
-	return c, ok
-}
-
-// docOrder lists the tables of the schema document, analyst-facing first.
-var docOrder = []string{
-	"teacher_progress", "school_gate", "district_summary", "coverage", "ability_choices",
-	"swot_inputs", "swot_gaps", "annual_summary", "annual_by_group", "monthly_progress",
-	"teacher_progress_monthly", "school_gate_monthly", "unmatched_rows", "data_quality",
-	"teacher_points", "teacher_category_hours", "teacher_plan", "roster", "school_info",
-	"effective_batches", "school_refs", "masked_ids", "ability_refs", "months", "profile", "profile_category_min", "profile_activity_cap",
-	"profile_catalogue", "batches", "rejects", "abilities",
-	"raw_schools", "raw_teachers", "raw_hours", "raw_progress", "raw_assessments",
-}
-
-// AnalystTables are the tables analysts may read with ad-hoc SQL: the documented schema.
-// meta (which holds the ID key's fingerprint) and schema_migrations are not among them.
-func AnalystTables() []string { return append([]string(nil), docOrder...) }
-
-var tableNotes = map[string]string{
-	"profile":              "The rule profile of the last refresh, one row; every report shows it.",
-	"profile_category_min": "The profile's per-category hour minimums (Xiamen: school_practice 15, lesson_study 5, showcase 5).",
-	"profile_activity_cap": "The profile's per-activity hour clipping (Guangdong: 教学研讨 2, 研修作业 5, 听课评课 5, 线下活动 10).",
-	"batches":              "One row per loaded file (ingest): its hash, kind, as-of date and row counts.",
-	"rejects":              "Every refused row with its file (batch), row number, column, reason and values (IDs masked).",
-	"abilities":            "Ability-point catalogues as loaded; the latest batch of a catalogue is its current version.",
-	"raw_schools":          "School lists as loaded.",
-	"raw_teachers":         "Rosters as loaded.",
-	"raw_hours":            "Hours as loaded: one row per activity, or per teacher and category for summary files.",
-	"raw_progress":         "研修考核 views as loaded.",
-	"raw_assessments":      "Ability-point results as loaded.",
+	col, ok := d[column]
+	return col, ok
 }
 
 // SchemaDoc writes docs/schema.md from the live warehouse: every table's columns with
 // their type, Chinese label and meaning. It returns the columns the dictionary lacks.
-func SchemaDoc(ctx context.Context, db *sql.DB) (string, []string, error) {
+func (c *Catalog) SchemaDoc(ctx context.Context, db *sql.DB) (string, []string, error) {
 	d, err := Dictionary()
 	if err != nil {
 		return "", nil, err
-	}
-	notes := map[string]string{}
-	ms, err := Models()
-	if err != nil {
-		return "", nil, err
-	}
-	for _, m := range ms {
-		notes[m.Name] = leadingComment(m.SQL)
-	}
-	for k, v := range tableNotes {
-		notes[k] = v
 	}
 	var b strings.Builder
 	var missing []string
@@ -111,13 +66,14 @@ func SchemaDoc(ctx context.Context, db *sql.DB) (string, []string, error) {
 	b.WriteString("a test fails when a column is undocumented or this file is stale. Names are stable:\n")
 	b.WriteString("ad-hoc SQL and reports may rely on them. Tables with a `month` column hold every month;\n")
 	b.WriteString("their unsuffixed twins (`teacher_progress`, `school_gate`) hold the latest month.\n")
-	for _, t := range docOrder {
+	for _, t := range c.AnalystTables() {
+		decl, _ := c.Table(t)
 		rows, err := db.QueryContext(ctx, `SELECT column_name, data_type FROM information_schema.columns
 			WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position`, t)
 		if err != nil {
 			return "", nil, err
 		}
-		fmt.Fprintf(&b, "\n## %s\n\n%s\n\n| column | 中文 | type | meaning |\n|---|---|---|---|\n", t, notes[t])
+		fmt.Fprintf(&b, "\n## %s\n\n%s（%s）\n\n| column | 中文 | type | meaning |\n|---|---|---|---|\n", t, decl.Note, decl.Label)
 		n := 0
 		for rows.Next() {
 			var col, typ string
@@ -126,11 +82,11 @@ func SchemaDoc(ctx context.Context, db *sql.DB) (string, []string, error) {
 				return "", nil, err
 			}
 			n++
-			c, ok := Describe(d, t, col)
+			doc, ok := c.Describe(d, t, col)
 			if !ok {
 				missing = append(missing, t+"."+col)
 			}
-			fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", col, c.Label, typ, c.Meaning)
+			fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", col, doc.Label, typ, doc.Meaning)
 		}
 		rows.Close()
 		if n == 0 {
@@ -138,16 +94,4 @@ func SchemaDoc(ctx context.Context, db *sql.DB) (string, []string, error) {
 		}
 	}
 	return b.String(), missing, nil
-}
-
-func leadingComment(sqlText string) string {
-	var parts []string
-	for _, line := range strings.Split(sqlText, "\n") {
-		l := strings.TrimSpace(line)
-		if !strings.HasPrefix(l, "--") {
-			break
-		}
-		parts = append(parts, strings.TrimSpace(strings.TrimPrefix(l, "--")))
-	}
-	return strings.Join(parts, " ")
 }

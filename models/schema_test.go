@@ -15,7 +15,7 @@ func TestSchemaDoc(t *testing.T) {
 	c := newCity(t)
 	c.build()
 	c.refresh("national")
-	doc, missing, err := SchemaDoc(c.ctx, c.wh.DB)
+	doc, missing, err := builtin(t).SchemaDoc(c.ctx, c.wh.DB)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,7 @@ func TestBuildBounds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := NewAdHoc(r)
+	a := NewAdHoc(r, analystTables(t))
 	a.Timeout = 20 * time.Second
 	ctx := context.Background()
 	const (
@@ -352,7 +352,7 @@ func adhoc(t *testing.T) *AdHoc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := NewAdHoc(r)
+	a := NewAdHoc(r, analystTables(t))
 	a.Timeout = 20 * time.Second
 	return a
 }

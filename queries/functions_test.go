@@ -126,7 +126,7 @@ func TestFunctionsClassified(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := NewAdHoc(r)
+	a := NewAdHoc(r, analystTables(t))
 	plain := regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
 	ctx := context.Background()
 	for name := range refused {

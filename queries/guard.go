@@ -10,8 +10,6 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
-
-	"tisheng/models"
 )
 
 // GuardError is an ad-hoc query refused before it ran; its message is for the analyst.
@@ -100,11 +98,12 @@ const (
 	DefaultMemory    = 1 << 30
 )
 
-// NewAdHoc returns the ad-hoc runner with the default limits.
-func NewAdHoc(r *Runner) *AdHoc {
+// NewAdHoc returns the ad-hoc runner with the default limits, reading only the analyst
+// tables (models.Catalog.AnalystTables).
+func NewAdHoc(r *Runner, tables []string) *AdHoc {
 	a := &AdHoc{r: r, tables: map[string]bool{}, funcs: allowedFunctions(), Timeout: DefaultTimeout,
 		RowLimit: DefaultRowLimit, ByteLimit: DefaultByteLimit, Memory: DefaultMemory, mem: newMemGuard()}
-	for _, t := range models.AnalystTables() {
+	for _, t := range tables {
 		a.tables[t] = true
 	}
 	return a

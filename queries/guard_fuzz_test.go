@@ -44,7 +44,7 @@ func FuzzGuard(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	a := NewAdHoc(r)
+	a := NewAdHoc(r, analystTables(f))
 	a.Timeout, a.RowLimit, a.ByteLimit, a.Memory = time.Second, 100, 1<<20, 256<<20
 	f.Fuzz(func(t *testing.T, q string) {
 		res, err := a.Run(context.Background(), q)

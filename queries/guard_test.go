@@ -17,7 +17,7 @@ func TestGuardAttacks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := NewAdHoc(r)
+	a := NewAdHoc(r, analystTables(t))
 	ctx := context.Background()
 	const (
 		show    = "不能使用 SUMMARIZE、DESCRIBE 或 SHOW"
@@ -162,7 +162,7 @@ func plainText(v any) string {
 func TestResultByteCap(t *testing.T) {
 	wh := demo(t)
 	r, _ := NewRunner(wh.DB)
-	a := NewAdHoc(r)
+	a := NewAdHoc(r, analystTables(t))
 	a.ByteLimit = 1 << 20
 	res, err := a.Run(context.Background(), "SELECT repeat('x', 1000) AS v FROM range(5000)")
 	if err != nil {
@@ -190,7 +190,7 @@ func TestResultByteCap(t *testing.T) {
 func TestMemoryCeiling(t *testing.T) {
 	wh := demo(t)
 	r, _ := NewRunner(wh.DB)
-	a := NewAdHoc(r)
+	a := NewAdHoc(r, analystTables(t))
 	a.Memory = 256 << 20
 	for _, q := range []string{
 		"SELECT repeat('x', 100000) FROM range(10000)",

@@ -14,6 +14,7 @@ import (
 
 	"tisheng/internal/testkit"
 	"tisheng/internal/warehouse"
+	"tisheng/models"
 )
 
 // demo builds the demo warehouse and reopens it the way the server's query side does:
@@ -37,7 +38,7 @@ func TestGuard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := NewAdHoc(r)
+	a := NewAdHoc(r, analystTables(t))
 	ctx := context.Background()
 	refused := map[string]string{
 		"SELECT * FROM meta":                        "不能读取「meta」",
@@ -89,7 +90,7 @@ func TestGuard(t *testing.T) {
 func TestRunawayQueryInterrupted(t *testing.T) {
 	wh := demo(t)
 	r, _ := NewRunner(wh.DB)
-	a := NewAdHoc(r)
+	a := NewAdHoc(r, analystTables(t))
 	a.Timeout = 300 * time.Millisecond
 	start := time.Now()
 	_, err := a.Run(context.Background(), "SELECT count(*) FROM range(100000000000) a, range(10) b")
@@ -106,7 +107,7 @@ func TestRunawayQueryInterrupted(t *testing.T) {
 func TestRowLimitAndWriters(t *testing.T) {
 	wh := demo(t)
 	r, _ := NewRunner(wh.DB)
-	a := NewAdHoc(r)
+	a := NewAdHoc(r, analystTables(t))
 	a.RowLimit = 5
 	ctx := context.Background()
 	res, err := a.Run(ctx, "SELECT '=1+1' AS formula, 0.25::DOUBLE AS pass_rate, 12.5::DECIMAL(9,2) AS hours_total, DATE '2025-06-30' AS as_of, true AS gate_met FROM range(10)")
@@ -199,4 +200,14 @@ func TestNamedQueriesBindParameters(t *testing.T) {
 	if _, err := r.Named(ctx, "nope", p, 0); !errors.Is(err, ErrUnknownQuery) {
 		t.Fatalf("err = %v", err)
 	}
+}
+
+// analystTables are the built-in catalog's analyst tables.
+func analystTables(t testing.TB) []string {
+	t.Helper()
+	c, err := models.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.AnalystTables()
 }

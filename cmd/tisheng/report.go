@@ -12,6 +12,7 @@ import (
 
 	"tisheng/internal/scoped"
 	"tisheng/internal/warehouse"
+	"tisheng/models"
 	"tisheng/queries"
 	"tisheng/reports"
 )
@@ -81,7 +82,11 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		// a district's 年报 is worked from the district's own rows, aggregates included
 		var d *scoped.DB
-		if d, err = scoped.Build(ctx, wh.DB, scoped.Key{District: p.District}, ""); err != nil {
+		var cat *models.Catalog
+		if cat, err = models.Builtin(); err != nil {
+			return err
+		}
+		if d, err = scoped.Build(ctx, wh.DB, cat, scoped.Key{District: p.District}, ""); err != nil {
 			return err
 		}
 		defer d.Close()

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/text/width"
 
+	"tisheng/models"
 	"tisheng/queries"
 )
 
@@ -49,7 +50,11 @@ func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer wh.Close()
-	ah := queries.NewAdHoc(r)
+	cat, err := models.Builtin()
+	if err != nil {
+		return err
+	}
+	ah := queries.NewAdHoc(r, cat.AnalystTables())
 	ah.Timeout, ah.RowLimit, ah.ByteLimit, ah.Memory = *timeout, *limit, *maxBytes, *memory
 	w := stdout
 	if *out != "" {

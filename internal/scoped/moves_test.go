@@ -11,7 +11,6 @@ import (
 
 	"tisheng/internal/testkit"
 	"tisheng/internal/warehouse"
-	"tisheng/models"
 )
 
 // A teacher and a school change district in July (testkit.Moves). Every analyst table of
@@ -38,7 +37,7 @@ func TestMovesFollowTheMonth(t *testing.T) {
 	districts := []string{"东湖区", "南城区", "西山区"}
 	dbs := map[string]*sql.DB{}
 	for _, d := range districts {
-		s, err := Build(ctx, wh.DB, Key{District: d}, "512MB")
+		s, err := Build(ctx, wh.DB, cat(t), Key{District: d}, "512MB")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -66,7 +65,7 @@ func TestMovesFollowTheMonth(t *testing.T) {
 		// the moved school covers every dimension and runs no 研修考核
 		"swot_gaps": true, "raw_progress": true}
 
-	for _, tb := range models.AnalystTables() {
+	for _, tb := range cat(t).AnalystTables() {
 		t.Run(tb, func(t *testing.T) {
 			cols := map[string]bool{}
 			for _, c := range strings.Split(one(t, wh.DB, `SELECT string_agg(column_name, ',') FROM information_schema.columns WHERE table_schema = 'main' AND table_name = ?`, tb), ",") {
@@ -232,7 +231,7 @@ func TestMovesSchoolScope(t *testing.T) {
 	ctx := context.Background()
 	key := one(t, wh.DB, `SELECT any_value(teacher_key) FROM roster WHERE month = '2025-06' AND name = ?`, m.Teacher)
 	for school, want := range map[string]string{"3601000001": "2025-05,2025-06", "3602000003": "2025-07"} {
-		s, err := Build(ctx, wh.DB, Key{School: school}, "512MB")
+		s, err := Build(ctx, wh.DB, cat(t), Key{School: school}, "512MB")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -245,7 +244,7 @@ func TestMovesSchoolScope(t *testing.T) {
 		s.close()
 	}
 	// the moved school's own database keeps all its months
-	s, err := Build(ctx, wh.DB, Key{School: m.School}, "512MB")
+	s, err := Build(ctx, wh.DB, cat(t), Key{School: m.School}, "512MB")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,8 +5,9 @@
 // such row is in the database it runs on: the scope is enforced by what is copied, not by
 // rewriting anyone's SQL.
 //
-// Every analyst table has a rule (tableRules). A table without one is an error, so a new
-// model cannot slip into a scope unfiltered: the build fails closed.
+// Every analyst table declares its rule in its own file (@scope, and @school-scope where a
+// school's database differs; models/README.md). A rule this package does not know is an
+// error, so a new table cannot slip into a scope unfiltered: the build fails closed.
 package scoped
 
 import (
@@ -36,68 +37,46 @@ import (
 // holds its school in M (for a teacher's rows, the school of the roster that lists her in
 // M), and a raw row to the scope that holds its school in its batch's month. A teacher or a
 // school that moves district takes its rows from the move on, and leaves its history behind.
-type rule int
+type rule = string
 
+// The rules, as the tables declare them (models.ScopeRules lists them; a test checks this
+// package knows each).
 const (
-	byDistrict     rule = iota + 1 // the row's own district column (set per month); school scope: its school_code
-	bySchoolMonth                  // (month, school_code) one of the scope's school-months
-	byBatchSchool                  // (the month of the row's batch, school_code) one of the scope's school-months
-	byTeacherMonth                 // (month, teacher_key) a teacher on one of the scope's rosters that month
-	byPersonMonth                  // as byTeacherMonth; a teacher on no roster that month goes by the row's school-month
-	byRawRef                       // raw rows whose school reference resolves, in their batch's month, to one of the scope's schools
-	byText                         // text-keyed rows: only the texts the scope's own raw rows use
-	byScopeCode                    // scope/scope_code rows (coverage, choices, monthly)
-	recompute                      // aggregates: the model's own SQL, rerun over the scope's rows
-	global                         // reference data with no one's rows: months, profile, catalogues
-	byBatch                        // batches the scope uploaded, or holding its rows or rejects
-	byReject                       // rejected rows of the scope's uploads, or naming one of its schools in the file's month
-	byGroup                        // annual_by_group (school scope): the school's own row
+	byDistrict     rule = "district"      // the row's own district column (set per month); school scope: its school_code
+	bySchoolMonth  rule = "school_month"  // (month, school_code) one of the scope's school-months
+	byBatchSchool  rule = "batch_school"  // (the month of the row's batch, school_code) one of the scope's school-months
+	byTeacherMonth rule = "teacher_month" // (month, teacher_key) a teacher on one of the scope's rosters that month
+	byPersonMonth  rule = "person_month"  // as teacher_month; a teacher on no roster that month goes by the row's school-month
+	byRawRef       rule = "raw_ref"       // raw rows whose school reference resolves, in their batch's month, to one of the scope's schools
+	byText         rule = "text"          // text-keyed rows: only the texts the scope's own raw rows use
+	byScopeCode    rule = "scope_code"    // scope/scope_code rows (coverage, choices, monthly)
+	recompute      rule = "recompute"     // aggregates: the model's own SQL, rerun over the scope's rows
+	global         rule = "global"        // reference data with no one's rows: months, profile, catalogues
+	byBatch        rule = "batch"         // batches the scope uploaded, or holding its rows or rejects
+	byReject       rule = "reject"        // rejected rows of the scope's uploads, or naming one of its schools in the file's month
+	byGroup        rule = "group"         // annual_by_group (school scope): the school's own row
+	noRows         rule = "none"          // nothing (a school sees no district-wide figure)
 )
 
-// tableRules covers every analyst table (models.AnalystTables); the test checks that.
-var tableRules = map[string]rule{
-	"teacher_progress": byDistrict, "school_gate": byDistrict, "teacher_progress_monthly": byDistrict,
-	"school_gate_monthly": byDistrict, "roster": byDistrict, "school_info": byDistrict,
-	"swot_inputs": byDistrict, "swot_gaps": byDistrict, "raw_schools": byDistrict,
+// known are the rules source knows.
+var known = map[rule]bool{byDistrict: true, bySchoolMonth: true, byBatchSchool: true, byTeacherMonth: true, byPersonMonth: true,
+	byRawRef: true, byText: true, byScopeCode: true, recompute: true, global: true, byBatch: true, byReject: true, byGroup: true, noRows: true}
 
-	// raw rows listed with a reason: their file's month, as the raw rows themselves
-	"unmatched_rows":    byBatchSchool,
-	"effective_batches": bySchoolMonth, "school_refs": bySchoolMonth,
-	"masked_ids": bySchoolMonth,
-
-	"teacher_category_hours": byTeacherMonth,
-	// a teacher's points and plan go with her: the school of her roster that month, whichever
-	// school's file gave them
-	"teacher_points": byPersonMonth, "teacher_plan": byPersonMonth,
-
-	"raw_teachers": byRawRef, "raw_hours": byRawRef, "raw_progress": byRawRef, "raw_assessments": byRawRef,
-
-	// the ability point texts files give: one district's free text is not another's
-	"ability_refs": byText,
-
-	"district_summary": recompute, "coverage": recompute, "ability_choices": recompute,
-	"monthly_progress": recompute, "annual_summary": recompute, "annual_by_group": recompute,
-	"data_quality": recompute,
-
-	"months": global, "profile": global, "profile_category_min": global, "profile_activity_cap": global,
-	"profile_catalogue": global, "abilities": global,
-
-	"batches": byBatch,
-	"rejects": byReject,
-}
-
-// rawKinds are the export kinds of the raw tables cut by their school references.
-var rawKinds = map[string]string{"raw_teachers": "teachers", "raw_hours": "hours", "raw_progress": "progress", "raw_assessments": "assessments"}
-
-// schoolScopeRules: a school sees no district-wide aggregate computed from other schools
-// (the district average in swot_inputs is the one comparison it is shown, on its own rows).
-var schoolScopeRules = map[string]rule{
-	"district_summary": byDistrict, // empty: a district's figures are other schools' too
-	"coverage":         byScopeCode,
-	"ability_choices":  byScopeCode,
-	"monthly_progress": byScopeCode,
-	"annual_summary":   byDistrict, // empty, as district_summary
-	"annual_by_group":  byGroup,
+// ruleOf is the rule that cuts table t for key k: its @school-scope for a school's
+// database where it declares one, else its @scope.
+func ruleOf(cat *models.Catalog, t string, k Key) (rule, error) {
+	d, ok := cat.Table(t)
+	if !ok {
+		return "", fmt.Errorf("table %s is not declared", t)
+	}
+	r := d.Scope
+	if k.School != "" && d.SchoolScope != "" {
+		r = d.SchoolScope
+	}
+	if !known[r] {
+		return "", fmt.Errorf("%s: scope rule %q is unknown to the scope databases", d.File, r)
+	}
+	return r, nil
 }
 
 // Key identifies a scope's database: a district, or a school.
@@ -131,12 +110,39 @@ type DB struct {
 	conn *duckdb.Connector
 	refs int
 	dead bool
+
+	// The raw tables (rule raw_ref: the loaded files' rows, most of a district's data) are
+	// copied after the rest, while the pages already read the database; ad-hoc SQL waits
+	// for them (Ready). raw is closed when they are in, rawErr set if they failed.
+	raw    chan struct{}
+	rawErr error
+	stop   context.CancelFunc
+}
+
+// Ready waits until the raw tables are copied in (at once for a database built whole).
+func (d *DB) Ready(ctx context.Context) error {
+	if d.raw == nil {
+		return nil
+	}
+	select {
+	case <-d.raw:
+		if d.rawErr != nil {
+			return fmt.Errorf("scoped: %s: raw rows: %w", d.Key, d.rawErr)
+		}
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Close closes a database made by Build (a Set closes its own).
 func (d *DB) Close() { d.close() }
 
 func (d *DB) close() {
+	if d.stop != nil {
+		d.stop()
+		<-d.raw
+	}
 	d.DB.Close()
 	d.conn.Close()
 }
@@ -150,6 +156,7 @@ type Options struct {
 // Set keeps the scopes' databases built since the last refresh.
 type Set struct {
 	src   *sql.DB
+	cat   *models.Catalog
 	opts  Options
 	log   *slog.Logger
 	setup func(*sql.DB) (any, error)
@@ -169,14 +176,14 @@ type call struct {
 
 // NewSet builds scope databases from src on demand; setup runs once on each new one (the
 // server builds that scope's reports there).
-func NewSet(src *sql.DB, o Options, log *slog.Logger, setup func(*sql.DB) (any, error)) *Set {
+func NewSet(src *sql.DB, cat *models.Catalog, o Options, log *slog.Logger, setup func(*sql.DB) (any, error)) *Set {
 	if o.Max <= 0 {
 		o.Max = 8
 	}
 	if o.MemoryLimit == "" {
 		o.MemoryLimit = "1GB"
 	}
-	return &Set{src: src, opts: o, log: log, setup: setup, dbs: map[Key]*DB{}, used: map[Key]time.Time{}, building: map[Key]*call{}}
+	return &Set{src: src, cat: cat, opts: o, log: log, setup: setup, dbs: map[Key]*DB{}, used: map[Key]time.Time{}, building: map[Key]*call{}}
 }
 
 // ErrNoScope is a request without a scope to cut to: it gets nothing.
@@ -242,7 +249,7 @@ func (s *Set) build(k Key, gen int, c *call) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	start := time.Now()
-	d, err := Build(ctx, s.src, k, s.opts.MemoryLimit)
+	d, err := build(ctx, s.src, s.cat, k, s.opts.MemoryLimit, true)
 	if err == nil && s.setup != nil {
 		d.Value, err = s.setup(d.DB)
 		if err != nil {
@@ -264,6 +271,13 @@ func (s *Set) build(k Key, gen int, c *call) {
 			s.evict()
 		}
 		s.log.Info("scope database built", "scope", k.String(), "ms", time.Since(start).Milliseconds())
+		go func() { // its raw tables follow
+			if d.Ready(context.Background()) == nil {
+				s.log.Info("scope database raw rows in", "scope", k.String(), "ms", time.Since(start).Milliseconds())
+			} else if !errors.Is(d.rawErr, context.Canceled) {
+				s.log.Error("scope database raw rows failed", "scope", k.String(), "err", d.rawErr)
+			}
+		}()
 	} else {
 		s.log.Error("scope database failed", "scope", k.String(), "err", err)
 	}
@@ -348,7 +362,21 @@ func (s *Set) warm(gen int, keys []Key) {
 }
 
 // Build makes the scope's database from src.
-func Build(ctx context.Context, src *sql.DB, k Key, memoryLimit string) (*DB, error) {
+func Build(ctx context.Context, src *sql.DB, cat *models.Catalog, k Key, memoryLimit string) (*DB, error) {
+	d, err := build(ctx, src, cat, k, memoryLimit, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.Ready(ctx); err != nil {
+		d.close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// build makes the scope's database; lazy returns it as soon as everything but the raw
+// tables is in, and copies those in the background (Ready says when).
+func build(ctx context.Context, src *sql.DB, cat *models.Catalog, k Key, memoryLimit string, lazy bool) (*DB, error) {
 	schools, err := scopeSchools(ctx, src, k)
 	if err != nil {
 		return nil, err
@@ -367,7 +395,7 @@ func Build(ctx context.Context, src *sql.DB, k Key, memoryLimit string) (*DB, er
 		d.close()
 		return nil, fmt.Errorf("scoped: %w", err)
 	}
-	if err := fill(ctx, src, d); err != nil {
+	if err := fill(ctx, src, cat, d, lazy); err != nil {
 		d.close()
 		return nil, fmt.Errorf("scoped: %s: %w", k, err)
 	}
@@ -393,18 +421,6 @@ func scopeSchools(ctx context.Context, src *sql.DB, k Key) ([]string, error) {
 		out = append(out, c)
 	}
 	return out, rows.Err()
-}
-
-// Rules returns each analyst table's rule name, for tests and docs.
-func Rules() map[string]string {
-	names := map[rule]string{byDistrict: "district", bySchoolMonth: "school_month", byBatchSchool: "batch_school", byTeacherMonth: "teacher_month",
-		byPersonMonth: "person_month", byRawRef: "raw_ref", byText: "text", byScopeCode: "scope_code",
-		recompute: "recompute", global: "global", byBatch: "batch", byReject: "reject", byGroup: "group"}
-	out := map[string]string{}
-	for t, r := range tableRules {
-		out[t] = names[r]
-	}
-	return out
 }
 
 func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
@@ -505,16 +521,13 @@ func rejectOf(j string, k Key) string {
 
 // source is the SELECT of table t's rows that are the scope's (the table's own columns),
 // read on the source connection after scopeTables.
-func source(t string, r rule, k Key) (string, error) {
+func source(cat *models.Catalog, t string, r rule, k Key) (string, error) {
 	const a = "__t"
 	from := "SELECT " + a + ".* FROM " + ident(t) + " AS " + a
 	where := func(cond string) (string, error) { return from + " WHERE " + cond, nil }
 	switch r {
 	case byDistrict:
 		if k.School != "" {
-			if t == "district_summary" || t == "annual_summary" {
-				return where("false")
-			}
 			return where(a + ".school_code = " + quote(k.School))
 		}
 		return where(a + ".district = " + quote(k.District))
@@ -534,17 +547,25 @@ func source(t string, r rule, k Key) (string, error) {
 			" ANTI JOIN roster ro ON ro.month = " + a + ".month AND ro.teacher_key = " + a + ".teacher_key" +
 			inSchoolMonth(a+".month", a+".school_code"), nil
 	case byRawRef:
-		kind, ok := rawKinds[t]
-		if !ok {
-			return "", fmt.Errorf("table %s: raw rule but no export kind", t)
+		d, _ := cat.Table(t)
+		if d.ExportKind == "" {
+			return "", fmt.Errorf("%s: a raw_ref table declares its @export-kind", d.File)
 		}
-		return from + inRawRefs(a, kind), nil
+		return from + inRawRefs(a, d.ExportKind), nil
 	case byText:
-		if t != "ability_refs" {
-			return "", fmt.Errorf("table %s: text rule, but only ability_refs is text-keyed", t)
+		key, raws, ok := cat.TextSource(t)
+		if !ok || len(raws) == 0 {
+			return "", fmt.Errorf("table %s: the text rule cuts a text-keyed model that reads raw rows", t)
 		}
-		return from + " SEMI JOIN (SELECT DISTINCT x.ability_given FROM raw_assessments x" + inRawRefs("x", "assessments") +
-			") g ON g.ability_given = " + a + ".ability_given", nil
+		var texts []string
+		for _, rt := range raws {
+			d, _ := cat.Table(rt)
+			if d.ExportKind == "" {
+				return "", fmt.Errorf("table %s: its texts come from %s, which declares no @export-kind", t, rt)
+			}
+			texts = append(texts, "SELECT x."+ident(key)+" AS k FROM "+ident(rt)+" x"+inRawRefs("x", d.ExportKind))
+		}
+		return from + " SEMI JOIN (" + strings.Join(texts, " UNION ") + ") g ON g.k = " + a + "." + ident(key), nil
 	case byScopeCode:
 		if k.School != "" {
 			return where(a + ".scope = 'school' AND " + a + ".scope_code = " + quote(k.School))
@@ -566,58 +587,63 @@ func source(t string, r rule, k Key) (string, error) {
 			" OR " + a + ".batch_id IN (SELECT rj.batch_id FROM rejects rj WHERE " + rejectOf("rj", k) + ")")
 	case byReject:
 		return where(rejectOf(a, k))
+	case noRows:
+		return where("false")
 	}
 	return "", fmt.Errorf("table %s: no scope rule", t)
 }
 
 // fill copies every analyst table into d, cut to its scope, then reruns the aggregate
-// models over the scope's own rows.
-func fill(ctx context.Context, src *sql.DB, d *DB) error {
-	ms, err := models.Models()
-	if err != nil {
-		return err
-	}
-	modelSQL := map[string]string{}
-	order := map[string]int{}
-	for i, m := range ms {
-		modelSQL[m.Name] = m.SQL
-		order[m.Name] = i
-	}
-	var copies, reruns []string
-	for _, t := range models.AnalystTables() {
-		r, ok := tableRules[t]
-		if !ok {
-			return fmt.Errorf("table %s has no scope rule", t)
+// models over the scope's own rows. The raw tables come last: lazily, fill returns once the
+// rest is in and copies them in the background (d.Ready), since the pages and downloads
+// read none of them and they are most of the rows (a district's raw_hours alone was half a
+// 36-month build, DuckDB 1.1.2).
+func fill(ctx context.Context, src *sql.DB, cat *models.Catalog, d *DB, lazy bool) error {
+	var copies, raws []string
+	rules := map[string]rule{}
+	for _, t := range cat.AnalystTables() {
+		r, err := ruleOf(cat, t, d.Key)
+		if err != nil {
+			return err
 		}
-		if d.Key.School != "" {
-			if sr, ok := schoolScopeRules[t]; ok {
-				r = sr
-			}
-		}
-		if r == recompute {
-			if _, ok := modelSQL[t]; !ok {
+		rules[t] = r
+		switch r {
+		case recompute:
+			if _, ok := cat.Model(t); !ok {
 				return fmt.Errorf("table %s: recompute rule but no model", t)
 			}
-			reruns = append(reruns, t)
-			continue
+		case byRawRef:
+			raws = append(raws, t)
+		default:
+			copies = append(copies, t)
 		}
-		copies = append(copies, t)
 	}
 	srcConn, err := src.Conn(ctx)
 	if err != nil {
 		return err
 	}
-	defer srcConn.Close()
 	drop, err := scopeTables(ctx, srcConn, d.Key)
 	if err != nil {
+		srcConn.Close()
 		return err
 	}
-	defer drop()
 	dstConn, err := d.DB.Conn(ctx)
 	if err != nil {
+		drop()
+		srcConn.Close()
 		return err
 	}
-	defer dstConn.Close()
+	done := func() {
+		drop()
+		dstConn.Close()
+		srcConn.Close()
+	}
+	handed := false // to the background copy of the raw tables, which then closes all
+	defer func() {
+		if !handed {
+			done()
+		}
+	}()
 	srcAr, err := arrowOf(srcConn)
 	if err != nil {
 		return err
@@ -627,13 +653,7 @@ func fill(ctx context.Context, src *sql.DB, d *DB) error {
 		return err
 	}
 	for _, t := range copies {
-		r := tableRules[t]
-		if d.Key.School != "" {
-			if sr, ok := schoolScopeRules[t]; ok {
-				r = sr
-			}
-		}
-		src, err := source(t, r, d.Key)
+		src, err := source(cat, t, rules[t], d.Key)
 		if err != nil {
 			return err
 		}
@@ -641,13 +661,49 @@ func fill(ctx context.Context, src *sql.DB, d *DB) error {
 			return fmt.Errorf("copy %s: %w", t, err)
 		}
 	}
-	// A file can hold several districts' rows (a city's school list, a shared export): its
-	// counts are cut to the scope too, or they would tell a district another's headcount.
-	if _, err := dstConn.ExecContext(ctx, `WITH mine AS (
-			SELECT batch_id FROM raw_schools UNION ALL SELECT batch_id FROM raw_teachers
-			UNION ALL SELECT batch_id FROM raw_hours UNION ALL SELECT batch_id FROM raw_progress
-			UNION ALL SELECT batch_id FROM raw_assessments),
-		acc AS (SELECT batch_id, count(*) AS n FROM mine GROUP BY batch_id),
+	// The raw tables, empty for now, and the scope's rows of each file counted on the
+	// source: a file can hold several districts' rows (a city's school list, a shared
+	// export), and its counts are cut to the scope too, or they would tell a district
+	// another's headcount.
+	rawSQL := map[string]string{}
+	if _, err := dstConn.ExecContext(ctx, `CREATE TEMP TABLE __scope_accepted (batch_id BIGINT, n BIGINT)`); err != nil {
+		return err
+	}
+	for _, t := range raws {
+		if rawSQL[t], err = source(cat, t, rules[t], d.Key); err != nil {
+			return err
+		}
+		if err := createLike(ctx, srcConn, dstConn, t); err != nil {
+			return fmt.Errorf("copy %s: %w", t, err)
+		}
+		rows, err := srcConn.QueryContext(ctx, "SELECT batch_id, count(*) FROM ("+rawSQL[t]+") GROUP BY batch_id")
+		if err != nil {
+			return fmt.Errorf("count %s: %w", t, err)
+		}
+		var vals []string
+		for rows.Next() {
+			var id, n int64
+			if err := rows.Scan(&id, &n); err != nil {
+				rows.Close()
+				return err
+			}
+			vals = append(vals, fmt.Sprintf("(%d, %d)", id, n))
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for len(vals) > 0 {
+			n := min(len(vals), 1000)
+			if _, err := dstConn.ExecContext(ctx, "INSERT INTO __scope_accepted VALUES "+strings.Join(vals[:n], ", ")); err != nil {
+				return err
+			}
+			vals = vals[n:]
+		}
+	}
+	if _, err := dstConn.ExecContext(ctx, `WITH acc AS (
+			SELECT batch_id, sum(n) AS n FROM (SELECT batch_id, n FROM __scope_accepted
+				UNION ALL SELECT batch_id, count(*) FROM raw_schools GROUP BY batch_id) GROUP BY batch_id),
 		rej AS (SELECT batch_id, count(*) AS n FROM rejects GROUP BY batch_id)
 		UPDATE batches SET accepted = coalesce((SELECT n FROM acc WHERE acc.batch_id = batches.batch_id), 0),
 			rejected = coalesce((SELECT n FROM rej WHERE rej.batch_id = batches.batch_id), 0),
@@ -656,12 +712,36 @@ func fill(ctx context.Context, src *sql.DB, d *DB) error {
 		WHERE kind <> 'catalogue'`); err != nil {
 		return fmt.Errorf("scope counts: %w", err)
 	}
-	sort.Slice(reruns, func(i, j int) bool { return order[reruns[i]] < order[reruns[j]] })
-	for _, t := range reruns {
-		if _, err := dstConn.ExecContext(ctx, "CREATE TABLE "+t+" AS "+modelSQL[t]); err != nil {
-			return fmt.Errorf("rerun %s: %w", t, err)
+	if _, err := dstConn.ExecContext(ctx, `DROP TABLE __scope_accepted`); err != nil {
+		return err
+	}
+	// in the models' order: a rerun may read another's rerun
+	for _, m := range cat.Models {
+		if rules[m.Name] != recompute {
+			continue
+		}
+		if _, err := dstConn.ExecContext(ctx, "CREATE TABLE "+ident(m.Name)+" AS "+m.SQL); err != nil {
+			return fmt.Errorf("rerun %s: %w", m.Name, err)
 		}
 	}
+	copyRaw := func(ctx context.Context) error {
+		for _, t := range raws {
+			if err := copyRows(ctx, srcConn, dstConn, srcAr, dstAr, t, rawSQL[t], chunkRows); err != nil {
+				return fmt.Errorf("copy %s: %w", t, err)
+			}
+		}
+		return nil
+	}
+	if !lazy {
+		return copyRaw(ctx)
+	}
+	bg, stop := context.WithCancel(context.Background())
+	d.raw, d.stop, handed = make(chan struct{}), stop, true
+	go func() {
+		defer close(d.raw)
+		defer done()
+		d.rawErr = copyRaw(bg)
+	}()
 	return nil
 }
 
@@ -708,18 +788,35 @@ func ident(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"
 // the scope's rows through Arrow in chunks (per batch for raw tables, per month for monthly
 // ones) so that no chunk holds a whole large table.
 func copyTable(ctx context.Context, srcConn, dstConn *sql.Conn, srcAr, dstAr *duckdb.Arrow, t, src string, chunkRows int64) error {
+	if err := createLike(ctx, srcConn, dstConn, t); err != nil {
+		return err
+	}
+	return copyRows(ctx, srcConn, dstConn, srcAr, dstAr, t, src, chunkRows)
+}
+
+// createLike creates t in the destination, empty, with the source's exact column types.
+func createLike(ctx context.Context, srcConn, dstConn *sql.Conn, t string) error {
 	cols, err := columnsOf(ctx, srcConn, t)
 	if err != nil {
 		return err
 	}
 	defs := make([]string, len(cols))
-	has := map[string]bool{}
 	for i, c := range cols {
 		defs[i] = ident(c.name) + " " + c.typ
-		has[c.name] = true
 	}
-	if _, err := dstConn.ExecContext(ctx, "CREATE TABLE "+ident(t)+" ("+strings.Join(defs, ", ")+")"); err != nil {
+	_, err = dstConn.ExecContext(ctx, "CREATE TABLE "+ident(t)+" ("+strings.Join(defs, ", ")+")")
+	return err
+}
+
+// copyRows moves the scope's rows of t (the SELECT src) into its table in the destination.
+func copyRows(ctx context.Context, srcConn, dstConn *sql.Conn, srcAr, dstAr *duckdb.Arrow, t, src string, chunkRows int64) error {
+	cols, err := columnsOf(ctx, srcConn, t)
+	if err != nil {
 		return err
+	}
+	has := map[string]bool{}
+	for _, c := range cols {
+		has[c.name] = true
 	}
 	// the scope's rows, narrowed by key below: DuckDB pushes the key's range down into the
 	// table's scan through the joins, so each chunk reads only its row groups

@@ -31,14 +31,31 @@ func one(t *testing.T, db *sql.DB, q string, args ...any) string {
 	return v.String
 }
 
-// Every analyst table has a rule: a model added without one fails this test, and the
-// build refuses it (fail closed).
+// Every analyst table declares a rule these databases know: a table declaring another is
+// refused, by the build, with its file named (fail closed).
 func TestEveryTableHasARule(t *testing.T) {
-	for _, tb := range models.AnalystTables() {
-		if _, ok := tableRules[tb]; !ok {
-			t.Errorf("analyst table %s has no scope rule", tb)
+	for _, tb := range cat(t).AnalystTables() {
+		for _, k := range []Key{{District: "x"}, {School: "y"}} {
+			if _, err := ruleOf(cat(t), tb, k); err != nil {
+				t.Error(err)
+			}
 		}
 	}
+	for _, r := range models.ScopeRules() {
+		if !known[r] {
+			t.Errorf("models declares rule %s, which the scope databases do not know", r)
+		}
+	}
+}
+
+// cat is the built-in catalog.
+func cat(t testing.TB) *models.Catalog {
+	t.Helper()
+	c, err := models.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 func TestDistrictDatabaseHoldsOnlyItsDistrict(t *testing.T) {
@@ -49,14 +66,14 @@ func TestDistrictDatabaseHoldsOnlyItsDistrict(t *testing.T) {
 		t.Fatalf("demo needs two districts, has %v", districts)
 	}
 	d := districts[0]
-	s, err := Build(ctx, wh.DB, Key{District: d}, "512MB")
+	s, err := Build(ctx, wh.DB, cat(t), Key{District: d}, "512MB")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.close()
 	mine := one(t, wh.DB, `SELECT string_agg(DISTINCT school_code, ',' ORDER BY school_code) FROM school_info WHERE district = ?`, d)
 
-	for _, tb := range models.AnalystTables() {
+	for _, tb := range cat(t).AnalystTables() {
 		t.Run(tb, func(t *testing.T) {
 			// same columns, same types
 			q := `SELECT string_agg(column_name || ' ' || data_type, ', ' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_schema = 'main' AND table_name = ?`
@@ -143,7 +160,7 @@ func TestSchoolDatabase(t *testing.T) {
 	wh := demo(t)
 	ctx := context.Background()
 	school := one(t, wh.DB, `SELECT min(school_code) FROM school_gate`)
-	s, err := Build(ctx, wh.DB, Key{School: school}, "")
+	s, err := Build(ctx, wh.DB, cat(t), Key{School: school}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +185,7 @@ func TestSetSharesAndInvalidates(t *testing.T) {
 	ctx := context.Background()
 	d := one(t, wh.DB, `SELECT min(district) FROM school_info`)
 	builds := 0
-	set := NewSet(wh.DB, Options{Max: 1}, slog.New(slog.NewTextHandler(io.Discard, nil)), func(*sql.DB) (any, error) { builds++; return builds, nil })
+	set := NewSet(wh.DB, cat(t), Options{Max: 1}, slog.New(slog.NewTextHandler(io.Discard, nil)), func(*sql.DB) (any, error) { builds++; return builds, nil })
 	a, ra, err := set.Get(ctx, Key{District: d})
 	if err != nil {
 		t.Fatal(err)
@@ -281,7 +298,7 @@ func TestRefreshRewarmsOneAtATime(t *testing.T) {
 	var mu sync.Mutex
 	active, most := 0, 0
 	var order []string
-	set := NewSet(wh.DB, Options{}, slog.New(slog.NewTextHandler(io.Discard, nil)), func(db *sql.DB) (any, error) {
+	set := NewSet(wh.DB, cat(t), Options{}, slog.New(slog.NewTextHandler(io.Discard, nil)), func(db *sql.DB) (any, error) {
 		var d string
 		if err := db.QueryRow(`SELECT min(district) FROM school_info`).Scan(&d); err != nil {
 			return nil, err
@@ -331,5 +348,43 @@ func TestRefreshRewarmsOneAtATime(t *testing.T) {
 	want := []string{districts[2], districts[1], districts[0]}
 	if strings.Join(order, ",") != strings.Join(want, ",") {
 		t.Errorf("rebuilt in the order %v, want the most recently used first %v", order, want)
+	}
+}
+
+// A database the Set builds answers before its raw tables are in: they are copied in the
+// background, Ready waits for them, and then they and every file's counts equal a
+// database built whole.
+func TestRawTablesFollowLazily(t *testing.T) {
+	wh := demo(t)
+	ctx := context.Background()
+	d := one(t, wh.DB, `SELECT min(district) FROM school_info`)
+	whole, err := Build(ctx, wh.DB, cat(t), Key{District: d}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer whole.close()
+	set := NewSet(wh.DB, cat(t), Options{}, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	defer set.Close()
+	lazy, release, err := set.Get(ctx, Key{District: d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	// the files' counts are the scope's before a raw row is in
+	const counts = `SELECT string_agg(batch_id || ':' || accepted || '/' || rejected, ' ' ORDER BY batch_id) FROM batches`
+	if a, b := one(t, whole.DB, counts), one(t, lazy.DB, counts); a != b || a == "" {
+		t.Errorf("file counts: whole %s, lazy %s", a, b)
+	}
+	if err := lazy.Ready(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, tb := range []string{"raw_teachers", "raw_hours", "raw_progress", "raw_assessments"} {
+		q := `SELECT count(*) || ':' || coalesce(sum(hash(row_no, batch_id)), 0) FROM ` + tb
+		if a, b := one(t, whole.DB, q), one(t, lazy.DB, q); a != b {
+			t.Errorf("%s: whole %s, lazy %s", tb, a, b)
+		}
+	}
+	if one(t, lazy.DB, `SELECT count(*) FROM raw_hours`) == "0" {
+		t.Error("no raw rows: the test shows nothing")
 	}
 }

@@ -486,7 +486,7 @@ func TestScopeDatabasesSpillBesideTheWarehouse(t *testing.T) {
 	t.Setenv("HOME", home)
 	e := newEnv(t, Config{})
 	d := e.one(`SELECT min(district) FROM school_info`)
-	sd, err := scoped.Build(context.Background(), e.wh.DB, scoped.Key{District: d}, "160MB")
+	sd, err := scoped.Build(context.Background(), e.wh.DB, e.srv.cfg.Models, scoped.Key{District: d}, "160MB")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,9 @@ type view struct {
 	adhoc   *queries.AdHoc
 	schools map[string]bool // the scope's schools; nil: every school
 	release func()
+	// ready waits for the raw tables of a scope's database, which are copied in after the
+	// rest (ad-hoc SQL may read them; pages and downloads do not)
+	ready func(context.Context) error
 }
 
 // scopeView is what the server builds once on each scope database.
@@ -45,7 +48,7 @@ func (s *Server) newScopeView(db *sql.DB) (any, error) {
 }
 
 func (s *Server) newAdHoc(r *queries.Runner) *queries.AdHoc {
-	ah := queries.NewAdHoc(r)
+	ah := queries.NewAdHoc(r, s.cfg.Models.AnalystTables())
 	if s.cfg.SQLTimeout > 0 {
 		ah.Timeout = s.cfg.SQLTimeout
 	}
@@ -62,7 +65,7 @@ func (s *Server) viewFor(ctx context.Context, sc auth.Scope) (*view, error) {
 		return nil, forbidden(sc, "数据")
 	}
 	if sc.Everything() {
-		return &view{rp: s.reports, runner: s.runner, adhoc: s.adhoc, release: func() {}}, nil
+		return &view{rp: s.reports, runner: s.runner, adhoc: s.adhoc, release: func() {}, ready: func(context.Context) error { return nil }}, nil
 	}
 	return s.scopeView(ctx, scoped.KeyOf(sc))
 }
@@ -73,7 +76,7 @@ func (s *Server) scopeView(ctx context.Context, k scoped.Key) (*view, error) {
 		return nil, fmt.Errorf("scope %s: %w", k, err)
 	}
 	sv := d.Value.(*scopeView)
-	v := &view{rp: sv.rp, runner: sv.runner, adhoc: sv.adhoc, schools: map[string]bool{}, release: release}
+	v := &view{rp: sv.rp, runner: sv.runner, adhoc: sv.adhoc, schools: map[string]bool{}, release: release, ready: d.Ready}
 	for _, c := range d.Schools {
 		v.schools[c] = true
 	}

@@ -48,6 +48,8 @@ type Config struct {
 	TLSKey       string
 	// Scopes bounds the district and school databases kept at once.
 	Scopes scoped.Options
+	// Models is the catalog of models and analyst tables (nil: the built-in one).
+	Models *models.Catalog
 	Limits // limits.go
 }
 
@@ -90,11 +92,16 @@ func New(cfg Config, wh *warehouse.Warehouse, loader *ingest.Loader, accounts *a
 		cfg.MaxUpload = 1 << 30
 	}
 	cfg.Limits.defaults()
+	if cfg.Models == nil {
+		if cfg.Models, err = models.Builtin(); err != nil {
+			return nil, err
+		}
+	}
 	s := &Server{cfg: cfg, wh: wh, loader: loader, runner: r, reports: rp, log: log, accounts: accounts, districtOf: map[string]string{},
 		gate: newSQLGate(cfg.MaxSQL, cfg.SQLPerScope), uploadSlots: make(slots, cfg.MaxUploads), receiving: newReceivingGate(cfg.MaxReceiving, cfg.ReceivingPerScope),
 		sampler: newAuditSampler()}
 	s.adhoc = s.newAdHoc(r)
-	s.scopes = scoped.NewSet(wh.DB, cfg.Scopes, log, s.newScopeView)
+	s.scopes = scoped.NewSet(wh.DB, cfg.Models, cfg.Scopes, log, s.newScopeView)
 	if err := s.sweepUploads(); err != nil {
 		return nil, err
 	}
@@ -390,7 +397,7 @@ func (s *Server) profile(ctx context.Context) map[string]any {
 
 func (s *Server) sqlPage(w http.ResponseWriter, r *http.Request) error {
 	// every scope's database has the same tables and columns: the warehouse's say them
-	schema, err := models.Browse(r.Context(), s.wh.DB)
+	schema, err := s.cfg.Models.Browse(r.Context(), s.wh.DB)
 	if err != nil {
 		return err
 	}
@@ -447,6 +454,10 @@ func (s *Server) sqlAPI(w http.ResponseWriter, r *http.Request, v *view, _ queri
 	// Checked before a slot is taken (a refused query holds none, however often it is
 	// sent) and before any byte is written (a refusal is still a clean 4xx).
 	if err := v.adhoc.Check(r.Context(), q); err != nil {
+		return err
+	}
+	// a scope's raw tables, copied in after its pages' tables, before a slot is taken
+	if err := v.ready(r.Context()); err != nil {
 		return err
 	}
 	leave, why := s.gate.enter(scopeOf(r.Context()))

@@ -1,6 +1,11 @@
 -- Which points teachers chose (have any result for) and passed, for the latest month, by
 -- point, by dimension and by environment; per district and for all. Each teacher is in one
 -- district, so the figures for all are the districts' sums.
+-- @label: 能力点选择与通过
+-- @months: latest
+-- @scope: recompute
+-- @school-scope: scope_code
+-- @doc-order: 50
 WITH r AS (
     SELECT t.district, p.teacher_key, p.ability_code, p.ability_name, p.dimension, p.environment, p.passed, p.excellent
     FROM teacher_points p

@@ -4,6 +4,10 @@
 -- alone; ingest keeps that text full-width folded and trimmed (ability_given). Names compare
 -- without spaces and quotes. ability_code is NULL, with the reason, where the text names no
 -- point of the catalogue, names several, or gives a code and a name that disagree.
+-- @label: 能力点文字的解读
+-- @months: text ability_given
+-- @scope: text
+-- @doc-order: 230
 WITH p AS (SELECT catalogue FROM profile),
 cat AS (
     SELECT code, name,

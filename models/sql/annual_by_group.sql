@@ -1,5 +1,11 @@
 -- The annual report's breakdowns (DOMAIN.md "The annual report"), latest month: per
 -- district, school, 学段, subject and age band.
+-- @label: 年度分组情况
+-- @months: latest
+-- @scope: recompute
+-- @school-scope: group
+-- @counts: true
+-- @doc-order: 90
 WITH t AS (SELECT * FROM teacher_progress),
 g AS (
     SELECT 'district' AS group_by, district AS group_value, * FROM t

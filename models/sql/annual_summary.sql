@@ -1,4 +1,10 @@
 -- The annual report's headline figures, latest month, for all teachers.
+-- @label: 年度总体情况
+-- @months: latest
+-- @scope: recompute
+-- @school-scope: none
+-- @counts: true
+-- @doc-order: 80
 WITH t AS (SELECT * FROM teacher_progress), g AS (SELECT * FROM school_gate)
 SELECT (SELECT max(month) FROM months) AS month,
        (SELECT name FROM profile) AS profile,

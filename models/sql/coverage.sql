@@ -1,6 +1,11 @@
 -- Dimension × environment coverage for the latest month, per school, per district and for
 -- all: how many teachers passed at least one point in the cell, and how many passed points
 -- it holds. Every cell of the catalogue's grid is present, zero where nobody covers it.
+-- @label: 维度×环境覆盖
+-- @months: latest
+-- @scope: recompute
+-- @school-scope: scope_code
+-- @doc-order: 40
 WITH grid AS (SELECT DISTINCT dimension, environment FROM profile_catalogue),
 passed AS (
     SELECT t.school_code, t.district, p.teacher_key, p.dimension, p.environment

@@ -1,5 +1,9 @@
 -- Every loaded file: what it held, what was refused, whether it still counts (for how many
 -- schools it is the effective file in the latest month) and its rows on no roster.
+-- @label: 数据质量（每个文件）
+-- @months: latest
+-- @scope: recompute
+-- @doc-order: 140
 WITH cur AS (SELECT * FROM effective_batches WHERE month = (SELECT max(month) FROM months)),
 eff AS (SELECT batch_id, count(DISTINCT school_code) AS effective_schools FROM cur GROUP BY batch_id),
 um AS (SELECT batch_id, count(DISTINCT row_no) AS unmatched_rows FROM unmatched_rows GROUP BY batch_id)

@@ -1,4 +1,10 @@
 -- Per district, latest month: teachers, completion, assessment and the schools at the gate.
+-- @label: 区县汇总
+-- @months: latest
+-- @scope: recompute
+-- @school-scope: none
+-- @counts: true
+-- @doc-order: 30
 SELECT g.district,
        count(*) AS schools,
        count(*) FILTER (WHERE g.full_time_teachers > 0) AS schools_with_full_time,

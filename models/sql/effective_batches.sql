@@ -4,6 +4,12 @@
 -- school is the one school_refs resolves the row's reference to in that month. There is one
 -- row per reference (given_code, given_name) the effective file uses for the school: raw rows
 -- join their effective file on (kind, batch_id, given_code, given_name).
+-- @label: 每月生效的文件
+-- @months: key
+-- @scope: school_month
+-- @recompute-from: as-of
+-- @provides: effective-files
+-- @doc-order: 200
 WITH scope AS (
     SELECT m.month, 'schools' AS kind, s.school_code, s.batch_id, s.school_code AS given_code, NULL::VARCHAR AS given_name
     FROM (SELECT DISTINCT school_code, batch_id FROM raw_schools) s

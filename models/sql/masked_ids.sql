@@ -2,24 +2,23 @@
 -- against the rosters effective that month: the roster teachers of the row's school with the
 -- row's name whose masks show the same digits. teacher_key is set only when exactly one
 -- teacher fits; matches says how many did.
-WITH asked AS (
-    -- each raw table joined to its effective files by batch id: a rebuild from a month reads
-    -- only the rows of the files effective from that month on
-    SELECT e.month, e.school_code, h.name, h.id_masked
-    FROM raw_hours h
-    JOIN effective_batches e ON e.kind = 'hours' AND e.batch_id = h.batch_id
-        AND e.given_code IS NOT DISTINCT FROM h.school_code AND e.given_name IS NOT DISTINCT FROM h.school_name
-    WHERE h.teacher_key IS NULL
-    UNION
-    SELECT e.month, e.school_code, p.name, p.id_masked
-    FROM raw_progress p
-    JOIN effective_batches e ON e.kind = 'progress' AND e.batch_id = p.batch_id
-        AND e.given_code IS NOT DISTINCT FROM p.school_code AND e.given_name IS NOT DISTINCT FROM p.school_name
-    WHERE p.teacher_key IS NULL
-    UNION
-    SELECT e.month, e.school_code, x.name, x.id_masked
-    FROM raw_assessments x
-    JOIN effective_batches e ON e.kind = 'assessments' AND e.batch_id = x.batch_id
+-- @label: 脱敏身份证号的匹配（逐月）
+-- @months: local
+-- @scope: school_month
+-- @compared: true
+-- @doc-order: 220
+WITH raw AS (
+    -- the rows naming a teacher by a masked ID, of each kind of file that has them
+    SELECT 'hours' AS kind, batch_id, school_code, school_name, name, id_masked, teacher_key FROM raw_hours
+    UNION ALL SELECT 'progress', batch_id, school_code, school_name, name, id_masked, teacher_key FROM raw_progress
+    UNION ALL SELECT 'assessments', batch_id, school_code, school_name, name, id_masked, teacher_key FROM raw_assessments
+),
+asked AS (
+    -- joined to their effective files by batch id: a rebuild from a month reads only the
+    -- rows of the files effective from that month on
+    SELECT DISTINCT e.month, e.school_code, x.name, x.id_masked
+    FROM raw x
+    JOIN effective_batches e ON e.kind = x.kind AND e.batch_id = x.batch_id
         AND e.given_code IS NOT DISTINCT FROM x.school_code AND e.given_name IS NOT DISTINCT FROM x.school_name
     WHERE x.teacher_key IS NULL
 ),

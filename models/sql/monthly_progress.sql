@@ -1,5 +1,11 @@
 -- Month by month, for all and per district: completion and the schools at the gate, each
 -- month worked from the files effective in that month.
+-- @label: 逐月进度
+-- @months: local
+-- @scope: recompute
+-- @school-scope: scope_code
+-- @counts: true
+-- @doc-order: 100
 WITH g AS (SELECT * FROM school_gate_monthly),
 scoped AS (
     SELECT 'all' AS scope, '全部' AS scope_code, * FROM g

@@ -1,4 +1,8 @@
 -- Every month from the earliest as-of date loaded to the latest: the months a report can ask for.
+-- @label: 月份
+-- @months: key
+-- @scope: global
+-- @doc-order: 240
 SELECT strftime(m, '%Y-%m') AS month,
        (m + INTERVAL 1 MONTH - INTERVAL 1 DAY)::DATE AS month_end
 FROM (

@@ -2,6 +2,10 @@
 -- newest roster that lists them (a tie going to the later load). The school is the one the
 -- row's reference resolves to that month (school_refs); a row naming no listed school is in
 -- unmatched_rows, not here.
+-- @label: 花名册（逐月）
+-- @months: local
+-- @scope: district
+-- @doc-order: 180
 SELECT e.month, t.teacher_key, t.name, t.id_masked, e.school_code,
        si.school_name, si.district,
        t.subject, t.stage, t.gender, t.age, t.age_band,

@@ -1,6 +1,11 @@
 -- Each school's standing at the 95% gate, month by month. The gate is worked in integers:
 -- met when passed × 100 ≥ gate% × full-time; shortfall = max(0, ceil(gate% × N / 100) − passed).
 -- A school with no full-time teacher has no gate result (NULL), and no pass rate.
+-- @label: 学校95%门槛（逐月）
+-- @months: local
+-- @scope: district
+-- @counts: true
+-- @doc-order: 120
 WITH p AS (SELECT * FROM profile),
 schools AS (
     SELECT DISTINCT month, school_code FROM roster

@@ -1,6 +1,11 @@
 -- Each school's facts as of each month: its newest school list on or before the month's end;
 -- a school first listed later keeps the facts of its earliest list, so that a roster loaded
 -- before the school list still has a name and district.
+-- @label: 学校信息（逐月）
+-- @months: key
+-- @scope: district
+-- @recompute-from: first-month
+-- @doc-order: 190
 WITH ranked AS (
     SELECT m.month, s.*,
            row_number() OVER (PARTITION BY m.month, s.school_code

@@ -5,6 +5,12 @@
 -- by name (a name that is a code also counts as that code). One row per month, kind, batch
 -- and school reference; school_code is NULL, with the reason, where the reference resolves
 -- to no school or to several, or to another school than the file's --school.
+-- @label: 行所指的学校（逐月）
+-- @months: key
+-- @scope: school_month
+-- @recompute-from: as-of
+-- @provides: school-refs
+-- @doc-order: 210
 WITH refs AS (
     SELECT DISTINCT 'teachers' AS kind, batch_id, school_code AS given_code, school_name AS given_name FROM raw_teachers
     UNION ALL SELECT DISTINCT 'hours', batch_id, school_code, school_name FROM raw_hours

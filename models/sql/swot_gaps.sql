@@ -1,5 +1,9 @@
 -- Per school, the dimensions and environments of the catalogue in which no teacher of the
 -- school has passed a point (latest month).
+-- @label: 无人覆盖的维度与环境
+-- @months: latest
+-- @scope: district
+-- @doc-order: 70
 WITH passed AS (
     SELECT DISTINCT t.school_code, p.dimension, p.environment
     FROM teacher_points p JOIN teacher_progress t ON t.month = p.month AND t.teacher_key = p.teacher_key

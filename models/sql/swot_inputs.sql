@@ -2,6 +2,10 @@
 -- one row per school and metric, beside the district average (the plain mean over the
 -- district's schools), so that strengths and weaknesses stand out. Per-dimension and
 -- per-environment figures carry the dimension or environment in `detail`.
+-- @label: SWOT 诊断数据
+-- @months: latest
+-- @scope: district
+-- @doc-order: 60
 WITH si AS (SELECT * FROM school_info WHERE month = (SELECT max(month) FROM months)),
 per_school AS (
     SELECT school_code,

@@ -3,6 +3,11 @@
 -- type's value where the profile sets one (Guangdong); per-teacher summary rows are not
 -- activities and are taken as they are. A masked ID counts once masked_ids finds its one
 -- roster teacher; rows it does not are in unmatched_rows.
+-- @label: 教师分类学时
+-- @months: local
+-- @scope: teacher_month
+-- @partitioned: true
+-- @doc-order: 160
 WITH h AS (
     -- whole IDs, then masked ones through masked_ids: a join only the few masked rows pay for
     SELECT e.month, e.shape, h.teacher_key, h.category, h.hours

@@ -1,6 +1,10 @@
 -- The 研修考核 view of each teacher and month (plan, summaries, the platform's own count of
 -- 校本研修 hours), from the newest effective file that lists them (masked IDs as masked_ids
 -- finds them).
+-- @label: 研修计划与总结
+-- @months: local
+-- @scope: person_month
+-- @doc-order: 170
 SELECT e.month, coalesce(p.teacher_key, mi.teacher_key) AS teacher_key, e.school_code, p.plan_uploaded, p.summaries, p.summaries_required,
        p.practice_hours, p.practice_hours_required, p.completed, p.result AS platform_result
 FROM raw_progress p

@@ -2,6 +2,11 @@
 -- assessment wins; on the same day the higher review level (市级认定 > 县级复核 > 校级初评)
 -- wins; a result with no date counts as of its file's date. Masked IDs count as masked_ids
 -- finds them, points as ability_refs reads them; rows naming no point are in unmatched_rows.
+-- @label: 教师能力点结果
+-- @months: local
+-- @scope: person_month
+-- @partitioned: true
+-- @doc-order: 150
 WITH counted AS (
     -- whole IDs, then masked ones through masked_ids: a join only the few masked rows pay for
     SELECT e.month, e.school_code, e.as_of, x.teacher_key, x.ability_code, x.result, x.passed,

@@ -1,5 +1,9 @@
 -- One row per roster teacher and month: hours after the profile's clipping and cap, the
 -- points and dimensions passed, and each rule of the profile met or not.
+-- @label: 教师进度（逐月）
+-- @months: local
+-- @scope: district
+-- @doc-order: 110
 WITH p AS (SELECT * FROM profile),
 h AS (
     SELECT month, teacher_key,

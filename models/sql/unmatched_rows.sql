@@ -5,6 +5,10 @@
 -- catalogue; a row with two such faults is listed once for each. They stay in the warehouse,
 -- are listed here and are counted in no one's figures. A school that cannot be resolved has
 -- no effective file, so of its rows those of the newest file naming it the same way are listed.
+-- @label: 名单外人员的记录
+-- @months: latest
+-- @scope: batch_school
+-- @doc-order: 130
 WITH lm AS (SELECT max(month) AS month FROM months),
 cur AS (SELECT * FROM effective_batches WHERE month = (SELECT month FROM lm)),
 strangers AS (
@@ -23,44 +27,29 @@ no_school AS (
     WHERE r.month = (SELECT month FROM lm) AND r.school_code IS NULL
     QUALIFY row_number() OVER (PARTITION BY r.kind, r.given_code, r.given_name ORDER BY b.as_of DESC, r.batch_id DESC) = 1
 ),
--- every raw read below joins the latest month's effective files (cur) or the unresolved
--- references (no_school) by batch id: an incremental refresh reads the raw rows of those
--- files alone, not the whole programme's history
-cur_rows AS (
-    SELECT 'hours' AS kind, x.batch_id, x.row_no, e.month, e.school_code, x.school_name, x.name, x.id_masked, x.teacher_key
-    FROM raw_hours x
-    JOIN cur e ON e.kind = 'hours' AND e.batch_id = x.batch_id
-        AND e.given_code IS NOT DISTINCT FROM x.school_code AND e.given_name IS NOT DISTINCT FROM x.school_name
-    UNION ALL
-    SELECT 'assessments', x.batch_id, x.row_no, e.month, e.school_code, x.school_name, x.name, x.id_masked, x.teacher_key
-    FROM raw_assessments x
-    JOIN cur e ON e.kind = 'assessments' AND e.batch_id = x.batch_id
-        AND e.given_code IS NOT DISTINCT FROM x.school_code AND e.given_name IS NOT DISTINCT FROM x.school_name
-    UNION ALL
-    SELECT 'progress', x.batch_id, x.row_no, e.month, e.school_code, x.school_name, x.name, x.id_masked, x.teacher_key
-    FROM raw_progress x
-    JOIN cur e ON e.kind = 'progress' AND e.batch_id = x.batch_id
-        AND e.given_code IS NOT DISTINCT FROM x.school_code AND e.given_name IS NOT DISTINCT FROM x.school_name
+-- the raw rows, each table once with the columns listed here; every read of them below
+-- joins the latest month's effective files (cur) or the unresolved references (no_school) on
+-- batch id, so that a refresh reads the raw rows of those files alone, not the programme's
+raw AS (
+    SELECT 'hours' AS kind, batch_id, row_no, school_code, school_name, name, id_masked, teacher_key FROM raw_hours
+    UNION ALL SELECT 'assessments', batch_id, row_no, school_code, school_name, name, id_masked, teacher_key FROM raw_assessments
+    UNION ALL SELECT 'progress', batch_id, row_no, school_code, school_name, name, id_masked, teacher_key FROM raw_progress
+    UNION ALL SELECT 'teachers', batch_id, row_no, school_code, school_name, name, id_masked, teacher_key FROM raw_teachers
 ),
+-- rows of the files that count this month, at the school each resolves to (rosters aside:
+-- their people are the roster)
+cur_rows AS (
+    SELECT x.kind, x.batch_id, x.row_no, e.month, e.school_code, x.school_name, x.name, x.id_masked, x.teacher_key
+    FROM raw x
+    JOIN cur e ON e.kind = x.kind AND e.batch_id = x.batch_id
+        AND e.given_code IS NOT DISTINCT FROM x.school_code AND e.given_name IS NOT DISTINCT FROM x.school_name
+    WHERE x.kind <> 'teachers'
+),
+-- rows naming a school that cannot be resolved, rosters' included
 no_school_rows AS (
-    SELECT 'hours' AS kind, x.batch_id, x.row_no, x.school_code, x.school_name, x.name, x.id_masked, x.teacher_key, n.reason
-    FROM raw_hours x
-    JOIN no_school n ON n.kind = 'hours' AND n.batch_id = x.batch_id
-        AND n.given_code IS NOT DISTINCT FROM x.school_code AND n.given_name IS NOT DISTINCT FROM x.school_name
-    UNION ALL
-    SELECT 'assessments', x.batch_id, x.row_no, x.school_code, x.school_name, x.name, x.id_masked, x.teacher_key, n.reason
-    FROM raw_assessments x
-    JOIN no_school n ON n.kind = 'assessments' AND n.batch_id = x.batch_id
-        AND n.given_code IS NOT DISTINCT FROM x.school_code AND n.given_name IS NOT DISTINCT FROM x.school_name
-    UNION ALL
-    SELECT 'progress', x.batch_id, x.row_no, x.school_code, x.school_name, x.name, x.id_masked, x.teacher_key, n.reason
-    FROM raw_progress x
-    JOIN no_school n ON n.kind = 'progress' AND n.batch_id = x.batch_id
-        AND n.given_code IS NOT DISTINCT FROM x.school_code AND n.given_name IS NOT DISTINCT FROM x.school_name
-    UNION ALL
-    SELECT 'teachers', x.batch_id, x.row_no, x.school_code, x.school_name, x.name, x.id_masked, x.teacher_key, n.reason
-    FROM raw_teachers x
-    JOIN no_school n ON n.kind = 'teachers' AND n.batch_id = x.batch_id
+    SELECT x.kind, x.batch_id, x.row_no, x.school_code, x.school_name, x.name, x.id_masked, x.teacher_key, n.reason
+    FROM raw x
+    JOIN no_school n ON n.kind = x.kind AND n.batch_id = x.batch_id
         AND n.given_code IS NOT DISTINCT FROM x.school_code AND n.given_name IS NOT DISTINCT FROM x.school_name
 ),
 rows AS (
@@ -80,7 +69,6 @@ rows AS (
     WHERE x.teacher_key IS NULL
       AND (mi.matches <> 1 OR mi.teacher_key NOT IN (SELECT teacher_key FROM teacher_progress))
     UNION ALL
-    -- rows naming a school that cannot be resolved, rosters' included
     SELECT kind, batch_id, row_no, school_code, school_name, name, id_masked, teacher_key, reason FROM no_school_rows
     UNION ALL
     -- assessments naming no point of the profile's catalogue (or several)

@@ -1,5 +1,6 @@
 -- Shortfall is never negative; the gate has a result exactly when the school has full-time
 -- teachers; passed never exceeds full-time; a met gate has no shortfall and vice versa.
+-- @per-month: true
 SELECT month, school_code, full_time_teachers, passed_full_time, gate_met, shortfall
 FROM school_gate_monthly
 WHERE shortfall < 0

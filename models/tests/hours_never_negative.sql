@@ -1,5 +1,6 @@
 -- No hours are negative, and the totals add up: total = online + counted practice, and the
 -- counted practice never exceeds what was reported.
+-- @per-month: true
 SELECT month, teacher_key, hours_total, hours_online, hours_practice, hours_practice_uncapped
 FROM teacher_progress_monthly
 WHERE least(hours_total, hours_online, hours_practice, hours_school_practice, hours_lesson_study, hours_showcase,

@@ -1,4 +1,5 @@
 -- Every rate and share lies within [0, 1].
+-- @per-month: true
 SELECT 'school_gate_monthly' AS model, school_code AS row_key, pass_rate AS rate FROM school_gate_monthly WHERE pass_rate NOT BETWEEN 0 AND 1
 UNION ALL SELECT 'school_gate_monthly', school_code, hours_completion FROM school_gate_monthly WHERE hours_completion NOT BETWEEN 0 AND 1
 UNION ALL SELECT 'district_summary', district, completion_rate FROM district_summary WHERE completion_rate NOT BETWEEN 0 AND 1

@@ -1,0 +1,6 @@
+-- Ability-point catalogues as loaded; the latest batch of a catalogue is its current version.
+-- @label: 能力点目录
+-- @months: fixed
+-- @written-by: load
+-- @scope: global
+-- @doc-order: 310

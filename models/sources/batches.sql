@@ -1,0 +1,6 @@
+-- One row per loaded file (ingest): its hash, kind, as-of date and row counts.
+-- @label: 已导入的文件
+-- @months: load
+-- @written-by: load
+-- @scope: batch
+-- @doc-order: 290

@@ -1,0 +1,6 @@
+-- The rule profile of the last refresh, one row; every report shows it.
+-- @label: 规则方案
+-- @months: fixed
+-- @written-by: refresh
+-- @scope: global
+-- @doc-order: 250

@@ -1,0 +1,6 @@
+-- The profile's per-activity hour clipping (Guangdong: 教学研讨 2, 研修作业 5, 听课评课 5, 线下活动 10).
+-- @label: 活动学时封顶
+-- @months: fixed
+-- @written-by: refresh
+-- @scope: global
+-- @doc-order: 270

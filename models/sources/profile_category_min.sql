@@ -1,0 +1,6 @@
+-- The profile's per-category hour minimums (Xiamen: school_practice 15, lesson_study 5, showcase 5).
+-- @label: 分类学时要求
+-- @months: fixed
+-- @written-by: refresh
+-- @scope: global
+-- @doc-order: 260

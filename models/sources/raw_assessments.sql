@@ -1,0 +1,7 @@
+-- Ability-point results as loaded.
+-- @label: 能力点测评结果（原始）
+-- @months: load
+-- @written-by: load
+-- @scope: raw_ref
+-- @export-kind: assessments
+-- @doc-order: 360

@@ -1,0 +1,7 @@
+-- Hours as loaded: one row per activity, or per teacher and category for summary files.
+-- @label: 学时（原始）
+-- @months: load
+-- @written-by: load
+-- @scope: raw_ref
+-- @export-kind: hours
+-- @doc-order: 340

@@ -1,0 +1,7 @@
+-- 研修考核 views as loaded.
+-- @label: 研修考核（原始）
+-- @months: load
+-- @written-by: load
+-- @scope: raw_ref
+-- @export-kind: progress
+-- @doc-order: 350

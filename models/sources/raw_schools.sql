@@ -1,0 +1,6 @@
+-- School lists as loaded.
+-- @label: 学校信息（原始）
+-- @months: load
+-- @written-by: load
+-- @scope: district
+-- @doc-order: 320

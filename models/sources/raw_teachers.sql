@@ -1,0 +1,7 @@
+-- Rosters as loaded.
+-- @label: 教师名单（原始）
+-- @months: load
+-- @written-by: load
+-- @scope: raw_ref
+-- @export-kind: teachers
+-- @doc-order: 330

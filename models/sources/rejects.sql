@@ -1,0 +1,6 @@
+-- Every refused row with its file (batch), row number, column, reason and values (IDs masked).
+-- @label: 拒收的行
+-- @months: load
+-- @written-by: load
+-- @scope: reject
+-- @doc-order: 300

@@ -96,7 +96,7 @@ func New(r *queries.Runner) (*Reports, error) {
 		"query": func(p queries.Params) template.URL { return template.URL(p.Query()) },
 		"actions": func() []struct{ Key, Label string } {
 			var out []struct{ Key, Label string }
-			for _, a := range []string{"login", "login_failed", "logout", "download", "sql", "upload", "user", "token", "refresh", "batch_rm", "denied"} {
+			for _, a := range []string{"login", "login_failed", "logout", "download", "sql", "upload", "user", "token", "refresh", "batch_rm", "denied", "subscription", "delivery", "link"} {
 				out = append(out, struct{ Key, Label string }{a, auth.ActionLabel(a)})
 			}
 			return out

@@ -36,6 +36,10 @@ const (
 	ActRefresh     = "refresh"
 	ActBatchRemove = "batch_rm"
 	ActDenied      = "denied"
+	// reports delivered by subscription (internal/deliver)
+	ActSubscription = "subscription"
+	ActDelivery     = "delivery"
+	ActLink         = "link"
 )
 
 // ActionLabel is an action's Chinese name.
@@ -63,6 +67,12 @@ func ActionLabel(a string) string {
 		return "撤回批次"
 	case ActDenied:
 		return "拒绝访问"
+	case ActSubscription:
+		return "订阅变更"
+	case ActDelivery:
+		return "报表投递"
+	case ActLink:
+		return "链接下载"
 	}
 	return a
 }

@@ -683,3 +683,101 @@ func (e *env) rebase(link string) string {
 	u.Scheme, u.Host = b.Scheme, b.Host
 	return u.String()
 }
+
+// The three ways to reach a mail server: implicit TLS with a login, STARTTLS with a login
+// (the other tests), plain without one; a wrong password fails without retrying.
+func TestMailServerModes(t *testing.T) {
+	for _, c := range []struct {
+		mode  string
+		auth  bool
+		wrong bool
+	}{{"tls", true, false}, {"none", false, false}, {"starttls", true, true}} {
+		t.Run(fmt.Sprintf("%s auth=%v wrong=%v", c.mode, c.auth, c.wrong), func(t *testing.T) {
+			e := newEnv(t)
+			m := startSMTP(t, c.mode, c.auth)
+			e.cfg.SMTP = deliver.SMTP{Addr: m.addr, TLS: c.mode, From: "tisheng@example.cn", User: m.user, Password: m.pass, RootCAs: m.pool, Timeout: 5 * time.Second}
+			if c.wrong {
+				e.cfg.SMTP.Password = "not-the-password"
+			}
+			e.restart()
+			e.subscribe(deliver.NewSubscription{User: "quxian", Report: "monthly", To: "email:quxian@example.cn"})
+			sum := e.run("2025-07-05 08:00")
+			if c.wrong {
+				ds := e.deliveries()
+				if sum.Failed != 1 || len(m.messages()) != 0 || strings.Contains(ds[0].Error, "not-the-password") {
+					t.Errorf("a wrong password: %+v %+v", sum, ds)
+				}
+				return
+			}
+			if sum.Sent != 1 || len(m.messages()) != 1 {
+				t.Fatalf("%+v %+v", sum, e.deliveries())
+			}
+			if p := parseMail(t, m.messages()[0].data); p.fileName != "2025年6月_南城区_月报.xlsx" {
+				t.Errorf("attachment %q", p.fileName)
+			}
+		})
+	}
+}
+
+// The server's own scheduler: a mail server that accepts and never answers holds one
+// delivery until its timeout, while pages answer as usual and the robot's delivery goes.
+func TestSchedulerDoesNotHoldPages(t *testing.T) {
+	e := newEnv(t)
+	hang, err := netListen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hang.Close()
+	go func() {
+		for {
+			c, err := hang.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // accepted, never greeted
+		}
+	}()
+	e.cfg.Now = func() time.Time { return at("2025-07-04 12:00") }
+	e.restart()
+	e.subscribe(deliver.NewSubscription{User: "quxian", Report: "monthly", To: "email:quxian@example.cn"})
+	e.subscribe(deliver.NewSubscription{User: "quxian", Report: "monthly", To: "wecom:" + e.robots.wecomURL()})
+	e.cfg.Now = func() time.Time { return at("2025-07-05 08:00").Add(30 * time.Second) }
+	e.cfg.SMTP.Addr, e.cfg.SMTP.Timeout = hang.Addr().String(), 3*time.Second
+	e.cfg.Poll = 100 * time.Millisecond
+	e.restart()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { e.svc.Run(ctx); close(done) }()
+	_, tok, _ := e.accounts.AddToken(context.Background(), "lingdao")
+	var robotDone, pageOK bool
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && !(robotDone && pageOK); time.Sleep(50 * time.Millisecond) {
+		req, _ := http.NewRequest("GET", e.ts.URL+"/schools", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("a page while the mail server hangs: %d", resp.StatusCode)
+		}
+		for _, d := range e.deliveries() {
+			if d.Channel == "wecom" && d.Status == deliver.StatusSent {
+				robotDone = true
+			}
+			if d.Channel == "email" && (d.Status == deliver.StatusPending || d.Status == deliver.StatusSending) && robotDone {
+				pageOK = true // the page answered while the mail was still waiting
+			}
+		}
+	}
+	if !robotDone || !pageOK {
+		t.Errorf("robot sent %v, page answered during the wait %v: %+v", robotDone, pageOK, e.deliveries())
+	}
+	cancel()
+	<-done
+	for _, d := range e.deliveries() {
+		if d.Channel == "email" && d.Status != deliver.StatusRetry {
+			t.Errorf("the hung mail after its timeout: %+v", d)
+		}
+	}
+}

@@ -13,7 +13,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -267,7 +266,7 @@ func (ss *smtpSession) AuthMechanisms() []string { return []string{sasl.Plain} }
 func (ss *smtpSession) Auth(mech string) (sasl.Server, error) {
 	return sasl.NewPlainServer(func(_, user, pass string) error {
 		if user != ss.s.user || pass != ss.s.pass {
-			return errors.New("bad credentials")
+			return smtp.ErrAuthFailed // 535, as mail servers answer
 		}
 		ss.authed = true
 		ss.s.mu.Lock()

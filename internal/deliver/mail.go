@@ -112,7 +112,7 @@ func rfc2231(name string) mail.FileOption {
 		}
 		last := parts[len(parts)-1]
 		parts[len(parts)-1] = strings.TrimSuffix(last, ";")
-		plain := mime.BEncoding.Encode("UTF-8", name)
+		plain := mime.BEncoding.Encode("UTF-8", strings.NewReplacer(`"`, "_", `\`, "_").Replace(name))
 		f.Header.Set("Content-Disposition", "attachment; filename=\""+plain+"\"; "+strings.Join(parts, " "))
 	}
 }

@@ -77,6 +77,9 @@ type Config struct {
 // DefaultBackoff: five tries over about eight hours.
 var DefaultBackoff = []time.Duration{time.Minute, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 6 * time.Hour}
 
+// MaxPerUser bounds one recipient's subscriptions.
+const MaxPerUser = 20
+
 // DefaultLinkTTL is a week.
 const DefaultLinkTTL = 7 * 24 * time.Hour
 
@@ -233,6 +236,12 @@ func (s *Service) Add(ctx context.Context, n NewSubscription, by Actor) (sub Sub
 	}
 	if err := s.b.Check(ctx, sc, k.Name, queries.Params{School: n.School}); err != nil {
 		return sub, err
+	}
+	// each subscription builds a report under its recipient's scope: a bound per user
+	if have, err := s.st.subscriptions(ctx, n.User); err != nil {
+		return sub, err
+	} else if len(have) >= MaxPerUser {
+		return sub, fmt.Errorf("%s 已有 %d 个订阅，已达上限", n.User, len(have))
 	}
 	now := s.cfg.Now().UTC()
 	sub = Subscription{User: n.User, Report: k.Name, School: n.School, Schedule: sched.spec, Channel: dest.Channel, Target: dest.Masked(),

@@ -237,6 +237,13 @@ func TestSubscriptionRefusals(t *testing.T) {
 	if subs, _ := e.svc.Subscriptions(context.Background(), ""); len(subs) != 0 {
 		t.Errorf("refused subscriptions were stored: %+v", subs)
 	}
+	// one recipient has a bounded number
+	for i := 0; i < deliver.MaxPerUser; i++ {
+		e.subscribe(deliver.NewSubscription{User: "lingdao", Report: "monthly", To: fmt.Sprintf("email:l%d@example.cn", i)})
+	}
+	if _, err := e.svc.Add(context.Background(), deliver.NewSubscription{User: "lingdao", Report: "monthly", To: "email:one-more@example.cn"}, admin); err == nil || !strings.Contains(err.Error(), "上限") {
+		t.Errorf("subscription %d: %v", deliver.MaxPerUser+1, err)
+	}
 }
 
 // 企业微信: the figures as markdown, then the file uploaded (upload_media) and sent as a file

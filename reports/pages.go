@@ -96,7 +96,7 @@ func New(r *queries.Runner) (*Reports, error) {
 		"query": func(p queries.Params) template.URL { return template.URL(p.Query()) },
 		"actions": func() []struct{ Key, Label string } {
 			var out []struct{ Key, Label string }
-			for _, a := range []string{"login", "login_failed", "logout", "download", "sql", "upload", "user", "token", "refresh", "batch_rm", "denied"} {
+			for _, a := range []string{"login", "login_failed", "logout", "download", "sql", "upload", "user", "token", "refresh", "batch_rm", "denied", "subscription", "delivery", "link"} {
 				out = append(out, struct{ Key, Label string }{a, auth.ActionLabel(a)})
 			}
 			return out
@@ -127,6 +127,10 @@ type Table struct {
 	Cell func(row []any, col int) (string, bool) `json:"-"`
 	Head []HeadView                              `json:"-"` // filled by prepare, for the template
 	Body template.HTML                           `json:"-"` // the rows, escaped in Go (see prepare)
+
+	// List: on a phone the rows become cards, each value under its column's label
+	// (app.css); other tables scroll sideways in their own box.
+	List bool `json:"-"`
 }
 
 // HeadView is a column header as the template prints it.
@@ -170,7 +174,11 @@ func (t *Table) prepare(p *Page) {
 			} else {
 				b.WriteString(`<td data-v="`)
 			}
-			b.WriteString(html.EscapeString(sortKey(v)))
+			if t.List {
+				b.WriteString(html.EscapeString(sortKey(v)) + `" data-label="` + html.EscapeString(cols[j].Label))
+			} else {
+				b.WriteString(html.EscapeString(sortKey(v)))
+			}
 			b.WriteString(`">`)
 			shown := formatCell(cols[j], v)
 			if t.Cell != nil {
@@ -598,6 +606,7 @@ func (rp *Reports) schools(ctx context.Context, p queries.Params) (*Page, error)
 		}
 	}
 	t.LinkCol = colIndex(t.Result, "school_name")
+	t.List = true
 	return pg, nil
 }
 
@@ -613,6 +622,7 @@ func (rp *Reports) school(ctx context.Context, p queries.Params) (*Page, error) 
 	if err != nil {
 		return nil, err
 	}
+	t.List = true
 	if len(t.Result.Rows) == 0 {
 		return nil, fmt.Errorf("%w: 学校 %s 在 %s 没有数据", ErrNotFound, p.School, pg.Params.Month)
 	}

@@ -243,7 +243,7 @@ const (
 	// from the paper's edge.
 	footerDist = 1304
 	// TextWidth is the text block's width in twips (156 mm).
-	TextWidth = pageW - marginLeft - marginRight
+	TextWidth  = pageW - marginLeft - marginRight
 	emuPerTwip = 635
 )
 

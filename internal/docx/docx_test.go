@@ -41,7 +41,7 @@ func sample(t *testing.T, rows int) []byte {
 	d.Caption("图1 各区县参训率、完成率与合格率")
 	d.Chart(Chart{Kind: Bar, Title: "各区县参训率、完成率与合格率", Percent: true, Labels: true,
 		Categories: []string{"东湖区", "西山区", "南城区"},
-		Series: []Series{{Name: "参训率", Values: []float64{0.987, 0.95, 0.9}}, {Name: "完成率", Values: []float64{0.877, 0.5, math.NaN()}}}})
+		Series:     []Series{{Name: "参训率", Values: []float64{0.987, 0.95, 0.9}}, {Name: "完成率", Values: []float64{0.877, 0.5, math.NaN()}}}})
 	d.PageBreak()
 	d.Caption("图2 逐月完成人数")
 	d.Chart(Chart{Kind: Line, Title: "逐月完成人数", Categories: []string{"2025-01", "2025-02", "2025-03"},

@@ -69,6 +69,10 @@ type Meta struct {
 	Subject string
 	Creator string
 	Created time.Time // zero: now
+	// Compact sets the body in 4号 and the title in 小二 instead of GB/T 9704's 3号 and 2号:
+	// for a form that must fit one or two pages (a school's SWOT diagnosis), not for a
+	// 公文 filed with a department.
+	Compact bool
 }
 
 // Document is a Word document being built, block by block, in reading order.
@@ -247,6 +251,13 @@ const (
 	emuPerTwip = 635
 )
 
+func (d *Document) layout() layout {
+	if d.meta.Compact {
+		return compact
+	}
+	return standard
+}
+
 // Write streams the document to w as a .docx package.
 func (d *Document) Write(w io.Writer) error {
 	if d.err != nil {
@@ -271,7 +282,7 @@ func (d *Document) Write(w io.Writer) error {
 		{"docProps/app.xml", []byte(appXML)},
 		{"word/_rels/document.xml.rels", d.documentRels()},
 		{"word/document.xml", d.document()},
-		{"word/styles.xml", []byte(stylesXML)},
+		{"word/styles.xml", []byte(stylesXML(d.layout()))},
 		{"word/fontTable.xml", []byte(fontTableXML)},
 		{"word/settings.xml", []byte(settingsXML)},
 		{"word/footer1.xml", footer(Right)},

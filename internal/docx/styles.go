@@ -1,6 +1,10 @@
 package docx
 
-import "strings"
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
 
 // The 公文 fonts (GB/T 9704 §7.2) and Latin text in Times New Roman, as offices set them.
 const (
@@ -51,14 +55,34 @@ var fontTableXML = func() string {
 
 // Sizes in half-points, by their Chinese names: 2号 22 pt, 3号 16 pt, 4号 14 pt, 五号 10.5 pt.
 const (
-	size2  = "44"
-	size3  = "32"
-	size4  = "28"
-	size5  = "21"
-	line3  = `<w:spacing w:before="0" w:after="0" w:line="579" w:lineRule="exact"/>` // 22 lines in the 225 mm block
-	indent = `<w:ind w:firstLineChars="200" w:firstLine="640"/>`                     // two characters of 3号
-	noInd  = `<w:ind w:firstLineChars="0" w:firstLine="0"/>`
+	noInd = `<w:ind w:firstLineChars="0" w:firstLine="0"/>`
 )
+
+// layout is the type sizes and line pitches of a document's styles.
+type layout struct {
+	body, title, note string // sizes in half-points
+	line, titleLine   int    // exact line pitches in twips
+	noteLine          int
+	titleAfter        int    // space after the title and the subtitle
+	table             string // table text size
+}
+
+// standard is GB/T 9704: 3号 body on 22 lines of the 225 mm block (28.95 pt), 2号 title.
+var standard = layout{body: "32", title: "44", note: "28", line: 579, titleLine: 720, noteLine: 440, titleAfter: 579, table: "21"}
+
+// compact is for a school's one- or two-page form (the SWOT diagnosis): 4号 body, 小二
+// title, the same faces and styles.
+var compact = layout{body: "28", title: "36", note: "24", line: 440, titleLine: 560, noteLine: 360, titleAfter: 220, table: "18"}
+
+func (l layout) spacing() string {
+	return fmt.Sprintf(`<w:spacing w:before="0" w:after="0" w:line="%d" w:lineRule="exact"/>`, l.line)
+}
+
+// indent is two characters of the body size.
+func (l layout) indent() string {
+	n, _ := strconv.Atoi(l.body)
+	return fmt.Sprintf(`<w:ind w:firstLineChars="200" w:firstLine="%d"/>`, n*20)
+}
 
 func ea(font string) string {
 	return `<w:rFonts ` + fontsLatinA + ` w:eastAsia="` + font + `"/>`
@@ -83,55 +107,57 @@ func style(id, name, basedOn, next string, extra, ppr, rpr string) string {
 	return s
 }
 
-var stylesXML = xmlHeader + `<w:styles xmlns:w="` + nsW + `">` +
-	`<w:docDefaults><w:rPrDefault><w:rPr>` + ea(FontBody) + `<w:kern w:val="2"/>` + sz(size3) +
-	`<w:lang w:val="en-US" w:eastAsia="zh-CN" w:bidi="ar-SA"/></w:rPr></w:rPrDefault>` +
-	`<w:pPrDefault><w:pPr><w:widowControl w:val="0"/>` + line3 + `</w:pPr></w:pPrDefault></w:docDefaults>` +
-	style(StyleNormal, "Normal", "", "", `<w:qFormat/>`, `<w:widowControl w:val="0"/>`+line3+indent+`<w:jc w:val="both"/>`, ea(FontBody)+sz(size3)) +
-	style(StyleTitle, "Title", StyleNormal, StyleNormal, `<w:uiPriority w:val="10"/><w:qFormat/>`,
-		`<w:spacing w:before="0" w:after="579" w:line="720" w:lineRule="exact"/>`+noInd+`<w:jc w:val="center"/><w:outlineLvl w:val="9"/>`,
-		ea(FontTitle)+sz(size2)) +
-	style(StyleSubtitle, "Subtitle", StyleNormal, StyleNormal, `<w:uiPriority w:val="11"/><w:qFormat/>`,
-		`<w:spacing w:before="0" w:after="579" w:line="579" w:lineRule="exact"/>`+noInd+`<w:jc w:val="center"/>`,
-		ea(FontKai)+sz(size3)) +
-	style(StyleHeading1, "heading 1", StyleNormal, StyleNormal, `<w:uiPriority w:val="9"/><w:qFormat/>`,
-		`<w:keepNext/><w:keepLines/>`+line3+indent+`<w:outlineLvl w:val="0"/>`, ea(FontHei)+sz(size3)) +
-	style(StyleHeading2, "heading 2", StyleNormal, StyleNormal, `<w:uiPriority w:val="9"/><w:unhideWhenUsed/><w:qFormat/>`,
-		`<w:keepNext/><w:keepLines/>`+line3+indent+`<w:outlineLvl w:val="1"/>`, ea(FontKai)+sz(size3)) +
-	style(StyleHeading3, "heading 3", StyleNormal, StyleNormal, `<w:uiPriority w:val="9"/><w:unhideWhenUsed/><w:qFormat/>`,
-		`<w:keepNext/><w:keepLines/>`+line3+indent+`<w:outlineLvl w:val="2"/>`, ea(FontBody)+`<w:b/><w:bCs/>`+sz(size3)) +
-	style(StylePrompt, "待填写提示", StyleNormal, StylePrompt, `<w:qFormat/>`,
-		`<w:pBdr><w:left w:val="single" w:sz="24" w:space="4" w:color="C00000"/></w:pBdr><w:shd w:val="clear" w:color="auto" w:fill="FFF2CC"/>`,
-		`<w:color w:val="C00000"/>`) +
-	style(StyleNote, "数据说明", StyleNormal, StyleNormal, ``,
-		`<w:spacing w:before="0" w:after="0" w:line="440" w:lineRule="exact"/><w:ind w:firstLineChars="200" w:firstLine="560"/>`,
-		sz(size4)) +
-	style(StyleCaption, "caption", StyleNormal, StyleNormal, `<w:uiPriority w:val="35"/><w:unhideWhenUsed/><w:qFormat/>`,
-		`<w:keepNext/><w:keepLines/><w:spacing w:before="240" w:after="120" w:line="240" w:lineRule="auto"/>`+noInd+`<w:jc w:val="center"/>`,
-		ea(FontHei)+sz(size4)) +
-	style(StyleTableText, "表格文字", StyleNormal, StyleTableText, `<w:qFormat/>`,
-		`<w:spacing w:before="0" w:after="0" w:line="240" w:lineRule="auto"/>`+noInd+`<w:jc w:val="left"/>`,
-		sz(size5)) +
-	style(StyleTableHeader, "表头", StyleTableText, StyleTableText, `<w:qFormat/>`,
-		`<w:keepNext/><w:jc w:val="center"/>`, ea(FontHei)+sz(size5)) +
-	style(StyleClosing, "落款", StyleNormal, StyleClosing, `<w:qFormat/>`,
-		`<w:ind w:right="1280" w:rightChars="400" w:firstLineChars="0" w:firstLine="0"/><w:jc w:val="right"/>`, ``) +
-	style(StyleFooter, "footer", StyleNormal, "", `<w:uiPriority w:val="99"/><w:unhideWhenUsed/>`,
-		`<w:spacing w:before="0" w:after="0" w:line="240" w:lineRule="auto"/>`+noInd,
-		`<w:rFonts w:ascii="`+FontSong+`" w:hAnsi="`+FontSong+`" w:eastAsia="`+FontSong+`" w:cs="`+FontLatin+`"/>`+sz(size4)) +
-	`<w:style w:type="character" w:default="1" w:styleId="DefaultParagraphFont"><w:name w:val="Default Paragraph Font"/><w:uiPriority w:val="1"/><w:semiHidden/><w:unhideWhenUsed/></w:style>` +
-	`<w:style w:type="character" w:styleId="PromptChar"><w:name w:val="待填写文字"/><w:basedOn w:val="DefaultParagraphFont"/><w:qFormat/>` +
-	`<w:rPr><w:color w:val="C00000"/><w:shd w:val="clear" w:color="auto" w:fill="FFF2CC"/></w:rPr></w:style>` +
-	`<w:style w:type="table" w:default="1" w:styleId="TableNormal"><w:name w:val="Normal Table"/><w:uiPriority w:val="99"/><w:semiHidden/><w:unhideWhenUsed/>` +
-	`<w:tblPr><w:tblInd w:w="0" w:type="dxa"/><w:tblCellMar><w:top w:w="0" w:type="dxa"/><w:left w:w="108" w:type="dxa"/><w:bottom w:w="0" w:type="dxa"/><w:right w:w="108" w:type="dxa"/></w:tblCellMar></w:tblPr></w:style>` +
-	`<w:style w:type="table" w:styleId="TableGrid"><w:name w:val="Table Grid"/><w:basedOn w:val="TableNormal"/><w:uiPriority w:val="39"/>` +
-	`<w:pPr><w:spacing w:before="0" w:after="0" w:line="240" w:lineRule="auto"/></w:pPr>` +
-	`<w:tblPr><w:tblBorders>` +
-	`<w:top w:val="single" w:sz="8" w:space="0" w:color="000000"/><w:left w:val="single" w:sz="4" w:space="0" w:color="000000"/>` +
-	`<w:bottom w:val="single" w:sz="8" w:space="0" w:color="000000"/><w:right w:val="single" w:sz="4" w:space="0" w:color="000000"/>` +
-	`<w:insideH w:val="single" w:sz="4" w:space="0" w:color="000000"/><w:insideV w:val="single" w:sz="4" w:space="0" w:color="000000"/>` +
-	`</w:tblBorders><w:tblCellMar><w:top w:w="45" w:type="dxa"/><w:left w:w="85" w:type="dxa"/><w:bottom w:w="45" w:type="dxa"/><w:right w:w="85" w:type="dxa"/></w:tblCellMar></w:tblPr></w:style>` +
-	`</w:styles>`
+func stylesXML(l layout) string {
+	return xmlHeader + `<w:styles xmlns:w="` + nsW + `">` +
+		`<w:docDefaults><w:rPrDefault><w:rPr>` + ea(FontBody) + `<w:kern w:val="2"/>` + sz(l.body) +
+		`<w:lang w:val="en-US" w:eastAsia="zh-CN" w:bidi="ar-SA"/></w:rPr></w:rPrDefault>` +
+		`<w:pPrDefault><w:pPr><w:widowControl w:val="0"/>` + l.spacing() + `</w:pPr></w:pPrDefault></w:docDefaults>` +
+		style(StyleNormal, "Normal", "", "", `<w:qFormat/>`, `<w:widowControl w:val="0"/>`+l.spacing()+l.indent()+`<w:jc w:val="both"/>`, ea(FontBody)+sz(l.body)) +
+		style(StyleTitle, "Title", StyleNormal, StyleNormal, `<w:uiPriority w:val="10"/><w:qFormat/>`,
+			fmt.Sprintf(`<w:spacing w:before="0" w:after="%d" w:line="%d" w:lineRule="exact"/>`, l.titleAfter, l.titleLine)+noInd+`<w:jc w:val="center"/><w:outlineLvl w:val="9"/>`,
+			ea(FontTitle)+sz(l.title)) +
+		style(StyleSubtitle, "Subtitle", StyleNormal, StyleNormal, `<w:uiPriority w:val="11"/><w:qFormat/>`,
+			fmt.Sprintf(`<w:spacing w:before="0" w:after="%d" w:line="%d" w:lineRule="exact"/>`, l.titleAfter, l.line)+noInd+`<w:jc w:val="center"/>`,
+			ea(FontKai)+sz(l.body)) +
+		style(StyleHeading1, "heading 1", StyleNormal, StyleNormal, `<w:uiPriority w:val="9"/><w:qFormat/>`,
+			`<w:keepNext/><w:keepLines/>`+l.spacing()+l.indent()+`<w:outlineLvl w:val="0"/>`, ea(FontHei)+sz(l.body)) +
+		style(StyleHeading2, "heading 2", StyleNormal, StyleNormal, `<w:uiPriority w:val="9"/><w:unhideWhenUsed/><w:qFormat/>`,
+			`<w:keepNext/><w:keepLines/>`+l.spacing()+l.indent()+`<w:outlineLvl w:val="1"/>`, ea(FontKai)+sz(l.body)) +
+		style(StyleHeading3, "heading 3", StyleNormal, StyleNormal, `<w:uiPriority w:val="9"/><w:unhideWhenUsed/><w:qFormat/>`,
+			`<w:keepNext/><w:keepLines/>`+l.spacing()+l.indent()+`<w:outlineLvl w:val="2"/>`, ea(FontBody)+`<w:b/><w:bCs/>`+sz(l.body)) +
+		style(StylePrompt, "待填写提示", StyleNormal, StylePrompt, `<w:qFormat/>`,
+			`<w:pBdr><w:left w:val="single" w:sz="24" w:space="4" w:color="C00000"/></w:pBdr><w:shd w:val="clear" w:color="auto" w:fill="FFF2CC"/>`,
+			`<w:color w:val="C00000"/>`) +
+		style(StyleNote, "数据说明", StyleNormal, StyleNormal, ``,
+			fmt.Sprintf(`<w:spacing w:before="0" w:after="0" w:line="%d" w:lineRule="exact"/><w:ind w:firstLineChars="200" w:firstLine="%d"/>`, l.noteLine, atoi(l.note)*20),
+			sz(l.note)) +
+		style(StyleCaption, "caption", StyleNormal, StyleNormal, `<w:uiPriority w:val="35"/><w:unhideWhenUsed/><w:qFormat/>`,
+			`<w:keepNext/><w:keepLines/><w:spacing w:before="240" w:after="120" w:line="240" w:lineRule="auto"/>`+noInd+`<w:jc w:val="center"/>`,
+			ea(FontHei)+sz(l.note)) +
+		style(StyleTableText, "表格文字", StyleNormal, StyleTableText, `<w:qFormat/>`,
+			`<w:spacing w:before="0" w:after="0" w:line="240" w:lineRule="auto"/>`+noInd+`<w:jc w:val="left"/>`,
+			sz(l.table)) +
+		style(StyleTableHeader, "表头", StyleTableText, StyleTableText, `<w:qFormat/>`,
+			`<w:keepNext/><w:jc w:val="center"/>`, ea(FontHei)+sz(l.table)) +
+		style(StyleClosing, "落款", StyleNormal, StyleClosing, `<w:qFormat/>`,
+			`<w:ind w:right="1280" w:rightChars="400" w:firstLineChars="0" w:firstLine="0"/><w:jc w:val="right"/>`, ``) +
+		style(StyleFooter, "footer", StyleNormal, "", `<w:uiPriority w:val="99"/><w:unhideWhenUsed/>`,
+			`<w:spacing w:before="0" w:after="0" w:line="240" w:lineRule="auto"/>`+noInd,
+			`<w:rFonts w:ascii="`+FontSong+`" w:hAnsi="`+FontSong+`" w:eastAsia="`+FontSong+`" w:cs="`+FontLatin+`"/>`+sz(l.note)) +
+		`<w:style w:type="character" w:default="1" w:styleId="DefaultParagraphFont"><w:name w:val="Default Paragraph Font"/><w:uiPriority w:val="1"/><w:semiHidden/><w:unhideWhenUsed/></w:style>` +
+		`<w:style w:type="character" w:styleId="PromptChar"><w:name w:val="待填写文字"/><w:basedOn w:val="DefaultParagraphFont"/><w:qFormat/>` +
+		`<w:rPr><w:color w:val="C00000"/><w:shd w:val="clear" w:color="auto" w:fill="FFF2CC"/></w:rPr></w:style>` +
+		`<w:style w:type="table" w:default="1" w:styleId="TableNormal"><w:name w:val="Normal Table"/><w:uiPriority w:val="99"/><w:semiHidden/><w:unhideWhenUsed/>` +
+		`<w:tblPr><w:tblInd w:w="0" w:type="dxa"/><w:tblCellMar><w:top w:w="0" w:type="dxa"/><w:left w:w="108" w:type="dxa"/><w:bottom w:w="0" w:type="dxa"/><w:right w:w="108" w:type="dxa"/></w:tblCellMar></w:tblPr></w:style>` +
+		`<w:style w:type="table" w:styleId="TableGrid"><w:name w:val="Table Grid"/><w:basedOn w:val="TableNormal"/><w:uiPriority w:val="39"/>` +
+		`<w:pPr><w:spacing w:before="0" w:after="0" w:line="240" w:lineRule="auto"/></w:pPr>` +
+		`<w:tblPr><w:tblBorders>` +
+		`<w:top w:val="single" w:sz="8" w:space="0" w:color="000000"/><w:left w:val="single" w:sz="4" w:space="0" w:color="000000"/>` +
+		`<w:bottom w:val="single" w:sz="8" w:space="0" w:color="000000"/><w:right w:val="single" w:sz="4" w:space="0" w:color="000000"/>` +
+		`<w:insideH w:val="single" w:sz="4" w:space="0" w:color="000000"/><w:insideV w:val="single" w:sz="4" w:space="0" w:color="000000"/>` +
+		`</w:tblBorders><w:tblCellMar><w:top w:w="28" w:type="dxa"/><w:left w:w="85" w:type="dxa"/><w:bottom w:w="28" w:type="dxa"/><w:right w:w="85" w:type="dxa"/></w:tblCellMar></w:tblPr></w:style>` +
+		`</w:styles>`
+}
 
 // settingsXML: different footers on odd and even pages (the page number on the outside
 // edge), Chinese punctuation compressed at line ends, Word 2013+ layout.
@@ -140,3 +166,8 @@ const settingsXML = xmlHeader + `<w:settings xmlns:w="` + nsW + `">` +
 	`<w:characterSpacingControl w:val="compressPunctuation"/>` +
 	`<w:compat><w:compatSetting w:name="compatibilityMode" w:uri="http://schemas.microsoft.com/office/word" w:val="15"/></w:compat>` +
 	`<w:themeFontLang w:val="en-US" w:eastAsia="zh-CN"/><w:decimalSymbol w:val="."/><w:listSeparator w:val=","/></w:settings>`
+
+func atoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
+}

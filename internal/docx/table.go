@@ -19,6 +19,9 @@ type Table struct {
 	Widths []float64
 	// Bold, when set, says which cells to set in bold (a school behind the gate).
 	Bold func(row, col int) bool
+	// Merge lists columns in which a cell equal to the one above is merged with it (a
+	// group's name written once beside its rows).
+	Merge []int
 }
 
 // Table appends a table across the text block's width.
@@ -64,7 +67,16 @@ func (d *Document) Table(t Table) {
 				a = t.Align[c]
 			}
 			bold := t.Bold != nil && t.Bold(i, c)
-			cell(b, widths[c], StyleTableText, a, "", Run{Text: text, Bold: bold})
+			merge := ""
+			if t.merges(c) && text != "" {
+				switch {
+				case i > 0 && c < len(t.Rows[i-1]) && t.Rows[i-1][c] == text:
+					merge, text = `<w:vMerge/>`, ""
+				case i+1 < len(t.Rows) && c < len(t.Rows[i+1]) && t.Rows[i+1][c] == text:
+					merge = `<w:vMerge w:val="restart"/>`
+				}
+			}
+			cell(b, widths[c], StyleTableText, a, merge, Run{Text: text, Bold: bold})
 		}
 		b.WriteString(`</w:tr>`)
 	}
@@ -74,8 +86,19 @@ func (d *Document) Table(t Table) {
 	b.WriteString(`<w:p><w:pPr><w:pStyle w:val="` + StyleTableText + `"/></w:pPr></w:p>`)
 }
 
-func cell(b *bytes.Buffer, width int, style string, a Align, shd string, r Run) {
-	fmt.Fprintf(b, `<w:tc><w:tcPr><w:tcW w:w="%d" w:type="dxa"/>%s<w:vAlign w:val="center"/></w:tcPr>`, width, shd)
+func (t Table) merges(c int) bool {
+	for _, m := range t.Merge {
+		if m == c {
+			return true
+		}
+	}
+	return false
+}
+
+// cell writes one cell; extra is tcPr content between the width and the alignment
+// (vMerge, then shd, in the schema's order).
+func cell(b *bytes.Buffer, width int, style string, a Align, extra string, r Run) {
+	fmt.Fprintf(b, `<w:tc><w:tcPr><w:tcW w:w="%d" w:type="dxa"/>%s<w:vAlign w:val="center"/></w:tcPr>`, width, extra)
 	b.WriteString(`<w:p><w:pPr><w:pStyle w:val="` + style + `"/><w:jc w:val="` + a.val() + `"/></w:pPr>`)
 	writeRun(b, r)
 	b.WriteString(`</w:p></w:tc>`)
@@ -83,7 +106,7 @@ func cell(b *bytes.Buffer, width int, style string, a Align, shd string, r Run) 
 
 // columnWidths shares the text block's width among n columns: by the given weights, else
 // by each column's widest text (a CJK character counting two), a header's width counting
-// half (it may wrap), every column at least four characters wide.
+// half (it may wrap onto two lines), every column at least three characters wide.
 func columnWidths(t Table, n int) []int {
 	weights := make([]float64, n)
 	if len(t.Widths) == n {
@@ -91,15 +114,17 @@ func columnWidths(t Table, n int) []int {
 	} else {
 		for c := 0; c < n; c++ {
 			w := 0.0
-			if c < len(t.Header) {
-				w = displayWidth(t.Header[c]) / 2
-			}
 			for _, r := range t.Rows {
 				if c < len(r) {
 					w = math.Max(w, displayWidth(r[c]))
 				}
 			}
-			weights[c] = math.Min(math.Max(w, 4), 30)
+			w += 2 // the cell's margins
+			if c < len(t.Header) {
+				// a header may wrap onto two lines, never three
+				w = math.Max(w, math.Ceil(displayWidth(t.Header[c])/2)+2)
+			}
+			weights[c] = math.Min(math.Max(w, 6), 32)
 		}
 	}
 	total := 0.0

@@ -145,6 +145,10 @@ func (s *Server) Handler() http.Handler {
 	dl.With(s.require(func(sc auth.Scope) bool { return sc.Valid() && sc.Role != auth.RoleSchool }, "年报", false)).
 		Get("/annual.xlsx", s.api(s.withView(s.annualDownload)))
 	dl.Get("/roster.xlsx", s.api(s.withView(s.download("学校名单", (*reports.Reports).SchoolRoster))))
+	dl.With(s.require(func(sc auth.Scope) bool { return sc.Valid() && sc.Role != auth.RoleSchool }, "年度实施情况报告", false)).
+		Get("/annual.docx", s.api(s.withView(s.annualDocDownload)))
+	dl.Get("/swot.docx", s.api(s.withView(s.swotDownload)))
+	dl.Get("/swot.zip", s.api(s.withView(s.swotZipDownload)))
 	dl.Get("/audit.xlsx", s.require(auth.Scope.IsAdmin, "审计日志", false)(s.api(s.auditDownload)).ServeHTTP)
 	dl.Get("/{query}.xlsx", s.api(s.withView(s.tableDownload(false))))
 	dl.Get("/{query}.csv", s.api(s.withView(s.tableDownload(true))))
@@ -483,8 +487,13 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, what string, p que
 	s.audit(r, auth.Entry{Action: auth.ActDownload, Object: wb.FileName, Rows: int64(wb.Rows), OK: true,
 		Detail: what + " " + p.Query()})
 	ct := "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-	if strings.HasSuffix(wb.FileName, ".csv") {
+	switch {
+	case strings.HasSuffix(wb.FileName, ".csv"):
 		ct = "text/csv; charset=utf-8"
+	case strings.HasSuffix(wb.FileName, ".docx"):
+		ct = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+	case strings.HasSuffix(wb.FileName, ".zip"):
+		ct = "application/zip"
 	}
 	w.Header().Set("Content-Type", ct)
 	w.Header().Set("Content-Disposition", disposition(wb.FileName))

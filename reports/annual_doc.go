@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"sort"
 	"strings"
 
 	"tisheng/internal/docx"
@@ -418,10 +419,14 @@ func (a *annualData) progress(d *docx.Document) {
 
 // comparison: districts (several) or 学段 (one district), with the chart of rates.
 func (a *annualData) comparison(d *docx.Document) {
-	label := "区县"
-	groups := a.groupRows("district")
-	if len(groups) < 2 {
-		label, groups = "学段", a.groupRows("stage")
+	// the first of district, 学段 and school with several groups to compare
+	var label string
+	var groups []rec
+	for _, g := range []struct{ by, label string }{{"district", "区县"}, {"stage", "学段"}, {"school", "学校"}} {
+		label, groups = g.label, a.groupRows(g.by)
+		if len(groups) >= 2 {
+			break
+		}
 	}
 	if len(groups) == 0 {
 		d.Text("没有可比较的分组。")
@@ -443,7 +448,7 @@ func (a *annualData) comparison(d *docx.Document) {
 			lo.str("group_value"), lo.rate("completion_rate"), lo.int("teachers"),
 			pointsText(points(floatOr(hi, "completion_rate"), floatOr(lo, "completion_rate")))))
 	} else {
-		d.Text(fmt.Sprintf("%s只有一个%s（%s）。", a.where(), label, groups[0].str("group_value")))
+		d.Text(fmt.Sprintf("%s只有一所学校（%s），没有可比较的分组。", a.where(), groups[0].str("group_value")))
 	}
 	var cats []string
 	var part, done, pass []float64
@@ -561,8 +566,18 @@ func (a *annualData) problems(d *docx.Document) {
 	}
 
 	d.Heading(2, "（四）数据报送")
-	if n := a.src.note(a.month); n != "" {
-		d.Text(strings.Replace(strings.TrimPrefix(n, "注意："), "详见「学校进度」表的「数据滞后」列。", "这些学校应尽快上传当月的导出文件。", 1))
+	if len(a.src.staleCodes) > 0 {
+		var ds []string
+		for k := range a.src.district {
+			ds = append(ds, k)
+		}
+		sort.Strings(ds)
+		var parts []string
+		for _, k := range ds {
+			parts = append(parts, fmt.Sprintf("%s%d所（%s）", k, a.src.district[k], strings.Join(a.src.districtAt[k], "、")))
+		}
+		d.Text(fmt.Sprintf("%d所学校%s的数据来自更早月份的导出文件，数字可能偏低：%s。这些学校应尽快上传当月的导出文件。",
+			len(a.src.staleCodes), monthLabel(a.month), strings.Join(parts, "，")))
 	} else {
 		d.Text(fmt.Sprintf("各学校%s的数据均来自当月的导出文件，没有数据滞后的学校。", monthLabel(a.month)))
 	}

@@ -46,7 +46,8 @@ func (rp *Reports) AnnualDoc(ctx context.Context, year string, p queries.Params)
 	if err != nil {
 		return nil, err
 	}
-	pg, err := rp.base(ctx, "overview", "年度实施情况报告", queries.Params{})
+	// base refuses a district that has no school (404, as the 年报 and the pages)
+	pg, err := rp.base(ctx, "overview", "年度实施情况报告", queries.Params{District: p.District})
 	if err != nil {
 		return nil, err
 	}

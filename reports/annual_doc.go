@@ -693,7 +693,7 @@ func (a *annualData) appendices(d *docx.Document) {
 	// 6 points, 7 dimensions and environments
 	caption("能力点选择与通过情况")
 	t = docx.Table{Header: []string{"能力点", "名称", "维度", "环境", "选择人数", "通过人数", "优秀人数", "通过率"},
-		Align: []docx.Align{L, L, L, L, R, R, R, R}, Widths: []float64{6, 22, 9, 13, 8, 8, 8, 8}}
+		Align: []docx.Align{L, L, L, L, R, R, R, R}}
 	for _, r := range rows(a.choices) {
 		if r.str("by") != "code" {
 			continue

@@ -32,7 +32,11 @@ func (s *Server) annualDocDownload(w http.ResponseWriter, r *http.Request, v *vi
 	if err != nil {
 		return err
 	}
-	return s.send(w, r, "年度实施情况报告", p, wb)
+	what := "年度实施情况报告"
+	if year != "" {
+		what += " " + year + "年"
+	}
+	return s.send(w, r, what, p, wb)
 }
 
 // swotDownload is one school's 诊断报告; a school user's is its own without asking.

@@ -387,3 +387,42 @@ func TestLibreOfficeRendersSample(t *testing.T) {
 	}
 	office.Screenshots(t, pdf, office.ScreenshotDir(2), "docx-sample")
 }
+
+// The reader and the package check take any bytes without panicking (a zip that is no
+// package, parts that are no XML, relationships in cycles, tables and series nested).
+func FuzzRead(f *testing.F) {
+	f.Add(sample(&testing.T{}, 2))
+	f.Add([]byte("PK\x03\x04"))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if d, err := Read(data); err == nil {
+			_ = d.Text()
+		}
+		_ = Check(data)
+	})
+}
+
+// Nested and unbalanced structures in a hand-made body read without a panic.
+func TestReadOddBodies(t *testing.T) {
+	for name, body := range map[string]string{
+		"nested tables":   `<w:tbl><w:tr><w:tc><w:tbl><w:tr><w:tc><w:p><w:r><w:t>内</w:t></w:r></w:p></w:tc></w:tr></w:tbl><w:p/></w:tc></w:tr></w:tbl>`,
+		"chart ns tbl":    `<c:tbl xmlns:c="` + nsC + `"></c:tbl><w:p><w:r><w:t>x</w:t></w:r></w:p>`,
+		"paragraph alone": `<w:r><w:t>孤立</w:t></w:r>`,
+	} {
+		parts, err := Open(sample(t, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts["word/document.xml"] = []byte(xmlHeader + `<w:document xmlns:w="` + nsW + `" xmlns:r="` + nsR + `"><w:body>` + body + `</w:body></w:document>`)
+		var buf bytes.Buffer
+		z := zip.NewWriter(&buf)
+		for k, v := range parts {
+			w, _ := z.Create(k)
+			w.Write(v)
+		}
+		z.Close()
+		if _, err := Read(buf.Bytes()); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}

@@ -190,7 +190,11 @@ func Read(data []byte) (*Doc, error) {
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
-			if t.Name.Space != nsW && t.Name.Space != nsC {
+			if t.Name.Space == nsC && t.Name.Local == "chart" {
+				chartRefs = append(chartRefs, attrNS(t, nsR, "id"))
+				continue
+			}
+			if t.Name.Space != nsW {
 				continue
 			}
 			switch t.Name.Local {
@@ -230,10 +234,6 @@ func Read(data []byte) (*Doc, error) {
 			case "br":
 				if inPara && attr(t, "type") != "page" {
 					para.WriteString("\n")
-				}
-			case "chart":
-				if t.Name.Space == nsC {
-					chartRefs = append(chartRefs, attrNS(t, nsR, "id"))
 				}
 			}
 		case xml.CharData:
@@ -282,7 +282,9 @@ func Read(data []byte) (*Doc, error) {
 				if len(tables) == 1 {
 					doc.Blocks = append(doc.Blocks, *tables[0])
 				}
-				tables = tables[:len(tables)-1]
+				if len(tables) > 0 {
+					tables = tables[:len(tables)-1]
+				}
 			}
 		}
 	}
@@ -380,6 +382,10 @@ func relationships(parts map[string][]byte, source string) ([]relationship, erro
 	return doc.Rels, nil
 }
 
+// maxPoints bounds a chart's categories read back (an index past it would allocate for
+// nothing).
+const maxPoints = 100000
+
 // readChart reads a chart part's title, type and cached categories and values.
 func readChart(parts map[string][]byte, name string) (*ChartData, error) {
 	data, ok := parts[name]
@@ -428,7 +434,11 @@ func readChart(parts map[string][]byte, name string) (*ChartData, error) {
 			case "tx":
 				inTx = ser != nil
 			case "pt":
-				ptIdx, _ = strconv.Atoi(attr(t, "idx"))
+				n, err := strconv.Atoi(attr(t, "idx"))
+				if err != nil || n < 0 || n >= maxPoints {
+					return nil, fmt.Errorf("docx: %s: point index %q", name, attr(t, "idx"))
+				}
+				ptIdx = n
 			case "v", "t":
 				text.Reset()
 			case "externalData":
@@ -471,6 +481,9 @@ func readChart(parts map[string][]byte, name string) (*ChartData, error) {
 			case "val":
 				inVal = false
 			case "ser":
+				if ser == nil { // a series inside a series: not a chart Word writes
+					return nil, fmt.Errorf("docx: %s: nested series", name)
+				}
 				if cd.Categories == nil {
 					cd.Categories = cats
 				}

@@ -29,6 +29,8 @@ type annualData struct {
 	src         *sources
 	profile     string
 	figures     int // charts numbered so far
+	// each district's months, when the report covers several
+	districtTrends []districtTrend
 }
 
 // figure numbers the next chart.
@@ -107,13 +109,17 @@ func (rp *Reports) AnnualDoc(ctx context.Context, year string, p queries.Params)
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range rows(trend) {
-		m := r.str("month")
-		if strings.HasPrefix(m, a.year+"-") {
-			a.trend = append(a.trend, r)
-		} else if m < a.year {
-			r := r
-			a.before = &r
+	a.trend, a.before = splitTrend(trend, a.year)
+	if p.District == "" && len(a.districts.Rows) > 1 {
+		for _, r := range rows(a.districts) {
+			dist := r.str("district")
+			res, err := rp.r.Named(ctx, "trend", queries.Params{Month: a.month, District: dist}, 0)
+			if err != nil {
+				return nil, fmt.Errorf("trend: %w", err)
+			}
+			dt := districtTrend{district: dist}
+			dt.trend, dt.before = splitTrend(res, a.year)
+			a.districtTrends = append(a.districtTrends, dt)
 		}
 	}
 	if a.src, err = rp.sources(ctx, q); err != nil {
@@ -374,29 +380,6 @@ func (a *annualData) progress(d *docx.Document) {
 		d.Text(fmt.Sprintf("本年度只有%s一个月的数据，完成率%s，尚不能看出逐月变化。", monthLabel(first.str("month")), first.rate("completion_rate")))
 		return
 	}
-	prev := a.before
-	best, bestRise := "", 0.0
-	var bestFrom rec
-	for i := range a.trend {
-		r := a.trend[i]
-		var p *rec
-		if i > 0 {
-			p = &a.trend[i-1]
-		} else {
-			p = prev
-		}
-		if p == nil {
-			continue
-		}
-		cur, ok1 := r.float("completion_rate")
-		old, ok2 := p.float("completion_rate")
-		if !ok1 || !ok2 {
-			continue
-		}
-		if rise := points(cur, old); rise > bestRise {
-			best, bestRise, bestFrom = r.str("month"), rise, *p
-		}
-	}
 	start := first
 	if len(a.trend) == 1 {
 		start = *a.before
@@ -404,18 +387,74 @@ func (a *annualData) progress(d *docx.Document) {
 	d.Text(fmt.Sprintf("从%s到%s，完成率由%s变为%s（完成人数由%d人变为%d人），学时达标率由%s变为%s。",
 		monthLabel(start.str("month")), monthLabel(last.str("month")), start.rate("completion_rate"), last.rate("completion_rate"),
 		start.int("complete"), last.int("complete"), start.rate("hours_completion"), last.rate("hours_completion")))
-	if best == "" {
+	best, from, rise := bestRise(a.trend, a.before)
+	if best.row == nil {
 		d.Text("各月完成率没有比上月提高的月份。")
 		return
 	}
-	var bestRow rec
-	for _, r := range a.trend {
-		if r.str("month") == best {
-			bestRow = r
+	d.Text(fmt.Sprintf("完成率提高最多的是%s，比%s提高%s（由%s提高到%s）。",
+		monthLabel(best.str("month")), monthLabel(from.str("month")), pointsText(rise), from.rate("completion_rate"), best.rate("completion_rate")))
+	if len(a.districtTrends) < 2 {
+		return
+	}
+	var parts []string
+	for _, dt := range a.districtTrends {
+		if b, _, r := bestRise(dt.trend, dt.before); b.row != nil {
+			parts = append(parts, fmt.Sprintf("%s在%s（提高%s）", dt.district, monthLabel(b.str("month")), pointsText(r)))
+		} else {
+			parts = append(parts, dt.district+"没有提高的月份")
 		}
 	}
-	d.Text(fmt.Sprintf("完成率提高最多的是%s，比%s提高%s（由%s提高到%s）。",
-		monthLabel(best), monthLabel(bestFrom.str("month")), pointsText(bestRise), bestFrom.rate("completion_rate"), bestRow.rate("completion_rate")))
+	d.Text("分区县看，完成率提高最多的月份：" + strings.Join(parts, "，") + "。")
+}
+
+// districtTrend is one district's months of the year, and the month before them.
+type districtTrend struct {
+	district string
+	trend    []rec
+	before   *rec
+}
+
+// bestRise finds the month whose completion rate rose most over the month before it (the
+// year's first month against the last month of the year before, when there is one), in
+// percentage points of the shown rates; no row when no month rose.
+func bestRise(trend []rec, before *rec) (best, from rec, rise float64) {
+	for i := range trend {
+		var p *rec
+		if i > 0 {
+			p = &trend[i-1]
+		} else {
+			p = before
+		}
+		if p == nil {
+			continue
+		}
+		cur, ok1 := trend[i].float("completion_rate")
+		old, ok2 := p.float("completion_rate")
+		if !ok1 || !ok2 {
+			continue
+		}
+		if r := points(cur, old); r > rise {
+			best, from, rise = trend[i], *p, r
+		}
+	}
+	return best, from, rise
+}
+
+// splitTrend keeps a trend's months of the year, and the month before them.
+func splitTrend(res *queries.Result, year string) ([]rec, *rec) {
+	var in []rec
+	var before *rec
+	for _, r := range rows(res) {
+		m := r.str("month")
+		if strings.HasPrefix(m, year+"-") {
+			in = append(in, r)
+		} else if m < year {
+			r := r
+			before = &r
+		}
+	}
+	return in, before
 }
 
 // comparison: districts (several) or 学段 (one district), with the chart of rates.

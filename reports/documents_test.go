@@ -263,6 +263,35 @@ func TestAnnualDocFigures(t *testing.T) {
 	if !strings.Contains(text, want) {
 		t.Errorf("the report lacks %q", want)
 	}
+	// and by district, each from its own months
+	var dparts []string
+	drows, err := db.Query(`SELECT scope_code, list(completion_rate ORDER BY month), list(month ORDER BY month) FROM monthly_progress WHERE scope = 'district' GROUP BY scope_code ORDER BY scope_code`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for drows.Next() {
+		var dist string
+		var rs, ms []any
+		if err := drows.Scan(&dist, &rs, &ms); err != nil {
+			t.Fatal(err)
+		}
+		best, rise := 0, 0.0
+		for i := 1; i < len(rs); i++ {
+			a, b := rs[i].(float64), rs[i-1].(float64)
+			if r := math.Round(queries.RoundRate(a)*1000) - math.Round(queries.RoundRate(b)*1000); r > rise {
+				best, rise = i, r
+			}
+		}
+		if best == 0 {
+			dparts = append(dparts, dist+"没有提高的月份")
+			continue
+		}
+		dparts = append(dparts, fmt.Sprintf("%s在%s（提高%.1f个百分点）", dist, monthLabel(ms[best].(string)), rise/10))
+	}
+	drows.Close()
+	if want := "分区县看，完成率提高最多的月份：" + strings.Join(dparts, "，") + "。"; !strings.Contains(text, want) {
+		t.Errorf("the report lacks %q", want)
+	}
 	// 主要做法 and 下一步工作 are the office's: prompts under headings, no sentence of ours.
 	for _, h := range []string{"二、主要做法", "五、下一步工作"} {
 		prompts := 0

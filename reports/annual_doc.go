@@ -581,7 +581,12 @@ func (a *annualData) problems(d *docx.Document) {
 		}
 	}
 	if len(never) > 0 {
-		d.Text(fmt.Sprintf("能力点目录中有%d个能力点本年度没有教师选择：%s。", len(never), strings.Join(never, "、")))
+		// the codes are in 附表6 (as 0): a long run of codes breaks badly in justified text
+		examples := strings.Join(firstN(never, 3), "、")
+		if len(never) > 3 {
+			examples = "如" + examples + "等"
+		}
+		d.Text(fmt.Sprintf("能力点目录中有%d个能力点本年度没有教师选择，%s（见附表6中选择人数为0的行）。", len(never), examples))
 	}
 
 	d.Heading(2, "（三）薄弱群体")

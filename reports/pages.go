@@ -283,7 +283,10 @@ var (
 
 // ParseParams reads ?month=&district=&school=&batch= and checks their shape.
 func ParseParams(v url.Values) (queries.Params, error) {
-	p := queries.Params{Month: v.Get("month"), District: v.Get("district"), School: v.Get("school"), Batch: v.Get("batch")}
+	p := queries.Params{Month: v.Get("month"), District: v.Get("district"), School: v.Get("school"), Batch: v.Get("batch"), Year: v.Get("year")}
+	if _, err := ParseYear(p.Year); err != nil {
+		return p, err
+	}
 	if p.Month != "" && !reMonth.MatchString(p.Month) {
 		return p, fmt.Errorf("%w: month 应为 YYYY-MM", ErrBadParam)
 	}
@@ -757,7 +760,7 @@ func gateView(res *queries.Result, row []any) *GateView {
 }
 
 // swotCell formats the SWOT figures by what they are: counts as integers, shares as
-// percentages (differences in percentage points), averages with one decimal; differences
+// percentages (differences in percentage points), averages with two decimals; differences
 // signed, and never "-0.0".
 func swotCell(res *queries.Result) func(row []any, col int) (string, bool) {
 	unit := colIndex(res, "unit")
@@ -774,14 +777,11 @@ func swotCell(res *queries.Result) func(row []any, col int) (string, bool) {
 		switch {
 		case u == "比例" && col == diff:
 			return signed(f*100, 1) + " 个百分点", true
-		case u == "比例":
-			return strconv.FormatFloat(f*100, 'f', 1, 64) + "%", true
 		case col == diff:
-			return signed(f, 1), true
-		case u == "计数" && col == value:
-			return strconv.FormatFloat(f, 'f', 0, 64), true
+			return signed(f, 2), true
 		}
-		return strconv.FormatFloat(f, 'f', 1, 64), true
+		// as the 诊断报告 shows them (swotText): shares by the one rounding rule
+		return swotText(u, f, col == value), true
 	}
 }
 

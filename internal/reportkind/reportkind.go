@@ -63,6 +63,31 @@ var kinds = []Kind{
 		Build: func(ctx context.Context, src Source, p queries.Params) (*reports.Workbook, error) {
 			return src.Reports().SchoolRoster(ctx, p)
 		}},
+	{Name: "annual-doc", Label: "年度实施情况报告", Title: "提升工程2.0 年度实施情况报告", File: "annual.docx", Yearly: true, May: notSchool, Build: annualDoc},
+	{Name: "swot", Label: "诊断报告", Title: "提升工程2.0 诊断报告（SWOT分析）", File: "swot.docx", School: true, May: anyone,
+		Build: func(ctx context.Context, src Source, p queries.Params) (*reports.Workbook, error) {
+			return src.Reports().SchoolSWOT(ctx, p)
+		}},
+}
+
+// annualDoc is the 年度实施情况报告 of the year asked for, else of the month's year (a
+// delivery's), else of the latest; a district asked for by a caller who sees every
+// district is worked from that district's own database, as the 年报.
+func annualDoc(ctx context.Context, src Source, p queries.Params) (*reports.Workbook, error) {
+	year := p.Year
+	if year == "" && len(p.Month) >= 4 {
+		year = p.Month[:4]
+	}
+	rp := src.Reports()
+	if p.District != "" && src.Everything() {
+		drp, release, err := src.District(ctx, p.District)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+		rp = drp
+	}
+	return rp.AnnualDoc(ctx, year, p)
 }
 
 // annual is the 年报; a district asked for by a caller who sees every district is worked

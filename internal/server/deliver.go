@@ -63,6 +63,12 @@ func (s *Server) Report(ctx context.Context, sc auth.Scope, name string, p queri
 	if p, err = v.fit(ctx, sc, p); err != nil {
 		return nil, err
 	}
+	if k.School && p.School == "" && sc.School != "" {
+		p.School = sc.School // a school user's own school, unasked
+	}
+	if k.School && p.School == "" {
+		return nil, fmt.Errorf("%w: 请指定学校：/download/%s?school=学校代码", reports.ErrBadParam, k.File)
+	}
 	wb, err := k.Build(ctx, viewSource{s, v}, p)
 	if err != nil {
 		return nil, err

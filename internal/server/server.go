@@ -155,9 +155,10 @@ func (s *Server) Handler() http.Handler {
 
 	dl := chi.NewRouter()
 	dl.Use(s.authenticate(false), middleware.Timeout(120*time.Second))
-	for _, k := range reportkind.All() { // 月报, 年报, 学校名单, …: built as deliveries are (deliver.go)
+	for _, k := range reportkind.All() { // 月报, 年报, 学校名单, the Word documents: built as deliveries are (deliver.go)
 		dl.Get("/"+k.File, s.kindDownload(k))
 	}
+	dl.Get("/swot.zip", s.api(s.withView(s.swotZipDownload)))
 	dl.Get("/audit.xlsx", s.require(auth.Scope.IsAdmin, "审计日志", false)(s.api(s.auditDownload)).ServeHTTP)
 	dl.Get("/{query}.xlsx", s.api(s.withView(s.tableDownload(false))))
 	dl.Get("/{query}.csv", s.api(s.withView(s.tableDownload(true))))

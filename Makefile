@@ -44,6 +44,7 @@ fuzz:
 	$(GO) test ./ingest -run '^$$' -fuzz FuzzMaskSensitive -fuzztime $(FUZZTIME)
 	$(GO) test ./ingest/xlsxstream -run '^$$' -fuzz 'FuzzRows$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./ingest/xlsxstream -run '^$$' -fuzz FuzzRowsWithinLimits -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/docx -run '^$$' -fuzz FuzzRead -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin demo bench-data

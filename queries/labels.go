@@ -47,6 +47,11 @@ func KindOrder() []string {
 var queryTitles = map[string]string{
 	"ability_points":       "能力点选择与通过",
 	"ability_attempts":     "能力点首次与最终通过",
+	"annual_choices":       "年度能力点选择",
+	"annual_groups":        "年度分组情况",
+	"annual_overview":      "年度主要指标",
+	"annual_uncovered":     "无人通过的维度与环境",
+	"annual_unrostered":    "有学时但不在名单的人员",
 	"batches":              "已导入的文件",
 	"coverage_matrix":      "维度环境覆盖",
 	"districts":            "区县列表",
@@ -116,6 +121,7 @@ var codeLabels = map[string]map[string]string{
 	},
 	"shape":        shapeLabels,
 	"by":           {"code": "能力点", "dimension": "维度", "environment": "环境"},
+	"group_by":     {"district": "区县", "school": "学校", "stage": "学段", "subject": "学科", "age_band": "年龄段"},
 	"as_of_source": {"flag": "命令行指定", "title": "标题行", "file_name": "文件名", "none": "无"},
 }
 

@@ -33,12 +33,13 @@ type Params struct {
 	District string
 	School   string
 	Batch    string
+	Year     string // a yearly document's year (YYYY); empty: the latest month's
 }
 
 // Query encodes the parameters for a URL, leaving out the empty ones.
 func (p Params) Query() string {
 	v := url.Values{}
-	for k, x := range map[string]string{"month": p.Month, "district": p.District, "school": p.School, "batch": p.Batch} {
+	for k, x := range map[string]string{"month": p.Month, "district": p.District, "school": p.School, "batch": p.Batch, "year": p.Year} {
 		if x != "" {
 			v.Set(k, x)
 		}

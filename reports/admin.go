@@ -7,6 +7,7 @@ type AdminData struct {
 	Users  []AdminUser
 	Tokens []AdminToken
 	Audit  []AdminAudit
+	Subs   SubscriptionsData // subscriptions.go
 }
 
 // AdminUser is an account as listed.

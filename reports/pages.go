@@ -96,7 +96,7 @@ func New(r *queries.Runner) (*Reports, error) {
 		"query": func(p queries.Params) template.URL { return template.URL(p.Query()) },
 		"actions": func() []struct{ Key, Label string } {
 			var out []struct{ Key, Label string }
-			for _, a := range []string{"login", "login_failed", "logout", "download", "sql", "upload", "user", "token", "refresh", "batch_rm", "denied"} {
+			for _, a := range []string{"login", "login_failed", "logout", "download", "sql", "upload", "user", "token", "refresh", "batch_rm", "denied", "subscription", "delivery", "link"} {
 				out = append(out, struct{ Key, Label string }{a, auth.ActionLabel(a)})
 			}
 			return out
@@ -127,6 +127,10 @@ type Table struct {
 	Cell func(row []any, col int) (string, bool) `json:"-"`
 	Head []HeadView                              `json:"-"` // filled by prepare, for the template
 	Body template.HTML                           `json:"-"` // the rows, escaped in Go (see prepare)
+
+	// List: on a phone the rows become cards, each value under its column's label
+	// (app.css); other tables scroll sideways in their own box.
+	List bool `json:"-"`
 }
 
 // HeadView is a column header as the template prints it.
@@ -170,7 +174,11 @@ func (t *Table) prepare(p *Page) {
 			} else {
 				b.WriteString(`<td data-v="`)
 			}
-			b.WriteString(html.EscapeString(sortKey(v)))
+			if t.List {
+				b.WriteString(html.EscapeString(sortKey(v)) + `" data-label="` + html.EscapeString(cols[j].Label))
+			} else {
+				b.WriteString(html.EscapeString(sortKey(v)))
+			}
 			b.WriteString(`">`)
 			shown := formatCell(cols[j], v)
 			if t.Cell != nil {
@@ -275,7 +283,10 @@ var (
 
 // ParseParams reads ?month=&district=&school=&batch= and checks their shape.
 func ParseParams(v url.Values) (queries.Params, error) {
-	p := queries.Params{Month: v.Get("month"), District: v.Get("district"), School: v.Get("school"), Batch: v.Get("batch")}
+	p := queries.Params{Month: v.Get("month"), District: v.Get("district"), School: v.Get("school"), Batch: v.Get("batch"), Year: v.Get("year")}
+	if _, err := ParseYear(p.Year); err != nil {
+		return p, err
+	}
 	if p.Month != "" && !reMonth.MatchString(p.Month) {
 		return p, fmt.Errorf("%w: month 应为 YYYY-MM", ErrBadParam)
 	}
@@ -598,6 +609,7 @@ func (rp *Reports) schools(ctx context.Context, p queries.Params) (*Page, error)
 		}
 	}
 	t.LinkCol = colIndex(t.Result, "school_name")
+	t.List = true
 	return pg, nil
 }
 
@@ -613,6 +625,7 @@ func (rp *Reports) school(ctx context.Context, p queries.Params) (*Page, error) 
 	if err != nil {
 		return nil, err
 	}
+	t.List = true
 	if len(t.Result.Rows) == 0 {
 		return nil, fmt.Errorf("%w: 学校 %s 在 %s 没有数据", ErrNotFound, p.School, pg.Params.Month)
 	}
@@ -747,7 +760,7 @@ func gateView(res *queries.Result, row []any) *GateView {
 }
 
 // swotCell formats the SWOT figures by what they are: counts as integers, shares as
-// percentages (differences in percentage points), averages with one decimal; differences
+// percentages (differences in percentage points), averages with two decimals; differences
 // signed, and never "-0.0".
 func swotCell(res *queries.Result) func(row []any, col int) (string, bool) {
 	unit := colIndex(res, "unit")
@@ -764,14 +777,11 @@ func swotCell(res *queries.Result) func(row []any, col int) (string, bool) {
 		switch {
 		case u == "比例" && col == diff:
 			return signed(f*100, 1) + " 个百分点", true
-		case u == "比例":
-			return strconv.FormatFloat(f*100, 'f', 1, 64) + "%", true
 		case col == diff:
-			return signed(f, 1), true
-		case u == "计数" && col == value:
-			return strconv.FormatFloat(f, 'f', 0, 64), true
+			return signed(f, 2), true
 		}
-		return strconv.FormatFloat(f, 'f', 1, 64), true
+		// as the 诊断报告 shows them (swotText): shares by the one rounding rule
+		return swotText(u, f, col == value), true
 	}
 }
 

@@ -29,6 +29,10 @@ const usage = `tisheng：中小学教师信息技术应用能力提升工程2.0 
                   [--password-stdin]
   tisheng user    list|disable|enable|passwd --db 文件 [用户名]
   tisheng token   add --db 文件 --user 用户名 | list --db 文件 | revoke --db 文件 令牌编号
+  tisheng subscription add --db 文件 --user 用户名 --report monthly|annual|school [--school 学校代码]
+                  --to email:地址|wecom:Webhook地址|dingtalk:Webhook地址 [--secret-stdin] [--schedule 时间]
+  tisheng subscription list|rm --db 文件 [订阅编号…]
+  tisheng deliver --db 文件 [--at YYYY-MM-DDTHH:MM] [--smtp 主机:端口 --smtp-from 地址 …]
   tisheng batch   list --db 文件 | rm --db 文件 批次号…
   tisheng sql     --db 文件 [--format table|csv|json|xlsx|arrow] [--out 文件] 查询语句
   tisheng gen     --out 目录 [--districts N] [--teachers N] [--seed N]
@@ -74,6 +78,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runToken(ctx, args[1:], stdout, stderr)
 	case "batch":
 		err = runBatch(ctx, args[1:], stdout, stderr)
+	case "subscription":
+		err = runSubscription(ctx, args[1:], os.Stdin, stdout, stderr)
+	case "deliver":
+		err = runDeliver(ctx, args[1:], stdout, stderr)
 	case "gen":
 		err = runGen(ctx, args[1:], stdout, stderr)
 	case "demo":

@@ -17,7 +17,8 @@ import (
 	"tisheng/reports"
 )
 
-const reportSynopsis = "tisheng report monthly|school|annual --db 文件 [--month YYYY-MM] [--district 区县] [--school 学校代码] [--unit 制表单位] [--out 文件.xlsx]"
+const reportSynopsis = "tisheng report monthly|school|annual --db 文件 [--month YYYY-MM] [--district 区县] [--school 学校代码] [--unit 制表单位] [--out 文件.xlsx]\n" +
+	"       tisheng report annual-doc|swot …（Word 文档，见 tisheng report annual-doc -h）"
 
 func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("report")
@@ -32,9 +33,12 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 		printUsage(stderr, fs, reportSynopsis)
-		return usagef("请指明报表：monthly（月报）、school（学校名单）或 annual（年报）")
+		return usagef("请指明报表：monthly（月报）、school（学校名单）、annual（年报）、annual-doc（年度实施情况报告）或 swot（诊断报告）")
 	}
 	kind := args[0]
+	if kind == "annual-doc" || kind == "swot" { // the Word documents (document.go)
+		return runDocument(ctx, kind, args[1:], stdout, stderr)
+	}
 	rest, err := parseFlags(fs, reportSynopsis, args[1:], stdout, stderr)
 	if err != nil {
 		return err
@@ -52,7 +56,7 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return usagef("学校名单需要 --school 学校代码")
 		}
 	default:
-		return usagef("没有报表「%s」（可选 monthly 月报、school 学校名单、annual 年报）", kind)
+		return usagef("没有报表「%s」（可选 monthly 月报、school 学校名单、annual 年报、annual-doc 年度实施情况报告、swot 诊断报告）", kind)
 	}
 	if *month != "" {
 		if _, err := time.Parse("2006-01", *month); err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"tisheng/ingest"
 	"tisheng/internal/auth"
+	"tisheng/internal/deliver"
 	"tisheng/internal/server"
 	"tisheng/internal/warehouse"
 	"tisheng/queries"
@@ -39,6 +40,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "HTTPS 的`私钥`文件（PEM）")
 	fs.IntVar(&cfg.Scopes.Max, "scope-cache", 8, "内存中同时保留的区县、学校数据库`个数`")
 	verbose := fs.Bool("v", true, "记录每个请求的日志")
+	getDelivery := deliveryFlags(fs)
 	if _, err := parseFlags(fs, synopsis, args, stdout, stderr); err != nil {
 		return err
 	}
@@ -60,11 +62,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *db == "" {
 		return usagef("需要 --db 仓库文件")
 	}
-	return serve(ctx, cfg, *db, stdout, stderr, *verbose)
+	dcfg, err := getDelivery()
+	if err != nil {
+		return err
+	}
+	return serve(ctx, cfg, dcfg, *db, stdout, stderr, *verbose)
 }
 
 // serve opens the warehouse locked (no file access from SQL, configuration fixed) and serves it.
-func serve(ctx context.Context, cfg server.Config, db string, stdout, stderr io.Writer, verbose bool) error {
+func serve(ctx context.Context, cfg server.Config, dcfg deliver.Config, db string, stdout, stderr io.Writer, verbose bool) error {
 	wh, err := warehouse.OpenWith(ctx, db, warehouse.Options{Locked: true})
 	if err != nil {
 		return err
@@ -95,6 +101,16 @@ func serve(ctx context.Context, cfg server.Config, db string, stdout, stderr io.
 		return err
 	}
 	defer srv.Close()
+	// subscriptions go out in the background, with their own workers and time limits: a
+	// mail server that does not answer delays deliveries, never pages
+	svc, err := newDeliveryService(dcfg, wh, key, accounts, srv, log)
+	if err != nil {
+		return err
+	}
+	dctx, stopDelivery := context.WithCancel(ctx)
+	delivered := make(chan struct{})
+	go func() { svc.Run(dctx); close(delivered) }()
+	defer func() { stopDelivery(); <-delivered }()
 	scheme := "http"
 	if cfg.TLSCert != "" {
 		scheme = "https"

@@ -40,6 +40,10 @@ const (
 	// state-changing request another site's page sent.
 	ActUnauthorized = "unauthorized"
 	ActCrossOrigin  = "cross_origin"
+	// reports delivered by subscription (internal/deliver)
+	ActSubscription = "subscription"
+	ActDelivery     = "delivery"
+	ActLink         = "link"
 )
 
 // ActionLabel is an action's Chinese name.
@@ -71,6 +75,12 @@ func ActionLabel(a string) string {
 		return "未登录访问"
 	case ActCrossOrigin:
 		return "拒绝跨站请求"
+	case ActSubscription:
+		return "订阅变更"
+	case ActDelivery:
+		return "报表投递"
+	case ActLink:
+		return "链接下载"
 	}
 	return a
 }

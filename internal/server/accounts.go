@@ -24,6 +24,7 @@ func (s *Server) adminPages() http.Handler {
 	r := chi.NewRouter()
 	r.Get("/", s.html(s.adminPage))
 	r.Post("/users", s.html(s.adminUserForm))
+	r.Post("/subscriptions", s.html(s.adminSubscriptionForm)) // deliver.go
 	return r
 }
 
@@ -39,6 +40,9 @@ func (s *Server) adminAPI() http.Handler {
 	}))
 	r.Post("/users/{name}/unlock", s.api(s.unlockAPI))
 	s.adminRoutes(r) // batches, their removal, refresh (admin.go)
+	// subscriptions and deliveries (deliver.go)
+	r.Get("/subscriptions", s.api(s.subscriptionsAPI))
+	r.Get("/deliveries", s.api(s.deliveriesAPI))
 	r.Get("/audit", s.api(func(w http.ResponseWriter, r *http.Request) error {
 		f, err := auditFilter(r.URL.Query())
 		if err != nil {
@@ -136,9 +140,13 @@ func (s *Server) renderAdmin(w http.ResponseWriter, r *http.Request, code int, m
 		Extra: map[string]string{"message": msg, "secret": secret,
 			"user": f.User, "action": f.Action, "from": r.URL.Query().Get("from"), "to": r.URL.Query().Get("to"),
 			"audit_query": r.URL.Query().Encode()}}
+	data := adminData(us, ts, es, s.accounts.Throttled)
+	if data.Subs, err = s.subscriptionsData(r.Context(), scopeOf(r.Context()), false); err != nil {
+		return err
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(code)
-	return s.reports.RenderAdmin(w, pg, adminData(us, ts, es, s.accounts.Throttled))
+	return s.reports.RenderAdmin(w, pg, data)
 }
 
 // adminData is what the 管理 page lists; throttled counts the addresses from which a name

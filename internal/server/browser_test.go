@@ -339,7 +339,7 @@ func TestBrowserLinksKeepFilters(t *testing.T) {
 			t.Errorf("%s shows %s / %s, want %s / %s", page, gotMonth, gotDistrict, month, district)
 		}
 		for _, h := range hrefs {
-			if seen[h] || strings.HasPrefix(h, "#") || h == "/sql" || h == "/upload" || h == "/admin" {
+			if seen[h] || strings.HasPrefix(h, "#") || h == "/sql" || h == "/upload" || h == "/admin" || h == "/me" {
 				continue
 			}
 			seen[h] = true

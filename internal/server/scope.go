@@ -143,16 +143,20 @@ func (s *Server) resolve(h scopedHandler, pages bool) handler {
 			return err
 		}
 		defer v.release()
-		district := func(month string) string {
-			var d sql.NullString
-			// the view of a school user is its school's own database: its school_info is the school's
-			_ = v.runner.DB().QueryRowContext(r.Context(), `SELECT any_value(district) FROM school_info
-				WHERE school_code = ? AND month = coalesce(nullif(?, ''), (SELECT max(month) FROM months))`, sc.School, month).Scan(&d)
-			return d.String
-		}
-		if p, err = narrow(sc, v, p, district); err != nil {
+		if p, err = v.fit(r.Context(), sc, p); err != nil {
 			return err
 		}
 		return h(w, r, v, p)
 	}
+}
+
+// fit fits a request's parameters to the scope (narrow); a school user's district in the
+// month asked for is read from its school's own database.
+func (v *view) fit(ctx context.Context, sc auth.Scope, p queries.Params) (queries.Params, error) {
+	return narrow(sc, v, p, func(month string) string {
+		var d sql.NullString
+		_ = v.runner.DB().QueryRowContext(ctx, `SELECT any_value(district) FROM school_info
+			WHERE school_code = ? AND month = coalesce(nullif(?, ''), (SELECT max(month) FROM months))`, sc.School, month).Scan(&d)
+		return d.String
+	})
 }

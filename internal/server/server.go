@@ -28,6 +28,8 @@ import (
 
 	"tisheng/ingest"
 	"tisheng/internal/auth"
+	"tisheng/internal/deliver"
+	"tisheng/internal/reportkind"
 	"tisheng/internal/scoped"
 	"tisheng/internal/warehouse"
 	"tisheng/models"
@@ -66,6 +68,7 @@ type Server struct {
 
 	accounts *auth.Store
 	scopes   *scoped.Set
+	delivery *deliver.Service // subscriptions (deliver.go); nil: none
 
 	districtMu sync.Mutex
 	districtOf map[string]string // school code -> district, until the next refresh
@@ -136,6 +139,8 @@ func (s *Server) Handler() http.Handler {
 	pages.With(s.require(auth.Scope.CanSQL, "SQL 查询", true)).Get("/sql", s.html(s.sqlPage))
 	pages.With(s.require(auth.Scope.CanUpload, "上传", true)).Get("/upload", s.html(s.uploadPage))
 	pages.With(s.require(auth.Scope.IsAdmin, "管理页面", true)).Mount("/admin", s.adminPages())
+	pages.Get("/me", s.html(s.mePage)) // one's own subscriptions (deliver.go)
+	pages.Post("/me/subscriptions", s.html(s.meSubscriptionForm))
 	pages.NotFound(s.notFound)
 	r.Mount("/", pages)
 
@@ -157,15 +162,17 @@ func (s *Server) Handler() http.Handler {
 
 	dl := chi.NewRouter()
 	dl.Use(s.authenticate(false), middleware.Timeout(120*time.Second))
-	dl.Get("/monthly.xlsx", s.api(s.withView(s.download("月报", (*reports.Reports).Monthly))))
-	dl.With(s.require(func(sc auth.Scope) bool { return sc.Valid() && sc.Role != auth.RoleSchool }, "年报", false)).
-		Get("/annual.xlsx", s.api(s.withView(s.annualDownload)))
-	dl.Get("/roster.xlsx", s.api(s.withView(s.download("学校名单", (*reports.Reports).SchoolRoster))))
+	for _, k := range reportkind.All() { // 月报, 年报, 学校名单, the Word documents: built as deliveries are (deliver.go)
+		dl.Get("/"+k.File, s.kindDownload(k))
+	}
+	dl.Get("/swot.zip", s.api(s.withView(s.swotZipDownload)))
 	dl.Get("/audit.xlsx", s.require(auth.Scope.IsAdmin, "审计日志", false)(s.api(s.auditDownload)).ServeHTTP)
 	dl.Get("/{query}.xlsx", s.api(s.withView(s.tableDownload(false))))
 	dl.Get("/{query}.csv", s.api(s.withView(s.tableDownload(true))))
 	dl.NotFound(s.notFound)
 	r.Mount("/download", dl)
+	// signed links in delivered messages: the signature is the credential (deliver.go)
+	r.With(middleware.Timeout(120*time.Second)).Get("/link", s.linkDownload)
 	r.NotFound(s.notFound)
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusMethodNotAllowed, "不支持该请求方法")
@@ -491,35 +498,6 @@ func (s *Server) sqlAPI(w http.ResponseWriter, r *http.Request, v *view, _ queri
 	return queries.WriteJSON(w, res)
 }
 
-// download serves a workbook built on the caller's view, and records it.
-func (s *Server) download(what string, build func(*reports.Reports, context.Context, queries.Params) (*reports.Workbook, error)) scopedHandler {
-	return func(w http.ResponseWriter, r *http.Request, v *view, p queries.Params) error {
-		wb, err := build(v.rp, r.Context(), p)
-		if err != nil {
-			return err
-		}
-		return s.send(w, r, what, p, wb)
-	}
-}
-
-// annualDownload is the 年报; a district asked for by a caller who sees every district is
-// worked from that district's own database, so its figures are the district's.
-func (s *Server) annualDownload(w http.ResponseWriter, r *http.Request, v *view, p queries.Params) error {
-	if p.District != "" && v.schools == nil {
-		dv, err := s.scopeView(r.Context(), scoped.Key{District: p.District})
-		if err != nil {
-			return err
-		}
-		defer dv.release()
-		v = dv
-	}
-	wb, err := v.rp.Annual(r.Context(), p)
-	if err != nil {
-		return err
-	}
-	return s.send(w, r, "年报", p, wb)
-}
-
 func (s *Server) tableDownload(csv bool) scopedHandler {
 	return func(w http.ResponseWriter, r *http.Request, v *view, p queries.Params) error {
 		wb, err := v.rp.TableDownload(r.Context(), chi.URLParam(r, "query"), p, csv)
@@ -539,11 +517,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, what string, p que
 	}
 	s.audit(r, auth.Entry{Action: auth.ActDownload, Object: wb.FileName, Rows: int64(wb.Rows), OK: true,
 		Detail: what + " " + p.Query()})
-	ct := "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-	if strings.HasSuffix(wb.FileName, ".csv") {
-		ct = "text/csv; charset=utf-8"
-	}
-	w.Header().Set("Content-Type", ct)
+	w.Header().Set("Content-Type", deliver.ContentType(wb.FileName))
 	w.Header().Set("Content-Disposition", disposition(wb.FileName))
 	w.Header().Set("Content-Length", fmt.Sprint(buf.Len()))
 	_, err := io.WriteString(w, buf.String())
@@ -775,6 +749,9 @@ func (s *Server) refresh(ctx context.Context) error {
 	s.districtMu.Lock()
 	s.districtOf = map[string]string{}
 	s.districtMu.Unlock()
+	if err == nil {
+		s.kickDelivery() // a new month may be due
+	}
 	return err
 }
 

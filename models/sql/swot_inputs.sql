@@ -1,7 +1,9 @@
 -- The figures behind each school's SWOT diagnosis (DOMAIN.md "SWOT inputs"), latest month,
 -- one row per school and metric, beside the district average (the plain mean over the
--- district's schools), so that strengths and weaknesses stand out. Per-dimension and
--- per-environment figures carry the dimension or environment in `detail`.
+-- district's schools), so that strengths and weaknesses stand out. Per-dimension,
+-- per-environment and per-subject figures carry the dimension, environment or subject in
+-- `detail`. Passed points by dimension and environment are per teacher, so that a large
+-- school does not look strong for its size alone.
 -- @label: SWOT 诊断数据
 -- @months: latest
 -- @scope: district
@@ -89,18 +91,40 @@ grid AS (
     UNION SELECT DISTINCT 'points_by_environment', environment FROM profile_catalogue
 ),
 point_rows AS (
-    SELECT g.school_code, g.school_name, g.district, gr.metric, gr.detail,
-           CASE gr.metric WHEN 'points_by_dimension' THEN '通过能力点数（维度）' ELSE '通过能力点数（环境）' END AS label,
-           coalesce(pt.value, 0) AS value, true AS higher_is_better, 30 AS ord
+    SELECT g.school_code, g.school_name, g.district,
+           CASE gr.metric WHEN 'points_by_dimension' THEN 'avg_points_by_dimension' ELSE 'avg_points_by_environment' END AS metric,
+           gr.detail,
+           CASE gr.metric WHEN 'points_by_dimension' THEN '人均通过能力点（维度）' ELSE '人均通过能力点（环境）' END AS label,
+           (coalesce(pt.value, 0) / nullif(ps.n, 0))::DOUBLE AS value, true AS higher_is_better, 30 AS ord
     FROM school_gate g
     CROSS JOIN grid gr
     LEFT JOIN points pt ON pt.school_code = g.school_code AND pt.metric = gr.metric AND pt.detail = gr.detail
+    LEFT JOIN per_school ps ON ps.school_code = g.school_code
+),
+-- teacher structure by subject: each subject taught in the school's district, the share
+-- of the school's teachers teaching it (0 where none does)
+subject_counts AS (
+    SELECT school_code, coalesce(subject, '未填') AS subject, count(*) AS n FROM teacher_progress GROUP BY ALL
+),
+district_subjects AS (
+    SELECT DISTINCT g.district, sc.subject FROM subject_counts sc JOIN school_gate g ON g.school_code = sc.school_code
+),
+subject_rows AS (
+    SELECT g.school_code, g.school_name, g.district, 'subject_share' AS metric, ds.subject AS detail,
+           '任教学科教师占比' AS label, (coalesce(sc.n, 0) / nullif(ps.n, 0))::DOUBLE AS value,
+           NULL::BOOLEAN AS higher_is_better, 16 AS ord
+    FROM school_gate g
+    JOIN district_subjects ds ON ds.district IS NOT DISTINCT FROM g.district
+    LEFT JOIN subject_counts sc ON sc.school_code = g.school_code AND sc.subject = ds.subject
+    LEFT JOIN per_school ps ON ps.school_code = g.school_code
 ),
 all_rows AS (
     SELECT l.school_code, l.school_name, l.district, l.metric, '' AS detail, lb.label, l.value, lb.higher_is_better, lb.ord
     FROM long l JOIN labels lb ON lb.metric = l.metric
     UNION ALL
     SELECT * FROM point_rows
+    UNION ALL
+    SELECT * FROM subject_rows
 )
 SELECT school_code, school_name, district, metric, detail, label, value,
        avg(value) OVER (PARTITION BY district, metric, detail) AS district_avg,

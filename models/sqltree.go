@@ -69,6 +69,8 @@ func parseSQL(ctx context.Context, db querier, file, text string) (*stmt, error)
 	}
 	s := &stmt{file: file, text: text, seen: map[int]bool{}, named: map[string]bool{}}
 	s.query(tree.Statements[0].Node, map[string]*cte{}, nil)
+	// in the order they are written
+	sort.SliceStable(s.reads, func(i, j int) bool { return s.reads[i].loc < s.reads[j].loc })
 	for _, r := range s.reads {
 		// a name the text spells otherwise (quoted, qualified) cannot be pointed at a window
 		qualified := str(r.table["schema_name"]) != "" || str(r.table["catalog_name"]) != ""
@@ -144,7 +146,14 @@ func (s *stmt) query(n node, scope map[string]*cte, in *cte) {
 			inner[name] = c
 		}
 	}
-	for k, v := range n {
+	// in a fixed order: the reads are listed as the tree is walked
+	keys := make([]string, 0, len(n))
+	for k := range n {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := n[k]
 		switch {
 		case k == "cte_map":
 		case k == "query" && str(n["type"]) == "CTE_NODE":
@@ -193,8 +202,13 @@ func (s *stmt) walk(v any, scope map[string]*cte, in *cte, from, sel node) {
 				return
 			}
 		}
-		for _, c := range x {
-			s.walk(c, scope, in, from, sel)
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			s.walk(x[k], scope, in, from, sel)
 		}
 	}
 }

@@ -42,39 +42,15 @@ func KindOrder() []string {
 	return []string{"schools", "teachers", "hours", "progress", "assessments", "catalogue"}
 }
 
-// queryTitles are the named queries' titles as a user sees them (sheet and file names of a
-// table download); the .sql files' leading comments are for developers.
-var queryTitles = map[string]string{
-	"ability_points":       "能力点选择与通过",
-	"ability_attempts":     "能力点首次与最终通过",
-	"annual_choices":       "年度能力点选择",
-	"annual_groups":        "年度分组情况",
-	"annual_overview":      "年度主要指标",
-	"annual_uncovered":     "无人通过的维度与环境",
-	"annual_unrostered":    "有学时但不在名单的人员",
-	"batches":              "已导入的文件",
-	"coverage_matrix":      "维度环境覆盖",
-	"districts":            "区县列表",
-	"months":               "月份列表",
-	"overview_districts":   "各区县进度",
-	"profile":              "规则方案",
-	"rejects":              "拒收的行",
-	"school":               "学校概况",
-	"school_gaps":          "无人覆盖的维度与环境",
-	"school_swot":          "SWOT诊断数据",
-	"school_teachers":      "教师名单",
-	"school_todo":          "需要跟进的教师",
-	"school_page_teachers": "学校教师与待办",
-	"schools":              "学校进度",
-	"source_dates":         "数据截止日期",
-	"trend":                "月度趋势",
-	"unmatched":            "名单外人员的记录",
-}
-
-// QueryTitle is a named query's Chinese title (its name if it has none).
+// QueryTitle is a named query's Chinese title, as its file declares it (-- @title:), its
+// name if it has none.
 func QueryTitle(name string) string {
-	if t, ok := queryTitles[name]; ok {
-		return t
+	c, err := embedded()
+	if err != nil {
+		return name
+	}
+	if q, ok := c[name]; ok && q.Label != "" {
+		return q.Label
 	}
 	return name
 }

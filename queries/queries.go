@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"tisheng/internal/apperr"
 
 	"github.com/duckdb/duckdb-go/v2"
 
@@ -50,7 +51,8 @@ func (p Params) Query() string {
 // Query is one named query.
 type Query struct {
 	Name   string
-	Title  string // its leading comment
+	Title  string // its leading comment: what it is, for developers
+	Label  string // -- @title: its Chinese title as a user sees it (a table download's sheet and file)
 	SQL    string
 	Params []string // the $names it uses
 }
@@ -59,6 +61,18 @@ var reParam = regexp.MustCompile(`\$([a-z_]+)`)
 
 // Catalog is the set of named queries.
 type Catalog map[string]Query
+
+var loaded struct {
+	once sync.Once
+	c    Catalog
+	err  error
+}
+
+// embedded is the catalog of the embedded queries, read once.
+func embedded() (Catalog, error) {
+	loaded.once.Do(func() { loaded.c, loaded.err = Load() })
+	return loaded.c, loaded.err
+}
 
 // Load reads the embedded queries.
 func Load() (Catalog, error) {
@@ -89,6 +103,20 @@ func Load() (Catalog, error) {
 		}
 		if line, _, _ := strings.Cut(q.SQL, "\n"); strings.HasPrefix(line, "--") {
 			q.Title = strings.TrimSpace(strings.TrimPrefix(line, "--"))
+		}
+		for i, line := range strings.Split(q.SQL, "\n") {
+			if !strings.HasPrefix(line, "--") {
+				break
+			}
+			if v, ok := strings.CutPrefix(strings.TrimSpace(strings.TrimPrefix(line, "--")), "@title:"); ok {
+				if q.Label != "" {
+					return nil, fmt.Errorf("queries/sql/%s:%d: @title declared twice", e.Name(), i+1)
+				}
+				q.Label = strings.TrimSpace(v)
+			}
+		}
+		if q.Label == "" {
+			return nil, fmt.Errorf("queries/sql/%s: no -- @title: its Chinese title, for downloads", e.Name())
 		}
 		c[q.Name] = q
 	}
@@ -169,14 +197,14 @@ func (r *Runner) DB() *sql.DB { return r.db }
 // Catalog returns the named queries.
 func (r *Runner) Catalog() Catalog { return r.catalog }
 
-// ErrUnknownQuery is a request for a query that does not exist.
-var ErrUnknownQuery = fmt.Errorf("unknown query")
+// ErrUnknownQuery matches a request for a query that does not exist.
+var ErrUnknownQuery = apperr.Sentinel(apperr.NotFound)
 
 // Named runs a named query with the page parameters, up to limit rows (0: no limit).
 func (r *Runner) Named(ctx context.Context, name string, p Params, limit int) (*Result, error) {
 	q, ok := r.catalog[name]
 	if !ok {
-		return nil, fmt.Errorf("%w %q", ErrUnknownQuery, name)
+		return nil, apperr.Errorf(apperr.NotFound, "没有名为「%s」的查询", name)
 	}
 	st, err := r.stmt(ctx, q)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"tisheng/internal/apperr"
 
 	"tisheng/internal/docx"
 	"tisheng/queries"
@@ -54,7 +55,7 @@ func (rp *Reports) AnnualDoc(ctx context.Context, year string, p queries.Params)
 		return nil, err
 	}
 	if pg.Empty {
-		return nil, fmt.Errorf("%w: 仓库里还没有数据", ErrNotFound)
+		return nil, apperr.Errorf(apperr.NotFound, "仓库里还没有数据")
 	}
 	a := &annualData{year: year, months: pg.Months, scope: p.District, profile: profileName(pg)}
 	if a.year == "" {

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"tisheng/internal/apperr"
 
 	"tisheng/internal/docx"
 	"tisheng/queries"
@@ -130,7 +131,7 @@ func ParseYear(s string) (string, error) {
 	if s == "" || reYear.MatchString(s) {
 		return s, nil
 	}
-	return "", fmt.Errorf("%w: year 应为四位年份，例如 2025", ErrBadParam)
+	return "", apperr.Errorf(apperr.Invalid, "参数错误：year 应为四位年份，例如 2025")
 }
 
 // docWorkbook wraps a document as a download (file name, rows for the audit trail).

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"sort"
+	"tisheng/internal/apperr"
 
 	"tisheng/queries"
 )
@@ -54,7 +55,7 @@ func (rp *Reports) Headline(ctx context.Context, p queries.Params) (*Headline, e
 		return nil, err
 	}
 	if pg.Empty {
-		return nil, fmt.Errorf("%w: 仓库里还没有数据", ErrNotFound)
+		return nil, apperr.Errorf(apperr.NotFound, "仓库里还没有数据")
 	}
 	h := &Headline{Scope: "全部区县", Month: pg.Params.Month, MonthLabel: monthLabel(pg.Params.Month), Notice: pg.Notice, Params: pg.Params,
 		Page: "/?" + pg.Params.Query()}
@@ -101,7 +102,7 @@ func (rp *Reports) schoolHeadline(ctx context.Context, p queries.Params) (*Headl
 		return nil, err
 	}
 	if pg.Empty || pg.Gate == nil || len(pg.Tables) < 2 {
-		return nil, fmt.Errorf("%w: 没有该学校的数据", ErrNotFound)
+		return nil, apperr.Errorf(apperr.NotFound, "没有该学校的数据")
 	}
 	// the page puts the 本校概况 table second (after who to chase)
 	var row []any
@@ -112,7 +113,7 @@ func (rp *Reports) schoolHeadline(ctx context.Context, p queries.Params) (*Headl
 		}
 	}
 	if row == nil {
-		return nil, fmt.Errorf("%w: 学校 %s 没有数据", ErrNotFound, p.School)
+		return nil, apperr.Errorf(apperr.NotFound, "学校 %s 没有数据", p.School)
 	}
 	val := func(k string) any { return row[colIndex(res, k)] }
 	g := pg.Gate

@@ -6,7 +6,6 @@ import (
 	"context"
 	"embed"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"html"
 	"html/template"
@@ -18,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"tisheng/internal/apperr"
 
 	"tisheng/internal/auth"
 	"tisheng/internal/xlsxw"
@@ -37,11 +37,12 @@ func Static() fs.FS {
 	return sub
 }
 
-// ErrNotFound is a school, batch or page that does not exist.
-var ErrNotFound = errors.New("not found")
+// ErrNotFound matches every error of a school, batch or page that does not exist (each
+// carries its own message: apperr).
+var ErrNotFound = apperr.Sentinel(apperr.NotFound)
 
-// ErrBadParam is a malformed URL parameter.
-var ErrBadParam = errors.New("bad parameter")
+// ErrBadParam matches every error of a malformed URL parameter.
+var ErrBadParam = apperr.Sentinel(apperr.Invalid)
 
 // Reports builds pages and workbooks.
 type Reports struct {
@@ -94,6 +95,7 @@ func New(r *queries.Runner) (*Reports, error) {
 		// a URL query already encoded by url.Values: typed so that the template does not
 		// encode it a second time (which turned month=… into month%3d…)
 		"query": func(p queries.Params) template.URL { return template.URL(p.Query()) },
+		"nav":   Nav,
 		"actions": func() []struct{ Key, Label string } {
 			var out []struct{ Key, Label string }
 			for _, a := range []string{"login", "login_failed", "logout", "download", "sql", "upload", "user", "token", "refresh", "batch_rm", "denied", "subscription", "delivery", "link"} {
@@ -288,18 +290,18 @@ func ParseParams(v url.Values) (queries.Params, error) {
 		return p, err
 	}
 	if p.Month != "" && !reMonth.MatchString(p.Month) {
-		return p, fmt.Errorf("%w: month 应为 YYYY-MM", ErrBadParam)
+		return p, apperr.Errorf(apperr.Invalid, "参数错误：month 应为 YYYY-MM")
 	}
 	if p.School != "" && !reSchool.MatchString(p.School) {
-		return p, fmt.Errorf("%w: school", ErrBadParam)
+		return p, apperr.Errorf(apperr.Invalid, "参数错误：school")
 	}
 	if p.Batch != "" {
 		if _, err := strconv.ParseInt(p.Batch, 10, 64); err != nil {
-			return p, fmt.Errorf("%w: batch", ErrBadParam)
+			return p, apperr.Errorf(apperr.Invalid, "参数错误：batch")
 		}
 	}
 	if len(p.District) > 64 {
-		return p, fmt.Errorf("%w: district", ErrBadParam)
+		return p, apperr.Errorf(apperr.Invalid, "参数错误：district")
 	}
 	return p, nil
 }
@@ -321,7 +323,7 @@ func (rp *Reports) base(ctx context.Context, name, title string, p queries.Param
 	if pg.Params.Month == "" {
 		pg.Params.Month = pg.Months[0]
 	} else if !contains(pg.Months, pg.Params.Month) {
-		return nil, fmt.Errorf("%w: %s 没有数据", ErrNotFound, pg.Params.Month)
+		return nil, apperr.Errorf(apperr.NotFound, "%s 没有数据", pg.Params.Month)
 	}
 	res, err = rp.cached(ctx, "districts", queries.Params{Month: pg.Params.Month})
 	if err != nil {
@@ -331,7 +333,7 @@ func (rp *Reports) base(ctx context.Context, name, title string, p queries.Param
 		pg.Districts = append(pg.Districts, row[0].(string))
 	}
 	if pg.Params.District != "" && !contains(pg.Districts, pg.Params.District) {
-		return nil, fmt.Errorf("%w: 区县 %s", ErrNotFound, pg.Params.District)
+		return nil, apperr.Errorf(apperr.NotFound, "区县 %s", pg.Params.District)
 	}
 	prof, err := rp.cached(ctx, "profile", queries.Params{})
 	if err != nil {
@@ -490,24 +492,6 @@ func (pg *Page) clone() *Page {
 	return &c
 }
 
-func (rp *Reports) build(ctx context.Context, name string, p queries.Params) (*Page, error) {
-	switch name {
-	case "overview":
-		return rp.overview(ctx, p)
-	case "schools":
-		return rp.schools(ctx, p)
-	case "school":
-		return rp.school(ctx, p)
-	case "abilities":
-		return rp.abilities(ctx, p)
-	case "trend":
-		return rp.trend(ctx, p)
-	case "quality":
-		return rp.quality(ctx, p)
-	}
-	return nil, fmt.Errorf("%w: page %s", ErrNotFound, name)
-}
-
 // Render writes the page as HTML.
 func (rp *Reports) Render(w io.Writer, tmpl string, pg *Page) error {
 	for _, t := range pg.Tables {
@@ -615,7 +599,7 @@ func (rp *Reports) schools(ctx context.Context, p queries.Params) (*Page, error)
 
 func (rp *Reports) school(ctx context.Context, p queries.Params) (*Page, error) {
 	if p.School == "" {
-		return nil, fmt.Errorf("%w: 缺少学校代码", ErrBadParam)
+		return nil, apperr.Errorf(apperr.Invalid, "参数错误：缺少学校代码")
 	}
 	pg, err := rp.base(ctx, "school", "学校详情", p)
 	if err != nil || pg.Empty {
@@ -627,7 +611,7 @@ func (rp *Reports) school(ctx context.Context, p queries.Params) (*Page, error) 
 	}
 	t.List = true
 	if len(t.Result.Rows) == 0 {
-		return nil, fmt.Errorf("%w: 学校 %s 在 %s 没有数据", ErrNotFound, p.School, pg.Params.Month)
+		return nil, apperr.Errorf(apperr.NotFound, "学校 %s 在 %s 没有数据", p.School, pg.Params.Month)
 	}
 	row := t.Result.Rows[0]
 	pg.Title = fmt.Sprint(row[colIndex(t.Result, "school_name")]) + " · 学校详情"

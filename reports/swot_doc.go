@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"tisheng/internal/apperr"
 
 	"tisheng/internal/docx"
 	"tisheng/queries"
@@ -101,14 +102,14 @@ var swotGroups = []struct {
 // from the marks, and the opportunities and threats left to the school.
 func (rp *Reports) SchoolSWOT(ctx context.Context, p queries.Params) (*Workbook, error) {
 	if p.School == "" {
-		return nil, fmt.Errorf("%w: 缺少学校代码", ErrBadParam)
+		return nil, apperr.Errorf(apperr.Invalid, "参数错误：缺少学校代码")
 	}
 	pg, err := rp.base(ctx, "school", "诊断报告", queries.Params{School: p.School})
 	if err != nil {
 		return nil, err
 	}
 	if pg.Empty {
-		return nil, fmt.Errorf("%w: 仓库里还没有数据", ErrNotFound)
+		return nil, apperr.Errorf(apperr.NotFound, "仓库里还没有数据")
 	}
 	s, err := rp.swotData(ctx, pg.Params)
 	if err != nil {
@@ -137,7 +138,7 @@ func (rp *Reports) swotData(ctx context.Context, p queries.Params) (*swotData, e
 		return nil, err
 	}
 	if len(school.Rows) == 0 {
-		return nil, fmt.Errorf("%w: 学校 %s 在 %s 没有数据", ErrNotFound, p.School, p.Month)
+		return nil, apperr.Errorf(apperr.NotFound, "学校 %s 在 %s 没有数据", p.School, p.Month)
 	}
 	s := &swotData{month: p.Month, code: p.School, school: rec{school, school.Rows[0]}, counts: map[string]float64{}}
 	s.name, s.district = s.school.str("school_name"), s.school.str("district")
@@ -379,7 +380,7 @@ func (rp *Reports) SchoolSWOTZip(ctx context.Context, p queries.Params) (*Workbo
 		return nil, err
 	}
 	if pg.Empty {
-		return nil, fmt.Errorf("%w: 仓库里还没有数据", ErrNotFound)
+		return nil, apperr.Errorf(apperr.NotFound, "仓库里还没有数据")
 	}
 	schools, err := rp.r.Named(ctx, "schools", pg.Params, 0)
 	if err != nil {

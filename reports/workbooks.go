@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"tisheng/internal/apperr"
 
 	"github.com/xuri/excelize/v2"
 
@@ -190,7 +191,7 @@ func (rp *Reports) Monthly(ctx context.Context, p queries.Params) (*Workbook, er
 		return nil, err
 	}
 	if pg.Empty {
-		return nil, fmt.Errorf("%w: 仓库里还没有数据", ErrNotFound)
+		return nil, apperr.Errorf(apperr.NotFound, "仓库里还没有数据")
 	}
 	p = pg.Params
 	scope := p.District
@@ -473,7 +474,7 @@ func (rp *Reports) SchoolRoster(ctx context.Context, p queries.Params) (*Workboo
 		return nil, err
 	}
 	if pg.Empty || p.School == "" {
-		return nil, fmt.Errorf("%w: 没有该学校的数据", ErrNotFound)
+		return nil, apperr.Errorf(apperr.NotFound, "没有该学校的数据")
 	}
 	p = pg.Params
 	school, err := rp.r.Named(ctx, "school", p, 0)
@@ -481,7 +482,7 @@ func (rp *Reports) SchoolRoster(ctx context.Context, p queries.Params) (*Workboo
 		return nil, err
 	}
 	if len(school.Rows) == 0 {
-		return nil, fmt.Errorf("%w: 学校 %s 在 %s 没有数据", ErrNotFound, p.School, p.Month)
+		return nil, apperr.Errorf(apperr.NotFound, "学校 %s 在 %s 没有数据", p.School, p.Month)
 	}
 	row := school.Rows[0]
 	val := func(k string) any { return row[colIndex(school, k)] }
@@ -605,7 +606,7 @@ func (rp *Reports) Annual(ctx context.Context, p queries.Params) (*Workbook, err
 		return nil, err
 	}
 	if pg.Empty {
-		return nil, fmt.Errorf("%w: 仓库里还没有数据", ErrNotFound)
+		return nil, apperr.Errorf(apperr.NotFound, "仓库里还没有数据")
 	}
 	year := pg.Params.Month[:4]
 	// A district's 年报 is written from that district's own database (internal/scoped),
@@ -778,7 +779,7 @@ func summarySheet(b *xlsxw.Book, title string, summary *queries.Result) error {
 // Chinese title, month and scope (2025年6月_东湖区_学校进度.xlsx).
 func (rp *Reports) TableDownload(ctx context.Context, query string, p queries.Params, csv bool) (*Workbook, error) {
 	if _, ok := rp.r.Catalog()[query]; !ok {
-		return nil, fmt.Errorf("%w: 表 %s", ErrNotFound, query)
+		return nil, apperr.Errorf(apperr.NotFound, "表 %s", query)
 	}
 	if p.Month == "" {
 		if m, err := rp.r.Named(ctx, "months", p, 1); err == nil && len(m.Rows) > 0 {

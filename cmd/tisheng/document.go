@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"tisheng/internal/apperr"
 	"tisheng/internal/scoped"
 	"tisheng/models"
 	"tisheng/queries"
@@ -98,8 +99,11 @@ func runDocument(ctx context.Context, kind string, args []string, stdout, stderr
 	default:
 		wb, err = rp.SchoolSWOTZip(ctx, p)
 	}
-	if errors.Is(err, reports.ErrNotFound) || errors.Is(err, reports.ErrBadParam) {
-		return fmt.Errorf("没有找到：%s", strings.TrimPrefix(strings.TrimPrefix(err.Error(), reports.ErrNotFound.Error()+": "), reports.ErrBadParam.Error()+": "))
+	if errors.Is(err, reports.ErrNotFound) {
+		return fmt.Errorf("没有找到：%s", apperr.MessageOf(err))
+	}
+	if errors.Is(err, reports.ErrBadParam) {
+		return usagef("%s", apperr.MessageOf(err))
 	}
 	if err != nil {
 		return err

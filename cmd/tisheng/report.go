@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"tisheng/internal/apperr"
 	"tisheng/internal/scoped"
 	"tisheng/internal/warehouse"
 	"tisheng/models"
@@ -105,8 +106,7 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		wb, err = drp.Annual(ctx, p)
 	}
 	if errors.Is(err, reports.ErrNotFound) {
-		// The sentinel's own words are for the server's status mapping, not for a reader.
-		return fmt.Errorf("没有找到：%s", strings.TrimPrefix(err.Error(), reports.ErrNotFound.Error()+": "))
+		return fmt.Errorf("没有找到：%s", apperr.MessageOf(err))
 	}
 	if err != nil {
 		return err

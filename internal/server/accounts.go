@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"tisheng/internal/apperr"
 
 	"github.com/go-chi/chi/v5"
 
@@ -17,45 +18,6 @@ import (
 	"tisheng/queries"
 	"tisheng/reports"
 )
-
-// adminPages is the project office's page: accounts, API tokens and the audit trail.
-// Mounted behind require(IsAdmin): nothing here checks the role again.
-func (s *Server) adminPages() http.Handler {
-	r := chi.NewRouter()
-	r.Get("/", s.html(s.adminPage))
-	r.Post("/users", s.html(s.adminUserForm))
-	r.Post("/subscriptions", s.html(s.adminSubscriptionForm)) // deliver.go
-	return r
-}
-
-// adminAPI is the same for scripts (JSON).
-func (s *Server) adminAPI() http.Handler {
-	r := chi.NewRouter()
-	r.Get("/users", s.api(func(w http.ResponseWriter, r *http.Request) error {
-		us, err := s.accounts.Users(r.Context())
-		if err != nil {
-			return err
-		}
-		return writeJSON(w, us)
-	}))
-	r.Post("/users/{name}/unlock", s.api(s.unlockAPI))
-	s.adminRoutes(r) // batches, their removal, refresh (admin.go)
-	// subscriptions and deliveries (deliver.go)
-	r.Get("/subscriptions", s.api(s.subscriptionsAPI))
-	r.Get("/deliveries", s.api(s.deliveriesAPI))
-	r.Get("/audit", s.api(func(w http.ResponseWriter, r *http.Request) error {
-		f, err := auditFilter(r.URL.Query())
-		if err != nil {
-			return err
-		}
-		es, err := s.accounts.Audit(r.Context(), f)
-		if err != nil {
-			return err
-		}
-		return writeJSON(w, es)
-	}))
-	return r
-}
 
 // unlockAPI clears a name's login throttling: POST /api/admin/users/{name}/unlock. It
 // names the addresses whose buckets it cleared (those the name failed from or was refused
@@ -69,7 +31,7 @@ func (s *Server) unlockAPI(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.audit(r, e)
 	if errors.Is(err, auth.ErrNoUser) {
-		return fmt.Errorf("%w: %s", reports.ErrNotFound, err.Error())
+		return apperr.Errorf(apperr.NotFound, "%s", err.Error())
 	}
 	if err != nil {
 		return err
@@ -93,21 +55,21 @@ func auditFilter(v url.Values) (auth.Filter, error) {
 	if s := v.Get("from"); s != "" {
 		t, err := time.Parse("2006-01-02", s)
 		if err != nil {
-			return f, fmt.Errorf("%w: 起始日期应为 YYYY-MM-DD", errBadRequest)
+			return f, apperr.Errorf(apperr.Invalid, "起始日期应为 YYYY-MM-DD")
 		}
 		f.From = t
 	}
 	if s := v.Get("to"); s != "" {
 		t, err := time.Parse("2006-01-02", s)
 		if err != nil {
-			return f, fmt.Errorf("%w: 截止日期应为 YYYY-MM-DD", errBadRequest)
+			return f, apperr.Errorf(apperr.Invalid, "截止日期应为 YYYY-MM-DD")
 		}
 		f.To = t.AddDate(0, 0, 1)
 	}
 	if s := v.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 {
-			return f, fmt.Errorf("%w: limit", errBadRequest)
+			return f, apperr.Errorf(apperr.Invalid, "limit")
 		}
 		f.Limit = min(n, 100000)
 	}
@@ -185,7 +147,7 @@ func adminData(us []auth.User, ts []auth.Token, es []auth.Entry, throttled func(
 func (s *Server) adminUserForm(w http.ResponseWriter, r *http.Request) error {
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	if err := r.ParseForm(); err != nil {
-		return fmt.Errorf("%w: %v", errBadRequest, err)
+		return apperr.Errorf(apperr.Invalid, "%v", err)
 	}
 	f := r.PostForm
 	op, name := f.Get("op"), strings.TrimSpace(f.Get("name"))
@@ -235,7 +197,7 @@ func (s *Server) adminUserForm(w http.ResponseWriter, r *http.Request) error {
 			msg = "已吊销令牌 " + f.Get("token")
 		}
 	default:
-		return fmt.Errorf("%w: 未知操作", errBadRequest)
+		return apperr.Errorf(apperr.Invalid, "未知操作")
 	}
 	action := auth.ActUser
 	if op == "token" || op == "revoke" {

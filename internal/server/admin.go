@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+	"tisheng/internal/apperr"
 
 	"github.com/go-chi/chi/v5"
 
@@ -15,15 +16,6 @@ import (
 	"tisheng/internal/warehouse"
 	"tisheng/models"
 )
-
-// adminRoutes are the warehouse's maintenance: list the batches, take one back, refresh.
-// They carry no authentication of their own: Handler mounts them at /api/admin, and the
-// mount is where an admin-only check belongs.
-func (s *Server) adminRoutes(r chi.Router) {
-	r.Get("/batches", s.api(s.batchesAPI))
-	r.Post("/batches/{id}/delete", s.api(s.deleteBatchAPI))
-	r.Post("/refresh", s.api(s.refreshAPI))
-}
 
 // who names the person behind an admin request, for batch_removals and the audit trail.
 func (s *Server) who(r *http.Request) string { return scopeOf(r.Context()).User }
@@ -48,7 +40,7 @@ func (s *Server) batchesAPI(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) deleteBatchAPI(w http.ResponseWriter, r *http.Request) error {
 	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
 	if err != nil {
-		return fmt.Errorf("%w: 批次编号应为数字", errBadRequest)
+		return apperr.Errorf(apperr.Invalid, "批次编号应为数字")
 	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
@@ -56,9 +48,7 @@ func (s *Server) deleteBatchAPI(w http.ResponseWriter, r *http.Request) error {
 	s.audit(r, auth.Entry{Action: auth.ActBatchRemove, Object: fmt.Sprint(id), OK: err == nil, Detail: fmt.Sprint(removed, " ", err)})
 	var nb *warehouse.NoBatchError
 	if errors.As(err, &nb) {
-		w.Header().Set("Content-Type", "application/json; charset=utf-8")
-		w.WriteHeader(http.StatusNotFound)
-		return json.NewEncoder(w).Encode(map[string]string{"error": nb.Error()})
+		return apperr.Wrap(apperr.NotFound, err, nb.Error())
 	}
 	if err != nil {
 		return err

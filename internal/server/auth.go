@@ -3,12 +3,12 @@ package server
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+	"tisheng/internal/apperr"
 
 	"github.com/go-chi/chi/v5/middleware"
 
@@ -32,12 +32,12 @@ func scopeOf(ctx context.Context) auth.Scope {
 	return sc
 }
 
-// ErrForbidden is a request beyond the caller's scope or role.
-var ErrForbidden = errors.New("forbidden")
+// ErrForbidden matches every refusal of a request beyond the caller's scope or role.
+var ErrForbidden = apperr.Sentinel(apperr.Forbidden)
 
 // forbidden says in Chinese what the caller asked for and what its scope is.
 func forbidden(sc auth.Scope, what string) error {
-	return fmt.Errorf("%w: 无权访问%s（您的范围：%s，角色：%s）", ErrForbidden, what, sc.String(), sc.Role.Label())
+	return apperr.Errorf(apperr.Forbidden, "无权访问%s（您的范围：%s，角色：%s）", what, sc.String(), sc.Role.Label())
 }
 
 const sessionCookie = "tisheng_session"
@@ -100,13 +100,13 @@ func (s *Server) authenticate(page bool) func(http.Handler) http.Handler {
 				}
 				s.auditSampled(r, "401", auth.Entry{Scope: "无", Action: auth.ActUnauthorized, Object: r.Method + " " + r.URL.Path, Detail: credentialKind(r)})
 				w.Header().Set("WWW-Authenticate", `Bearer realm="tisheng"`)
-				writeJSONError(w, http.StatusUnauthorized, "请先登录（网页登录，或在请求头 Authorization: Bearer 中提供 API 令牌）")
+				writeError(w, http.StatusUnauthorized, "请先登录（网页登录，或在请求头 Authorization: Bearer 中提供 API 令牌）")
 				return
 			}
 			sc := s.scopeFor(r.Context(), u)
 			if !sc.Valid() {
 				s.audit(r, auth.Entry{User: u.Name, Role: string(u.Role), Scope: "无", Action: auth.ActDenied, Object: r.Method + " " + r.URL.Path, Detail: "账号的范围不完整"})
-				writeJSONError(w, http.StatusForbidden, "账号的范围不完整，请联系管理员")
+				writeError(w, http.StatusForbidden, "账号的范围不完整，请联系管理员")
 				return
 			}
 			next.ServeHTTP(w, r.WithContext(withScope(r.Context(), sc)))

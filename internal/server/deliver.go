@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"tisheng/internal/apperr"
 
 	"tisheng/internal/auth"
 	"tisheng/internal/deliver"
@@ -47,13 +48,13 @@ func (vs viewSource) District(ctx context.Context, d string) (*reports.Reports, 
 func (s *Server) Report(ctx context.Context, sc auth.Scope, name string, p queries.Params, headline bool) (*reportkind.Result, error) {
 	k, ok := reportkind.Get(name)
 	if !ok {
-		return nil, fmt.Errorf("%w: 报表 %s", reports.ErrNotFound, name)
+		return nil, apperr.Errorf(apperr.NotFound, "报表 %s", name)
 	}
 	if !k.May(sc) {
 		return nil, forbidden(sc, k.Label)
 	}
 	if !s.ready(ctx) {
-		return nil, errNoData
+		return nil, s.noData()
 	}
 	v, err := s.viewFor(ctx, sc)
 	if err != nil {
@@ -67,7 +68,7 @@ func (s *Server) Report(ctx context.Context, sc auth.Scope, name string, p queri
 		p.School = sc.School // a school user's own school, unasked
 	}
 	if k.School && p.School == "" {
-		return nil, fmt.Errorf("%w: 请指定学校：/download/%s?school=学校代码", reports.ErrBadParam, k.File)
+		return nil, apperr.Errorf(apperr.Invalid, "参数错误：请指定学校：/download/%s?school=学校代码", k.File)
 	}
 	wb, err := k.Build(ctx, viewSource{s, v}, p)
 	if err != nil {
@@ -110,7 +111,7 @@ func (s *Server) Recipient(ctx context.Context, user string) (auth.Scope, error)
 func (s *Server) Check(ctx context.Context, sc auth.Scope, name string, p queries.Params) error {
 	k, ok := reportkind.Get(name)
 	if !ok {
-		return fmt.Errorf("%w: 报表 %s", reports.ErrNotFound, name)
+		return apperr.Errorf(apperr.NotFound, "报表 %s", name)
 	}
 	if !k.May(sc) {
 		return forbidden(sc, k.Label)
@@ -124,7 +125,7 @@ func (s *Server) Check(ctx context.Context, sc auth.Scope, name string, p querie
 	d := s.schoolDistrict(ctx, p.School)
 	switch {
 	case d == "":
-		return fmt.Errorf("%w: 学校 %s 不在学校信息中", reports.ErrNotFound, p.School)
+		return apperr.Errorf(apperr.NotFound, "学校 %s 不在学校信息中", p.School)
 	case sc.School != "" && sc.School != p.School, sc.District != "" && sc.District != d:
 		return forbidden(sc, "学校 "+p.School)
 	}
@@ -280,11 +281,11 @@ func (s *Server) subscriptionsData(ctx context.Context, sc auth.Scope, self bool
 // every change to the caller's own subscriptions. It returns the message for the page.
 func (s *Server) subscriptionForm(w http.ResponseWriter, r *http.Request, self bool) (string, error) {
 	if s.delivery == nil {
-		return "", fmt.Errorf("%w: 这个服务器没有启用报表投递", errBadRequest)
+		return "", apperr.Errorf(apperr.Invalid, "这个服务器没有启用报表投递")
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	if err := r.ParseForm(); err != nil {
-		return "", fmt.Errorf("%w: %v", errBadRequest, err)
+		return "", apperr.Errorf(apperr.Invalid, "%v", err)
 	}
 	f := r.PostForm
 	sc := scopeOf(r.Context())
@@ -307,13 +308,13 @@ func (s *Server) subscriptionForm(w http.ResponseWriter, r *http.Request, self b
 		sub, err := s.delivery.Add(ctx, deliver.NewSubscription{User: user, Report: f.Get("report"), School: f.Get("school"), Schedule: schedule,
 			To: f.Get("channel") + ":" + strings.TrimSpace(f.Get("to")), Secret: f.Get("secret")}, actorOf(sc))
 		if err != nil {
-			return "", fmt.Errorf("%w: 添加订阅失败：%v", errBadRequest, err)
+			return "", apperr.Errorf(apperr.Invalid, "添加订阅失败：%v", err)
 		}
 		return fmt.Sprintf("已添加订阅 #%d：%s 的%s，%s发送到%s %s", sub.ID, sub.User, deliver.ReportLabel(sub.Report), deliver.ScheduleLabel(sub.Schedule),
 			deliver.ChannelLabel(sub.Channel), sub.Target), nil
 	case "rm":
 		if err := s.delivery.Remove(ctx, id, owner, actorOf(sc)); err != nil {
-			return "", fmt.Errorf("%w: %v", errBadRequest, err)
+			return "", apperr.Errorf(apperr.Invalid, "%v", err)
 		}
 		return fmt.Sprintf("已删除订阅 #%d", id), nil
 	case "resend":
@@ -321,11 +322,11 @@ func (s *Server) subscriptionForm(w http.ResponseWriter, r *http.Request, self b
 			return "", forbidden(sc, "重新发送")
 		}
 		if err := s.delivery.Resend(ctx, id, actorOf(sc)); err != nil {
-			return "", fmt.Errorf("%w: %v", errBadRequest, err)
+			return "", apperr.Errorf(apperr.Invalid, "%v", err)
 		}
 		return fmt.Sprintf("投递 #%d 已重新排队", id), nil
 	}
-	return "", fmt.Errorf("%w: 未知操作", errBadRequest)
+	return "", apperr.Errorf(apperr.Invalid, "未知操作")
 }
 
 func (s *Server) adminSubscriptionForm(w http.ResponseWriter, r *http.Request) error {

@@ -1,11 +1,10 @@
 package server
 
 import (
-	"fmt"
 	"net/http"
+	"tisheng/internal/apperr"
 
 	"tisheng/queries"
-	"tisheng/reports"
 )
 
 // The documents offices file (reports/annual_doc.go, reports/swot_doc.go) are report kinds
@@ -16,7 +15,7 @@ import (
 // user's own district; a caller who sees every district names one.
 func (s *Server) swotZipDownload(w http.ResponseWriter, r *http.Request, v *view, p queries.Params) error {
 	if p.District == "" && v.schools == nil {
-		return fmt.Errorf("%w: 请指定区县：/download/swot.zip?district=区县", reports.ErrBadParam)
+		return apperr.Errorf(apperr.Invalid, "参数错误：请指定区县：/download/swot.zip?district=区县")
 	}
 	wb, err := v.rp.SchoolSWOTZip(r.Context(), p)
 	if err != nil {

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/json"
 	"fmt"
 	"io/fs"
 	"net"
@@ -37,7 +36,7 @@ func (s *Server) hostCheck(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !hostAllowed(r.Host, allowed) {
 			s.log.Warn("foreign host refused", "host", r.Host, "remote", clientIP(r))
-			writeJSONError(w, http.StatusMisdirectedRequest, "主机名不在允许列表中（tisheng serve --allowed-hosts）")
+			writeError(w, http.StatusMisdirectedRequest, "主机名不在允许列表中（tisheng serve --allowed-hosts）")
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -86,7 +85,7 @@ func (s *Server) crossOrigin(next http.Handler) http.Handler {
 			e.User, e.Role, e.Scope = u.Name, string(u.Role), s.scopeFor(r.Context(), u).String()
 		}
 		s.auditSampled(r, "cross-origin", e)
-		writeJSONError(w, http.StatusForbidden, "拒绝跨站请求")
+		writeError(w, http.StatusForbidden, "拒绝跨站请求")
 	}))
 	return cop.Handler(next)
 }
@@ -106,11 +105,4 @@ func staticFiles(fsys fs.FS) http.Handler {
 		}
 		files.ServeHTTP(w, r)
 	})
-}
-
-func writeJSONError(w http.ResponseWriter, code int, msg string) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Del("Content-Disposition")
-	w.WriteHeader(code)
-	json.NewEncoder(w).Encode(map[string]string{"error": msg})
 }

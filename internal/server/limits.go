@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +11,7 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+	"tisheng/internal/apperr"
 
 	"tisheng/internal/auth"
 	"tisheng/queries"
@@ -176,12 +176,7 @@ func (s slots) release() { <-s }
 
 // busy answers 503 at once, in Chinese, with Retry-After, so that excess work queues at
 // the client rather than in memory here.
-func busy(w http.ResponseWriter, msg string) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Retry-After", fmt.Sprint(retryAfter))
-	w.WriteHeader(http.StatusServiceUnavailable)
-	json.NewEncoder(w).Encode(map[string]string{"error": msg})
-}
+func busy(w http.ResponseWriter, msg string) { writeError(w, http.StatusServiceUnavailable, msg) }
 
 // sqlGate admits ad-hoc queries: at most max of everyone's at once, at most perScope of one
 // district's or school's, and one more for the project office whatever the others hold
@@ -252,11 +247,6 @@ func (g *sqlGate) inside() int {
 	defer g.mu.Unlock()
 	return g.others + g.admins
 }
-
-// busyError is work refused for want of a slot: 503 with Retry-After.
-type busyError struct{ msg string }
-
-func (e *busyError) Error() string { return e.msg }
 
 // deadlines sets each request's write deadline (so a response nobody reads is dropped,
 // with its memory) and makes its body fail if it stalls, falls below the minimum rate or
@@ -364,7 +354,7 @@ func (s *Server) bodyFirst(limit int64, h http.HandlerFunc) http.HandlerFunc {
 		b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 		var mb *http.MaxBytesError
 		if errors.As(err, &mb) {
-			return fmt.Errorf("%w: 请求体超过 %s 的上限", errTooLarge, humanBytes(limit))
+			return apperr.Errorf(apperr.TooLarge, "请求体超过 %s 的上限", humanBytes(limit))
 		}
 		if err != nil {
 			return err
@@ -383,10 +373,7 @@ func onePer(m *sync.Map, msg string, h http.HandlerFunc) http.HandlerFunc {
 		user := scopeOf(r.Context()).User
 		slot, _ := m.LoadOrStore(user, make(slots, 1))
 		if !slot.(slots).tryAcquire() {
-			w.Header().Set("Content-Type", "application/json; charset=utf-8")
-			w.Header().Set("Retry-After", fmt.Sprint(retryAfter))
-			w.WriteHeader(http.StatusTooManyRequests)
-			json.NewEncoder(w).Encode(map[string]string{"error": msg})
+			writeError(w, http.StatusTooManyRequests, msg)
 			return
 		}
 		defer slot.(slots).release()

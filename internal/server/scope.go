@@ -136,7 +136,7 @@ func (s *Server) resolve(h scopedHandler, pages bool) handler {
 			if pages {
 				return h(w, r, nil, p)
 			}
-			return errNoData
+			return s.noData()
 		}
 		v, err := s.viewFor(r.Context(), sc)
 		if err != nil {

@@ -22,6 +22,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"tisheng/internal/apperr"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
@@ -29,7 +30,6 @@ import (
 	"tisheng/ingest"
 	"tisheng/internal/auth"
 	"tisheng/internal/deliver"
-	"tisheng/internal/reportkind"
 	"tisheng/internal/scoped"
 	"tisheng/internal/warehouse"
 	"tisheng/models"
@@ -73,12 +73,13 @@ type Server struct {
 	districtMu sync.Mutex
 	districtOf map[string]string // school code -> district, until the next refresh
 
-	modelsBuilt         atomic.Bool   // the models exist (a refresh has run): until then pages guide
-	userSQL, userUpload sync.Map      // user name -> slots of 1: one ad-hoc query, one upload per user at a time
-	gate                *sqlGate      // ad-hoc query slots (limits.go)
-	uploadSlots         slots         // uploads loading
-	receiving           *sqlGate      // upload bodies being received (limits.go)
-	sampler             *auditSampler // auditlimit.go
+	modelsBuilt         atomic.Bool               // the models exist (a refresh has run): until then pages guide
+	computing           atomic.Pointer[time.Time] // when the refresh under way began; nil: none
+	userSQL, userUpload sync.Map                  // user name -> slots of 1: one ad-hoc query, one upload per user at a time
+	gate                *sqlGate                  // ad-hoc query slots (limits.go)
+	uploadSlots         slots                     // uploads loading
+	receiving           *sqlGate                  // upload bodies being received (limits.go)
+	sampler             *auditSampler             // auditlimit.go
 }
 
 // New wires a server over an open warehouse, its loader and its accounts.
@@ -117,74 +118,11 @@ func (s *Server) Close() { s.scopes.Close() }
 // handler is an HTTP handler that returns its error for errorStatus to answer.
 type handler func(w http.ResponseWriter, r *http.Request) error
 
-// Handler is the whole HTTP interface.
-func (s *Server) Handler() http.Handler {
-	r := chi.NewRouter()
-	r.Use(middleware.RequestID, s.logRequests, middleware.Recoverer, s.hostCheck, securityHeaders, s.crossOrigin, s.deadlines)
-	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") })
-	r.Handle("/static/*", http.StripPrefix("/static/", staticFiles(reports.Static())))
-	r.Get("/login", s.loginPage)
-	r.Post("/login", s.loginPost)
-	r.Post("/logout", s.logout)
-
-	// Everything below needs a caller: pages send the anonymous to /login, the rest say 401.
-	pages := chi.NewRouter()
-	pages.Use(s.authenticate(true), middleware.Timeout(60*time.Second))
-	pages.Get("/", s.page("overview"))
-	pages.Get("/schools", s.page("schools"))
-	pages.Get("/schools/{code}", s.page("school"))
-	pages.Get("/abilities", s.page("abilities"))
-	pages.Get("/trend", s.page("trend"))
-	pages.Get("/quality", s.page("quality"))
-	pages.With(s.require(auth.Scope.CanSQL, "SQL 查询", true)).Get("/sql", s.html(s.sqlPage))
-	pages.With(s.require(auth.Scope.CanUpload, "上传", true)).Get("/upload", s.html(s.uploadPage))
-	pages.With(s.require(auth.Scope.IsAdmin, "管理页面", true)).Mount("/admin", s.adminPages())
-	pages.Get("/me", s.html(s.mePage)) // one's own subscriptions (deliver.go)
-	pages.Post("/me/subscriptions", s.html(s.meSubscriptionForm))
-	pages.NotFound(s.notFound)
-	r.Mount("/", pages)
-
-	api := chi.NewRouter()
-	api.Use(s.authenticate(false))
-	for _, name := range []string{"overview", "schools", "abilities", "trend", "quality"} {
-		api.Get("/"+name, s.api(s.withPageView(s.pageJSON(name))))
-	}
-	api.Get("/school/{code}", s.api(s.withPageView(s.pageJSON("school"))))
-	// A body is read whole before any slot is taken: a client that trickles it holds its own
-	// connection only, until the rate reader cuts it (limits.go).
-	api.With(s.require(auth.Scope.CanSQL, "SQL 查询", false)).Post("/sql", s.bodyFirst(maxSQLBody,
-		onePer(&s.userSQL, "您已有一条查询在运行：请等它结束（或超时中断）后再查询", s.api(s.withView(s.sqlAPI)))))
-	api.With(s.require(auth.Scope.CanUpload, "上传", false)).Post("/ingest",
-		onePer(&s.userUpload, "您已有一个上传在进行：请等它结束后再上传", s.api(s.longBody(s.ingestAPI))))
-	api.With(s.require(auth.Scope.IsAdmin, "管理接口", false)).Mount("/admin", s.adminAPI())
-	api.NotFound(s.notFound)
-	r.Mount("/api", api)
-
-	dl := chi.NewRouter()
-	dl.Use(s.authenticate(false), middleware.Timeout(120*time.Second))
-	for _, k := range reportkind.All() { // 月报, 年报, 学校名单, the Word documents: built as deliveries are (deliver.go)
-		dl.Get("/"+k.File, s.kindDownload(k))
-	}
-	dl.Get("/swot.zip", s.api(s.withView(s.swotZipDownload)))
-	dl.Get("/audit.xlsx", s.require(auth.Scope.IsAdmin, "审计日志", false)(s.api(s.auditDownload)).ServeHTTP)
-	dl.Get("/{query}.xlsx", s.api(s.withView(s.tableDownload(false))))
-	dl.Get("/{query}.csv", s.api(s.withView(s.tableDownload(true))))
-	dl.NotFound(s.notFound)
-	r.Mount("/download", dl)
-	// signed links in delivered messages: the signature is the credential (deliver.go)
-	r.With(middleware.Timeout(120*time.Second)).Get("/link", s.linkDownload)
-	r.NotFound(s.notFound)
-	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		writeJSONError(w, http.StatusMethodNotAllowed, "不支持该请求方法")
-	})
-	return r
-}
-
 // notFound answers an unknown path in the caller's language: a page for browsers, JSON for
 // the API and downloads.
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, "/api/") || strings.HasPrefix(r.URL.Path, "/download/") {
-		writeJSONError(w, http.StatusNotFound, "没有这个地址")
+		writeError(w, http.StatusNotFound, "没有这个地址")
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -231,48 +169,6 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 	})
 }
 
-// errorStatus maps an error to a status and a message fit for the user; anything
-// unexpected is logged and answered with a generic message.
-func (s *Server) errorStatus(r *http.Request, err error) (int, string) {
-	var ge *queries.GuardError
-	var mb *http.MaxBytesError
-	var be *busyError
-	switch {
-	case errors.Is(err, ErrForbidden):
-		return http.StatusForbidden, strings.TrimPrefix(err.Error(), ErrForbidden.Error()+": ")
-	case errors.Is(err, reports.ErrNotFound), errors.Is(err, queries.ErrUnknownQuery):
-		return http.StatusNotFound, strings.TrimPrefix(err.Error(), "not found: ")
-	case errors.Is(err, reports.ErrBadParam):
-		return http.StatusBadRequest, "参数错误：" + strings.TrimPrefix(err.Error(), "bad parameter: ")
-	case errors.As(err, &ge):
-		return http.StatusBadRequest, ge.Msg
-	case errors.Is(err, queries.ErrMemory):
-		return http.StatusUnprocessableEntity, fmt.Sprintf("查询占用内存过多，已中断（每个查询最多 %s）：请缩小范围或先汇总", humanBytes(s.adhoc.Memory))
-	case errors.Is(err, queries.ErrTimeout):
-		return http.StatusRequestTimeout, fmt.Sprintf("查询超过 %s 已中断，请缩小范围", s.adhoc.Timeout)
-	case errors.As(err, &mb):
-		return http.StatusRequestEntityTooLarge, fmt.Sprintf("上传内容超过 %s 的上限", humanBytes(s.cfg.MaxUpload))
-	case errors.As(err, &be):
-		return http.StatusServiceUnavailable, be.msg
-	case errors.Is(err, errTooLarge):
-		return http.StatusRequestEntityTooLarge, strings.TrimPrefix(err.Error(), errTooLarge.Error()+": ")
-	case errors.Is(err, errSlowBody):
-		return http.StatusRequestTimeout, fmt.Sprintf("请求体传送过慢（某 %s 内平均低于 %s/秒，或停顿超过 %s），已中断：请检查网络后重试",
-			s.cfg.BodyWindow, humanBytes(s.cfg.BodyMinRate), s.cfg.BodyStall)
-	case errors.Is(err, errBadRequest):
-		return http.StatusBadRequest, strings.TrimPrefix(err.Error(), errBadRequest.Error()+": ")
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return http.StatusServiceUnavailable, "请求超时，请稍后再试"
-	}
-	s.log.Error("request failed", "id", middleware.GetReqID(r.Context()), "path", r.URL.Path, "err", ingest.MaskSensitive(err.Error()))
-	return http.StatusInternalServerError, "服务器内部错误（请求编号 " + middleware.GetReqID(r.Context()) + "）"
-}
-
-var (
-	errBadRequest = errors.New("bad request")
-	errTooLarge   = errors.New("too large")
-)
-
 // auditForbidden records a 403: another district's school, roster or page, a role's
 // missing right. The path and the refusal are kept, never a body.
 func (s *Server) auditForbidden(r *http.Request, code int, msg string) {
@@ -291,13 +187,7 @@ func (s *Server) api(h handler) http.HandlerFunc {
 		if err := h(w, r); err != nil {
 			code, msg := s.errorStatus(r, err)
 			s.auditForbidden(r, code, msg)
-			if code == http.StatusServiceUnavailable {
-				w.Header().Set("Retry-After", fmt.Sprint(retryAfter))
-			}
-			w.Header().Set("Content-Type", "application/json; charset=utf-8")
-			w.Header().Del("Content-Disposition")
-			w.WriteHeader(code)
-			json.NewEncoder(w).Encode(map[string]string{"error": msg})
+			writeError(w, code, msg)
 		}
 	}
 }
@@ -323,12 +213,34 @@ func params(r *http.Request) (queries.Params, error) {
 	return reports.ParseParams(v)
 }
 
-// emptyPage is what every page shows before the first refresh: what to load, in order.
-func emptyPage(name string, sc auth.Scope) *reports.Page {
-	return &reports.Page{Name: name, Title: pageTitles[name], Empty: true, Viewer: viewer(sc)}
+// emptyPage is what every page shows before the first refresh: what to load, in order, or,
+// while the figures are being computed (serve catching up at start on files loaded before
+// a restart, an upload's refresh), since when, and to reload shortly.
+func (s *Server) emptyPage(name string, sc auth.Scope) *reports.Page {
+	pg := &reports.Page{Name: name, Title: reports.PageTitle(name), Empty: true, Viewer: viewer(sc)}
+	if msg := s.computingNote(); msg != "" {
+		pg.Extra = map[string]string{"computing": msg}
+	}
+	return pg
 }
 
-var pageTitles = map[string]string{"overview": "总览", "schools": "学校进度", "school": "学校详情", "abilities": "能力点", "trend": "月度趋势", "quality": "数据质量"}
+// computingNote says, while a refresh is under way, since when the figures are computed.
+func (s *Server) computingNote() string {
+	t := s.computing.Load()
+	if t == nil {
+		return ""
+	}
+	return fmt.Sprintf("统计正在计算（自 %s 起，已 %d 秒），请稍后刷新本页", t.Format("15:04:05"), int(time.Since(*t).Seconds()))
+}
+
+// noData is the answer to a download or query on a warehouse whose models are not built:
+// they are being computed, or nothing is loaded yet.
+func (s *Server) noData() error {
+	if msg := s.computingNote(); msg != "" {
+		return apperr.New(apperr.Unavailable, msg)
+	}
+	return errNoData
+}
 
 // ready reports whether the models have been built; a fresh warehouse has only its raw
 // tables, and every page then guides instead of failing.
@@ -345,14 +257,14 @@ func (s *Server) ready(ctx context.Context) bool {
 }
 
 // errNoData is a download or query on a warehouse whose models were never built.
-var errNoData = fmt.Errorf("%w: 仓库里还没有可统计的数据：请先导入学校信息、教师名单和学时等文件", reports.ErrNotFound)
+var errNoData = apperr.Errorf(apperr.NotFound, "仓库里还没有可统计的数据：请先导入学校信息、教师名单和学时等文件")
 
 func (s *Server) page(name string) http.HandlerFunc {
 	return s.html(s.withPageView(func(w http.ResponseWriter, r *http.Request, v *view, p queries.Params) error {
 		sc := scopeOf(r.Context())
 		if v == nil {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-			return s.reports.Render(w, "page", emptyPage(name, sc))
+			return s.reports.Render(w, "page", s.emptyPage(name, sc))
 		}
 		if name == "overview" && sc.Role == auth.RoleSchool && r.URL.RawQuery == "" {
 			// a school's overview is its own page
@@ -372,7 +284,7 @@ func (s *Server) page(name string) http.HandlerFunc {
 func (s *Server) pageJSON(name string) scopedHandler {
 	return func(w http.ResponseWriter, r *http.Request, v *view, p queries.Params) error {
 		if v == nil {
-			return writeJSON(w, emptyPage(name, scopeOf(r.Context())))
+			return writeJSON(w, s.emptyPage(name, scopeOf(r.Context())))
 		}
 		pg, err := v.rp.Build(r.Context(), name, p)
 		if err != nil {
@@ -430,12 +342,12 @@ func (s *Server) sqlAPI(w http.ResponseWriter, r *http.Request, v *view, _ queri
 			SQL string `json:"sql"`
 		}
 		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-			return fmt.Errorf("%w: 请求体应为 JSON：{\"sql\": \"…\"}", errBadRequest)
+			return apperr.Errorf(apperr.Invalid, "请求体应为 JSON：{\"sql\": \"…\"}")
 		}
 		q = body.SQL
 	} else {
 		if err := r.ParseForm(); err != nil {
-			return fmt.Errorf("%w: %v", errBadRequest, err)
+			return apperr.Errorf(apperr.Invalid, "%v", err)
 		}
 		q = r.PostForm.Get("sql")
 	}
@@ -456,7 +368,7 @@ func (s *Server) sqlAPI(w http.ResponseWriter, r *http.Request, v *view, _ queri
 	switch format {
 	case "arrow", "json", "csv", "xlsx":
 	default:
-		return fmt.Errorf("%w: format 应为 json、csv、xlsx 或 arrow", errBadRequest)
+		return apperr.Errorf(apperr.Invalid, "format 应为 json、csv、xlsx 或 arrow")
 	}
 	// Checked before a slot is taken (a refused query holds none, however often it is
 	// sent) and before any byte is written (a refusal is still a clean 4xx).
@@ -469,7 +381,7 @@ func (s *Server) sqlAPI(w http.ResponseWriter, r *http.Request, v *view, _ queri
 	}
 	leave, why := s.gate.enter(scopeOf(r.Context()))
 	if leave == nil {
-		return &busyError{why}
+		return apperr.New(apperr.Busy, why)
 	}
 	defer leave()
 	switch format {
@@ -654,7 +566,7 @@ func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request) (string, 
 	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxUpload)
 	mr, err := r.MultipartReader()
 	if err != nil {
-		return "", nil, opts, fmt.Errorf("%w: 请用 multipart/form-data 上传文件", errBadRequest)
+		return "", nil, opts, apperr.Errorf(apperr.Invalid, "请用 multipart/form-data 上传文件")
 	}
 	dir, err := os.MkdirTemp(s.uploadDir(), "upload-")
 	if err != nil {
@@ -673,7 +585,7 @@ func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request) (string, 
 		name := part.FormName()
 		if (name == "files" || name == "file") && part.FileName() != "" {
 			if len(files) == s.cfg.MaxUploadFiles {
-				return dir, nil, opts, fmt.Errorf("%w: 一次最多上传 %d 个文件，这次多于 %d 个：请分批上传，没有导入任何文件", errTooLarge, s.cfg.MaxUploadFiles, s.cfg.MaxUploadFiles)
+				return dir, nil, opts, apperr.Errorf(apperr.TooLarge, "一次最多上传 %d 个文件，这次多于 %d 个：请分批上传，没有导入任何文件", s.cfg.MaxUploadFiles, s.cfg.MaxUploadFiles)
 			}
 			u, err := saveUpload(dir, len(files), part)
 			if err != nil {
@@ -683,7 +595,7 @@ func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request) (string, 
 			continue
 		}
 		if others++; others > maxOtherParts {
-			return dir, nil, opts, fmt.Errorf("%w: 上传请求中文件以外的字段过多（最多 %d 个）：只需 files、as_of 和 school，没有导入任何文件", errBadRequest, maxOtherParts)
+			return dir, nil, opts, apperr.Errorf(apperr.Invalid, "上传请求中文件以外的字段过多（最多 %d 个）：只需 files、as_of 和 school，没有导入任何文件", maxOtherParts)
 		}
 		switch name {
 		case "as_of":
@@ -691,7 +603,7 @@ func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request) (string, 
 			if s := strings.TrimSpace(string(v)); s != "" {
 				t, err := time.Parse("2006-01-02", s)
 				if err != nil {
-					return dir, nil, opts, fmt.Errorf("%w: 数据截止日期应为 YYYY-MM-DD", errBadRequest)
+					return dir, nil, opts, apperr.Errorf(apperr.Invalid, "数据截止日期应为 YYYY-MM-DD")
 				}
 				opts.AsOf = t
 			}
@@ -701,7 +613,7 @@ func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request) (string, 
 		}
 	}
 	if len(files) == 0 {
-		return dir, nil, opts, fmt.Errorf("%w: 没有选择文件", errBadRequest)
+		return dir, nil, opts, apperr.Errorf(apperr.Invalid, "没有选择文件")
 	}
 	return dir, files, opts, nil
 }
@@ -742,6 +654,9 @@ func (s *Server) refresh(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	began := time.Now()
+	s.computing.Store(&began)
+	defer s.computing.Store(nil)
 	_, err = models.Refresh(ctx, s.wh, p)
 	s.reports.Invalidate()
 	s.scopes.Invalidate()

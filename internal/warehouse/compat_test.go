@@ -133,12 +133,26 @@ func TestWarehouseOfDuckDB112(t *testing.T) {
 	after112 := analystTables(ctx, t, wh.DB, means)
 	wh.Close()
 
+	cat, err := models.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, table := range builtinTables(t) {
-		for _, c := range []struct {
+		cases := []struct {
 			what string
 			rows []string
 			want []string
-		}{{"as DuckDB 1.1.2 built it", built112[table], after112[table]}, {"refreshed on this engine", before[table], after[table]}} {
+		}{{"refreshed on this engine", before[table], after[table]}}
+		if _, model := cat.Model(table); !model {
+			// the loaded rows read as 1.1.2 wrote them; a model's table as 1.1.2 built it
+			// equals a fresh build only until a model is changed (swot_inputs was since)
+			cases = append(cases, struct {
+				what string
+				rows []string
+				want []string
+			}{"as DuckDB 1.1.2 wrote it", built112[table], after112[table]})
+		}
+		for _, c := range cases {
 			if a := c.want; strings.Join(c.rows, "\n") != strings.Join(a, "\n") {
 				t.Errorf("%s %s: %d rows, a fresh build %d; first difference: %s", table, c.what, len(c.rows), len(a), firstDiff(c.rows, a))
 			}

@@ -1,4 +1,5 @@
 -- 能力点: per point, for the month (of a district): teachers with a result, first attempt against final result, 优秀; retakes that turned a fail into a pass show as the gap between the two rates.
+-- @title: 能力点首次与最终通过
 SELECT p.ability_code AS code, any_value(p.ability_name) AS ability_name,
        any_value(p.dimension) AS dimension, any_value(p.environment) AS environment,
        count(*) AS teachers_chose,

@@ -1,4 +1,5 @@
 -- 年度实施情况报告: the points teachers chose (have any result for), passed and passed with 优秀 in the month (of a district), by point, dimension and environment, as ability_choices gives them for the latest month; every point, dimension and environment of the profile's catalogue is listed, with 0 where nobody chose it.
+-- @title: 年度能力点选择
 WITH r AS (
     SELECT p.teacher_key, p.ability_code, p.ability_name, p.dimension, p.environment, p.passed, p.excellent
     FROM teacher_points p
@@ -22,7 +23,7 @@ by_env AS (
 ),
 cat AS (SELECT code, any_value(name) AS name, any_value(dimension) AS dimension, any_value(environment) AS environment FROM profile_catalogue GROUP BY code),
 rows AS (
-    SELECT 'code' AS by, coalesce(b.code, c.code) AS code, coalesce(b.ability_name, c.name) AS ability_name,
+    SELECT 'code' AS "by", coalesce(b.code, c.code) AS code, coalesce(b.ability_name, c.name) AS ability_name,
            coalesce(b.dimension, c.dimension) AS dimension, coalesce(b.environment, c.environment) AS environment,
            coalesce(b.teachers_chose, 0) AS teachers_chose, coalesce(b.teachers_passed, 0) AS teachers_passed,
            coalesce(b.teachers_excellent, 0) AS teachers_excellent
@@ -36,8 +37,8 @@ rows AS (
            coalesce(b.teachers_chose, 0), coalesce(b.teachers_passed, 0), coalesce(b.teachers_excellent, 0)
     FROM by_env b FULL JOIN (SELECT DISTINCT environment FROM profile_catalogue) c ON c.environment = b.environment
 )
-SELECT by, code, ability_name, dimension, environment, teachers_chose, teachers_passed, teachers_excellent,
+SELECT "by", code, ability_name, dimension, environment, teachers_chose, teachers_passed, teachers_excellent,
        CASE WHEN teachers_chose = 0 THEN NULL ELSE teachers_passed / teachers_chose END AS pass_rate
 FROM rows
-ORDER BY CASE by WHEN 'code' THEN 1 WHEN 'dimension' THEN 2 ELSE 3 END,
+ORDER BY CASE "by" WHEN 'code' THEN 1 WHEN 'dimension' THEN 2 ELSE 3 END,
          regexp_extract(code, '^[^0-9]*'), TRY_CAST(regexp_extract(code, '[0-9]+') AS INTEGER), code, dimension, environment

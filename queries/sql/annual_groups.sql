@@ -1,4 +1,5 @@
 -- 年度实施情况报告: the month's figures by district, school, 学段, subject and age band (of a district), as annual_by_group gives them for the latest month.
+-- @title: 年度分组情况
 WITH t AS (SELECT * FROM teacher_progress_monthly WHERE month = $month AND ($district = '' OR district = $district)),
 g AS (
     SELECT 'district' AS group_by, district AS group_value, * FROM t

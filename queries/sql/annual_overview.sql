@@ -1,4 +1,5 @@
 -- 年度实施情况报告: the headline figures of the month closing the year (of a district), as annual_summary gives them for the latest month: teachers, full-time teachers, participation, completion, pass and 优秀 with their counts, average hours, the share covering three dimensions, and the schools at the gate.
+-- @title: 年度主要指标
 WITH t AS (SELECT * FROM teacher_progress_monthly WHERE month = $month AND ($district = '' OR district = $district)),
 g AS (SELECT * FROM school_gate_monthly WHERE month = $month AND ($district = '' OR district = $district))
 SELECT count(*) AS teachers,

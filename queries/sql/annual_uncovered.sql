@@ -1,4 +1,5 @@
 -- 年度实施情况报告: per district (of a district), the dimensions and environments of the profile's catalogue in which no teacher passed a point in the month.
+-- @title: 无人通过的维度与环境
 WITH d AS (
     SELECT DISTINCT district FROM school_gate_monthly
     WHERE month = $month AND teachers > 0 AND district IS NOT NULL AND ($district = '' OR district = $district)

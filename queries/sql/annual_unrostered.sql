@@ -1,4 +1,5 @@
 -- 年度实施情况报告: per district (of a district), the people with rows in the month's counted hours files who are on no roster that month: their hours count for no one until a roster lists them.
+-- @title: 有学时但不在名单的人员
 WITH e AS (SELECT * FROM effective_batches WHERE month = $month AND kind = 'hours'),
 rows AS (
     SELECT coalesce(h.teacher_key, mi.teacher_key) AS teacher_key, e.school_code

@@ -1,4 +1,5 @@
 -- 数据质量: the files loaded with data as of the month or earlier (of a district: the files that count for its schools in some month, and its own uploads; catalogues always), newest first.
+-- @title: 已导入的文件
 SELECT batch_id, file_name, kind, as_of, loaded_at, rows_total, accepted, rejected, reject_share,
        effective_schools, superseded, unmatched_rows
 FROM data_quality

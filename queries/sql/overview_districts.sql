@@ -1,4 +1,5 @@
 -- 总览: per district in the month: teachers, hours completion, assessment pass, schools at the gate; a district on the school list with no roster yet is listed as not loaded.
+-- @title: 各区县进度
 WITH d AS (
     SELECT district, count(*) AS listed FROM school_info
     WHERE month = $month AND ($district = '' OR district = $district) GROUP BY district

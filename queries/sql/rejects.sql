@@ -1,4 +1,5 @@
 -- 数据质量: refused rows with their reasons (of one batch, or of the files with data as of the month or earlier; of a district: its own uploads' rows and its schools' uploads', and of the project office's loads the rows naming its schools in the file's month).
+-- @title: 拒收的行
 WITH d AS (SELECT school_code, school_name, month FROM school_info WHERE district = $district)
 SELECT r.batch_id, b.file_name, r.row_no, r.column_name, r.reason, r.row_values
 FROM rejects r JOIN batches b USING (batch_id)

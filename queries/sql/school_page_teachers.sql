@@ -1,4 +1,5 @@
 -- 学校详情: every teacher of the school in the month, with the 研修考核 view's columns and what each still lacks (one scan for the page's two teacher tables).
+-- @title: 学校教师与待办
 WITH p AS (SELECT * FROM profile),
 t AS (
     SELECT t.*,

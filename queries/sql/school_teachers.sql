@@ -1,4 +1,5 @@
 -- 学校详情: the teacher list as the platform's 研修考核 view shows it.
+-- @title: 教师名单
 SELECT name, id_masked, research_group, subject, is_full_time,
        hours_total::VARCHAR || '/' || (SELECT rtrim(rtrim(total_hours_min::VARCHAR, '0'), '.') FROM profile) AS hours_progress,
        hours_total, hours_online, hours_practice, hours_met, abilities_passed, abilities_passed_codes,

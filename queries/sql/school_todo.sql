@@ -1,4 +1,5 @@
 -- 学校详情: who to chase, and for what: the school's teachers who have not completed, full-time teachers (who count towards the gate) first, the furthest behind first.
+-- @title: 需要跟进的教师
 WITH p AS (SELECT * FROM profile),
 t AS (
     SELECT t.*,

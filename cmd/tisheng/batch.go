@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -15,28 +13,28 @@ import (
 	"tisheng/models"
 )
 
-const batchUsage = "usage: tisheng batch list --db FILE | tisheng batch rm --db FILE ID..."
+const batchSynopsis = "tisheng batch list --db 文件 | tisheng batch rm --db 文件 批次号…"
 
 // runBatch lists the loaded files, or takes some back (rows, rejects, catalogue entries and
 // batch in one transaction, recorded with the OS user's name) and refreshes.
 func runBatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return errors.New(batchUsage)
+	sub, err := subcommand("batch", batchSynopsis, []string{"list", "ls", "rm"}, args, stdout, stderr)
+	if err != nil {
+		return err
 	}
-	sub := args[0]
-	fs := flag.NewFlagSet("batch "+sub, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	db := fs.String("db", "", "warehouse file")
-	if err := fs.Parse(args[1:]); err != nil {
+	fs := newFlags("batch " + sub)
+	db := fs.String("db", "", "仓库`文件`")
+	rest, err := parseFlags(fs, batchSynopsis, args[1:], stdout, stderr)
+	if err != nil {
 		return err
 	}
 	if *db == "" {
-		return errors.New(batchUsage)
+		return usagef("需要 --db 仓库文件")
 	}
 	switch sub {
 	case "list", "ls":
-		if fs.NArg() != 0 {
-			return errors.New(batchUsage)
+		if len(rest) != 0 {
+			return usagef("多余的参数：%v（batch list 只需 --db）", rest)
 		}
 		wh, err := warehouse.OpenExisting(ctx, *db)
 		if err != nil {
@@ -45,11 +43,11 @@ func runBatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		defer wh.Close()
 		return listBatches(ctx, wh, stdout)
 	case "rm":
-		if fs.NArg() == 0 {
-			return errors.New(batchUsage)
+		if len(rest) == 0 {
+			return usagef("需要要删除的批次号（tisheng batch list 列出它们）")
 		}
 		var ids []int64
-		for _, a := range fs.Args() {
+		for _, a := range rest {
 			id, err := strconv.ParseInt(a, 10, 64)
 			if err != nil {
 				return fmt.Errorf("批次编号应为数字：%q", a)
@@ -73,7 +71,7 @@ func runBatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return nil
 	}
-	return fmt.Errorf("unknown batch command %q; %s", sub, batchUsage)
+	return usagef("tisheng batch 没有子命令「%s」", sub)
 }
 
 func listBatches(ctx context.Context, wh *warehouse.Warehouse, stdout io.Writer) error {

@@ -88,9 +88,22 @@ func TestCLIRefusals(t *testing.T) {
 }
 
 func TestCLIHelpInChinese(t *testing.T) {
-	for _, cmd := range []string{"ingest", "refresh", "report", "serve", "sql", "gen", "demo"} {
-		t.Run(cmd, func(t *testing.T) {
-			code, stdout, _ := runCLI(t, nil, cmd, "-h")
+	// every command and every sub-command: -h prints its usage, exits 0, opens nothing
+	for _, args := range [][]string{{"ingest"}, {"refresh"}, {"report"}, {"report", "annual-doc"}, {"report", "swot"},
+		{"serve"}, {"sql"}, {"gen"}, {"demo"}, {"deliver"},
+		{"user"}, {"user", "add"}, {"user", "list"}, {"user", "disable"}, {"user", "enable"}, {"user", "unlock"}, {"user", "passwd"},
+		{"token"}, {"token", "add"}, {"token", "list"}, {"token", "revoke"},
+		{"batch"}, {"batch", "list"}, {"batch", "rm"},
+		{"subscription"}, {"subscription", "add"}, {"subscription", "list"}, {"subscription", "rm"}} {
+		cmd := args[0]
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			code, stdout, _ := runCLI(t, nil, append(args, "-h")...)
+			if len(args) > 1 || cmd == "user" || cmd == "token" || cmd == "batch" || cmd == "subscription" {
+				if code != 0 || !strings.Contains(stdout, "用法：tisheng "+cmd) {
+					t.Fatalf("exit %d:\n%s", code, stdout)
+				}
+				return
+			}
 			if code != 0 || !strings.Contains(stdout, "用法：tisheng "+cmd) || !strings.Contains(stdout, "--db") && cmd != "gen" && cmd != "demo" {
 				t.Fatalf("exit %d:\n%s", code, stdout)
 			}

@@ -147,10 +147,10 @@ tisheng subscription rm --db 文件 订阅编号…`
 // runSubscription: tisheng subscription add|list|rm.
 func runSubscription(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	synopsis := strings.Replace(subscriptionSynopsis, "REPORTS", reportkind.Names(), 1)
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		return usagef("用法：\n%s", synopsis)
+	op, err := subcommand("subscription", synopsis, []string{"add", "list", "rm"}, args, stdout, stderr)
+	if err != nil {
+		return err
 	}
-	op := args[0]
 	fs := newFlags("subscription " + op)
 	db := fs.String("db", "", "仓库`文件`")
 	user := fs.String("user", "", "收件人`用户名`：报表按此用户的数据范围生成")

@@ -98,3 +98,25 @@ func printUsage(w io.Writer, fs *flag.FlagSet, synopsis string) {
 		fmt.Fprintf(w, "%s\n        %s\n", head, strings.ReplaceAll(usage, "\n", "\n        "))
 	})
 }
+
+// subcommand reads the sub-command of a command with several (user add, batch rm, …):
+// -h, --help or help prints the command's usage and ends well; nothing, or one the command
+// does not have, is a command line that cannot run (exit 2), with the usage.
+func subcommand(cmd, synopsis string, ops []string, args []string, stdout, stderr io.Writer) (string, error) {
+	if len(args) == 0 {
+		fmt.Fprintf(stderr, "用法：%s\n", synopsis)
+		return "", usagef("tisheng %s 需要子命令：%s", cmd, strings.Join(ops, "、"))
+	}
+	switch args[0] {
+	case "-h", "--help", "-help", "help":
+		fmt.Fprintf(stdout, "用法：%s\n\n每个子命令后加 -h 查看它的全部选项。\n", synopsis)
+		return "", errHelp
+	}
+	for _, op := range ops {
+		if args[0] == op {
+			return op, nil
+		}
+	}
+	fmt.Fprintf(stderr, "用法：%s\n", synopsis)
+	return "", usagef("tisheng %s 没有子命令「%s」（可选：%s）", cmd, args[0], strings.Join(ops, "、"))
+}

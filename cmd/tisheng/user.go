@@ -67,10 +67,11 @@ func checkKnownScope(ctx context.Context, wh *warehouse.Warehouse, u auth.User, 
 
 // runUser: tisheng user add|list|disable|enable|unlock|passwd.
 func runUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return errors.New("用法：tisheng user add|list|disable|enable|unlock|passwd --db FILE …")
+	const synopsis = "tisheng user add|list|disable|enable|unlock|passwd --db 文件 [--name 用户名] [--role 角色] [--district 区县] [--school 学校代码] [--password-stdin] [用户名]"
+	op, err := subcommand("user", synopsis, []string{"add", "list", "disable", "enable", "unlock", "passwd"}, args, stdout, stderr)
+	if err != nil {
+		return err
 	}
-	op := args[0]
 	fs := newFlags("user " + op)
 	db := fs.String("db", "", "仓库`文件`")
 	name := fs.String("name", "", "用户名")
@@ -78,7 +79,7 @@ func runUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	district := fs.String("district", "", "区县（district 用户必填；leader 可选）")
 	school := fs.String("school", "", "学校代码（school 用户必填）")
 	pwStdin := fs.Bool("password-stdin", false, "从标准输入读取密码（一行）；不给则生成随机密码并打印")
-	rest, err := parseFlags(fs, "tisheng user add|list|disable|enable|unlock|passwd --db 文件 [--name 用户名] [--role 角色] [--district 区县] [--school 学校代码] [--password-stdin] [用户名]", args[1:], stdout, stderr)
+	rest, err := parseFlags(fs, synopsis, args[1:], stdout, stderr)
 	if err != nil {
 		return err
 	}
@@ -188,14 +189,15 @@ func runUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 
 // runToken: tisheng token add|list|revoke.
 func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return errors.New("用法：tisheng token add|list|revoke --db FILE …")
+	const synopsis = "tisheng token add --db 文件 --user 用户名 | list --db 文件 | revoke --db 文件 令牌编号"
+	op, err := subcommand("token", synopsis, []string{"add", "list", "revoke"}, args, stdout, stderr)
+	if err != nil {
+		return err
 	}
-	op := args[0]
 	fs := newFlags("token " + op)
 	db := fs.String("db", "", "仓库`文件`")
 	name := fs.String("user", "", "令牌所属`用户名`")
-	rest, err := parseFlags(fs, "tisheng token add --db 文件 --user 用户名 | list --db 文件 | revoke --db 文件 令牌编号", args[1:], stdout, stderr)
+	rest, err := parseFlags(fs, synopsis, args[1:], stdout, stderr)
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// Kind is an export kind (DOMAIN.md "Platform exports").
+// Kind is an export kind (docs/domain.md "Platform exports").
 type Kind string
 
 const (

@@ -71,7 +71,7 @@ func repeat(w io.Writer, s string, n int) {
 	}
 }
 
-// The hostile inputs of issue 8, at a size given (the tests use sizes just past the limits;
+// The hostile inputs of the limits tests, at a size given (the tests use sizes just past the limits;
 // TestWriteHostileFiles writes the issue's full sizes for measuring).
 var hostile = []struct {
 	name  string

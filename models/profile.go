@@ -67,7 +67,7 @@ func (h Hours) String() string {
 // SQL is the value as a DECIMAL literal.
 func (h Hours) SQL() string { return h.String() }
 
-// Profile is a region's rules (DOMAIN.md "The rules, by region"). Every rule of the models
+// Profile is a region's rules (docs/domain.md "The rules, by region"). Every rule of the models
 // is one of these fields; the models read them from the profile tables.
 type Profile struct {
 	Name             string           `json:"name"`

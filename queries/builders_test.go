@@ -10,7 +10,7 @@ import (
 
 // TestBuildBounds: every function that can build a large value in one call is refused,
 // before it runs, when it is asked for more than MaxBuild or for a size nothing bounds
-// (the two calls of issue 14, casts, subqueries, nested builders, lambdas); the same
+// (calls that ran far past their time limit, casts, subqueries, nested builders, lambdas); the same
 // functions within the bounds run.
 func TestBuildBounds(t *testing.T) {
 	wh := demo(t)
@@ -27,7 +27,7 @@ func TestBuildBounds(t *testing.T) {
 		nested  = "嵌套的构造会成倍放大"
 	)
 	for _, c := range []struct{ name, q, want string }{
-		// issue 14
+		// calls an attack ran for minutes
 		{"regexp_replace over repeat", "SELECT length(regexp_replace(repeat('a',500000000),'a','bbbb','g'))", "最多构造 100000"},
 		{"lpad 2e9", "SELECT length(lpad('x',2000000000,'y'))", big},
 		// one per builder
@@ -161,7 +161,7 @@ func TestPatternWidths(t *testing.T) {
 	}
 }
 
-// The bypasses of the size rule found after it was first built (issue 14): printf's widths
+// The bypasses of the size rule found after it was first built, by an attack: printf's widths
 // added up, higher-order functions over a builder's list, builders and aggregates that
 // reach a builder through the columns of CTEs, derived tables, VALUES, table functions and
 // recursive CTEs, and many builders joined in one query. Each runs within seconds without
@@ -253,7 +253,7 @@ func TestCostlyFunctions(t *testing.T) {
 		pattern = "成倍增长"
 	)
 	for _, c := range []struct{ name, q, want string }{
-		// issue 14: 36 s, and 94 s for 200,000 characters built in a CTE
+		// ran 36 s, and 94 s for 200,000 characters built in a CTE
 		{"levenshtein 100k", "SELECT levenshtein(repeat('a',100000), repeat('b',100000))", product},
 		{"levenshtein 200k cte", "WITH s AS (SELECT repeat('a', 50000) AS a, repeat('b', 50000) AS b) SELECT levenshtein(a || a, b || b) FROM s", product},
 		{"levenshtein columns", "SELECT levenshtein(a.name, b.name) FROM teacher_progress a, teacher_progress b", product},

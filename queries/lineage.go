@@ -9,7 +9,7 @@ import (
 // result can reach another builder through a column of a CTE or of a derived table
 // (SELECT regexp_replace(s, …) FROM (SELECT repeat(…) AS s)), through a recursive CTE that
 // feeds a builder its own result each round, or through the list of a higher-order
-// function; looking only at a call's own arguments let all of them pass (issue 14). So
+// function; looking only at a call's own arguments let all of them pass. So
 // before the guard checks any call, one pass over the whole statement works out which
 // columns of its CTEs, derived tables, VALUES lists and table functions carry such a
 // value, repeating until nothing more is found (a column built from a built column is

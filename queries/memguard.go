@@ -17,7 +17,7 @@ var ErrMemory = errors.New("query exceeded its memory ceiling")
 // 100000) FROM range(10000)) or a string_agg state is not counted (measured on DuckDB 1.1.2, the old
 // server: 6.0 GB and 13.5 GB of RSS under memory_limit=500MB). The serving instance is
 // shared with the pages and locked, and a second instance on the same file diverges
-// (STACK.md), so a watcher samples the process's resident memory while the query runs and
+// (measured on DuckDB 1.1.2), so a watcher samples the process's resident memory while the query runs and
 // cancels its context past the ceiling, which interrupts DuckDB (go-duckdb calls
 // duckdb_interrupt); the query fails and the server goes on.
 

@@ -15,7 +15,7 @@ import (
 	"tisheng/queries"
 )
 
-// The documents offices file (DOMAIN.md "Documents the offices file"): the 年度实施情况报告
+// The documents offices file (docs/domain.md "Documents the offices file"): the 年度实施情况报告
 // the project office files every year, and each school's SWOT 诊断报告. Both are written
 // from the named queries, with the one rounding rule of the pages and workbooks
 // (queries.RoundRate, applied when a result is read, shown by queries.FormatRate): every

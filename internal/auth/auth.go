@@ -26,7 +26,7 @@ import (
 // Role is what a user may do.
 type Role string
 
-// The four roles (issue 7): the project office, a district's analysts, a school's
+// The four roles: the project office, a district's analysts, a school's
 // administrator and leaders who read.
 const (
 	RoleAdmin    Role = "admin"

@@ -11,9 +11,8 @@ import (
 )
 
 // Trusted devices. A login flood from many addresses kept every hash slot busy and emptied
-// the address buckets of a shared (NAT) address, and the admin's correct password got 401
-// (issue 14). A browser that logged in as a name before carries a device cookie for that
-// name: an HMAC, under a key the server holds outside the database, over the name and an
+// the address buckets of a shared (NAT) address, and the admin's correct password got
+// 401. A browser that logged in as a name before carries a device cookie for that name: an HMAC, under a key the server holds outside the database, over the name and an
 // expiry. It proves nothing by itself (the password is still checked, and the name's own
 // buckets still apply), but a login that carries one for the name it logs in as hashes in a
 // slot kept for such logins and skips the address bucket (throttle.go).

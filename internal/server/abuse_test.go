@@ -21,7 +21,7 @@ import (
 	"tisheng/internal/scoped"
 )
 
-// The attacks of issue 14 on one user's behalf against the others, over real HTTP.
+// Attacks by one user against the others, over real HTTP.
 
 // fromAddr is a client whose connections come from ip (any 127.x.y.z is this host), so that
 // the server sees distinct client addresses; tok, if set, is sent as a bearer token.

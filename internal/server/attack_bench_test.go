@@ -19,7 +19,7 @@ import (
 )
 
 // BenchmarkAttacks prints, for a signed-in leader's page (its session cookie, the cached
-// 总览), p50 and p99 with no attack and under each attack of issue 14, and what other users
+// 总览), p50 and p99 with no attack and under each attack (a login flood, long calls, trickled bodies), and what other users
 // got meanwhile: the admin's and a third district's queries, another user's upload. It
 // runs once whatever b.N:
 //

@@ -18,7 +18,7 @@ import (
 	"tisheng/models"
 )
 
-// Moves is the demo's July, in which a teacher and a school change district (issue 14):
+// Moves is the demo's July, in which a teacher and a school change district:
 //
 //   - 韦娟志 (东湖区第1中学, 东湖区) leaves: 东湖区's July roster no longer lists her, and
 //     西山区's lists her at 西山区第2高级中学, whose July hours file gives her hours;

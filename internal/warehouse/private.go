@@ -10,7 +10,7 @@ import (
 // Private makes the warehouse file and what sits beside it private to the user that runs
 // tisheng: the file and its write-ahead log 0600, the spill and upload directories 0700.
 // They hold every teacher's name and hours; DuckDB created them 0644 under the usual umask
-// 022, readable by every account on the machine (issue 14). serve also sets umask 077, so
+// 022, readable by every account on the machine. serve also sets umask 077, so
 // that what DuckDB and the server create afterwards (a new WAL, spill and upload files) is
 // private from the start; this repairs what an earlier version or another command left.
 // The key file is not touched: ingest.LoadKey refuses one that others can read, so that

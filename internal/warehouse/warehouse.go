@@ -1,5 +1,5 @@
 // Package warehouse owns the DuckDB file: one connector per process (two connectors on one
-// file silently diverge, STACK.md), the numbered migrations, and transactions on a
+// file silently diverge, measured with go-duckdb 1.8.2 on DuckDB 1.1.2), the numbered migrations, and transactions on a
 // dedicated connection.
 package warehouse
 

@@ -1,4 +1,4 @@
--- The annual report's breakdowns (DOMAIN.md "The annual report"), latest month: per
+-- The annual report's breakdowns (docs/domain.md "The annual report"), latest month: per
 -- district, school, 学段, subject and age band.
 -- @label: 年度分组情况
 -- @months: latest

@@ -1,5 +1,5 @@
 -- For each month, export kind and school, the one file whose rows count: the latest as-of
--- date on or before the month's last day, a tie going to the later load (DOMAIN.md
+-- date on or before the month's last day, a tie going to the later load (docs/domain.md
 -- "Snapshots and months"). A school absent from a newer file keeps its older rows. A row's
 -- school is the one school_refs resolves the row's reference to in that month. There is one
 -- row per reference (given_code, given_name) the effective file uses for the school: raw rows

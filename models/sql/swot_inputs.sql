@@ -1,4 +1,4 @@
--- The figures behind each school's SWOT diagnosis (DOMAIN.md "SWOT inputs"), latest month,
+-- The figures behind each school's SWOT diagnosis (docs/domain.md "SWOT inputs"), latest month,
 -- one row per school and metric, beside the district average (the plain mean over the
 -- district's schools), so that strengths and weaknesses stand out. Per-dimension,
 -- per-environment and per-subject figures carry the dimension, environment or subject in

@@ -105,7 +105,7 @@ func (c *Catalog) refresh(ctx context.Context, wh *warehouse.Warehouse, p Profil
 		return rep, fmt.Errorf("refresh: profile: %w", err)
 	}
 	for _, t := range c.profileTables() {
-		if !contains(profileWritten, t) {
+		if !contains(profileWritten(), t) {
 			return rep, fmt.Errorf("refresh: %s is declared written by the refresh, which does not write it", t)
 		}
 		// the same parameters as recorded: the profile tables change nothing downstream
@@ -487,7 +487,7 @@ func runTest(ctx context.Context, conn *sql.Conn, name, q string) (*TestFailure,
 
 // profileWritten are the tables writeProfile writes; sources/ declares each @written-by:
 // refresh, which a refresh checks.
-var profileWritten = []string{"profile", "profile_category_min", "profile_activity_cap"}
+func profileWritten() []string { return []string{"profile", "profile_category_min", "profile_activity_cap"} }
 
 // writeProfile records the profile as three small tables the models read.
 func writeProfile(ctx context.Context, conn *sql.Conn, p Profile, prefix string) error {

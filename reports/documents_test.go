@@ -175,7 +175,7 @@ func TestAnnualQueriesEqualModels(t *testing.T) {
 		if district != "" {
 			scope = `scope = 'district' AND scope_code = '` + district + `'`
 		}
-		mc, err := rp.r.SQL(ctx, `SELECT by, code, ability_name, dimension, environment, teachers_chose, teachers_passed, teachers_excellent, pass_rate FROM ability_choices WHERE `+scope)
+		mc, err := rp.r.SQL(ctx, `SELECT "by", code, ability_name, dimension, environment, teachers_chose, teachers_passed, teachers_excellent, pass_rate FROM ability_choices WHERE `+scope)
 		if err != nil {
 			t.Fatal(err)
 		}

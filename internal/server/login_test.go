@@ -127,6 +127,9 @@ func TestLoginFloodLeavesTrustedDevicesIn(t *testing.T) {
 // ("addresses_cleared": 0) since the name had not failed there itself.
 func TestSharedAddressKeepsUsersIn(t *testing.T) {
 	e := newEnv(t, Config{})
+	// the buckets refill with time: a slow machine must not refill them mid-test
+	frozen := time.Now().UTC()
+	e.accounts.SetClock(func() time.Time { return frozen })
 	e.client("t1", auth.User{Role: auth.RoleLeader})
 	e.client("t2", auth.User{Role: auth.RoleLeader})
 	const nat = "127.0.0.21"

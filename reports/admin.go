@@ -4,9 +4,9 @@ import "io"
 
 // AdminData is what the 管理 page lists.
 type AdminData struct {
-	Users  []AdminUser
-	Tokens []AdminToken
-	Audit  []AdminAudit
+	Users   []AdminUser
+	Tokens  []AdminToken
+	Audit   []AdminAudit
 	Subs    SubscriptionsData // subscriptions.go
 	Backups AdminBackups
 }

@@ -392,7 +392,7 @@ func (s *Service) RunOnce(ctx context.Context, at time.Time, explicit bool) (Sum
 // latestMonth is the latest month with figures at now (none before the first refresh).
 func (s *Service) latestMonth(ctx context.Context, now time.Time) (string, error) {
 	var n int
-	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = 'months'`).Scan(&n); err != nil || n == 0 {
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema = 'main' AND table_name = 'months'`).Scan(&n); err != nil || n == 0 {
 		return "", err
 	}
 	var m sql.NullString

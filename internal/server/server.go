@@ -122,6 +122,9 @@ func New(cfg Config, wh *warehouse.Warehouse, loader *ingest.Loader, accounts *a
 		gate: newSQLGate(cfg.MaxSQL, cfg.SQLPerScope), uploadSlots: make(slots, cfg.MaxUploads), receiving: newReceivingGate(cfg.MaxReceiving, cfg.ReceivingPerScope),
 		sampler: newAuditSampler()}
 	s.adhoc = s.newAdHoc(r)
+	if cfg.Backup.Dir != "" && !wh.CanBackupTo(cfg.Backup.Dir) {
+		return nil, fmt.Errorf("server: the warehouse was not opened for backups into %s (warehouse.Options.BackupDir)", cfg.Backup.Dir)
+	}
 	if cfg.Metrics != nil && cfg.Scopes.OnBuild == nil {
 		cfg.Scopes.OnBuild = func(k scoped.Key, d time.Duration, err error) {
 			kind := "district"
@@ -316,7 +319,7 @@ func (s *Server) ready(ctx context.Context) bool {
 		return true
 	}
 	var n int
-	if err := s.wh.DB.QueryRowContext(ctx, `SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = 'months'`).Scan(&n); err != nil || n == 0 {
+	if err := s.wh.DB.QueryRowContext(ctx, `SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema = 'main' AND table_name = 'months'`).Scan(&n); err != nil || n == 0 {
 		return false
 	}
 	s.modelsBuilt.Store(true)

@@ -261,7 +261,13 @@ func (w *Warehouse) copyTo(ctx context.Context, path string, m *Manifest, o Back
 		return fmt.Errorf("commit the copy: %w", err)
 	}
 	attached = false
-	// DETACH checkpoints the copy into its file: no write-ahead log is left beside it.
+	// The copy is checkpointed into its file before it is detached: DETACH checkpoints
+	// only when no other connection holds the database, and readers listing the catalog
+	// (information_schema, duckdb_tables()) touch every attached one (DuckDB 1.5.6).
+	if _, err := conn.ExecContext(ctx, "CHECKPOINT "+ident(alias)); err != nil {
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "DETACH "+ident(alias))
+		return fmt.Errorf("checkpoint the copy: %w", err)
+	}
 	if _, err := conn.ExecContext(ctx, "DETACH "+ident(alias)); err != nil {
 		return fmt.Errorf("detach the copy: %w", err)
 	}

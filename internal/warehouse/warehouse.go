@@ -31,6 +31,20 @@ type Warehouse struct {
 	DB   *sql.DB
 	Path string
 	conn *duckdb.Connector
+	// staging is the one folder a locked warehouse may write to (a backup's copy); ""
+	// when the warehouse is not locked or was opened without a backup directory.
+	staging string
+	locked  bool
+}
+
+// CanBackupTo says whether a backup into dir can be written: a locked warehouse writes
+// only into the staging folder of the backup directory it was opened with.
+func (w *Warehouse) CanBackupTo(dir string) bool {
+	if !w.locked {
+		return true
+	}
+	st, err := filepath.Abs(StagingDir(dir))
+	return err == nil && st == w.staging
 }
 
 // Open opens (creating if needed) the warehouse file and applies pending migrations.
@@ -158,7 +172,9 @@ func OpenWith(ctx context.Context, file string, o Options) (*Warehouse, error) {
 				return nil, fmt.Errorf("warehouse: backup directory: %w", err)
 			}
 			allow = append(allow, st)
+			w.staging = st
 		}
+		w.locked = true
 		if err := Lock(ctx, w.DB, allow...); err != nil {
 			w.Close()
 			return nil, fmt.Errorf("warehouse: open %s: %w", file, err)

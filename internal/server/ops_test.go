@@ -35,7 +35,7 @@ func dataFigures(t *testing.T, db *sql.DB) string {
 	for _, tb := range []string{"batches", "raw_hours", "raw_teachers", "teacher_category_hours", "teacher_progress", "school_gate", "district_summary", "unmatched_rows"} {
 		var n int64
 		var d string
-		if err := db.QueryRow(`SELECT count(*), coalesce(sum(hash(r)), 0)::VARCHAR FROM "` + tb + `" r`).Scan(&n, &d); err != nil {
+		if err := db.QueryRow(`SELECT count(*), coalesce(sum(hash(r)), 0)::VARCHAR FROM "`+tb+`" r`).Scan(&n, &d); err != nil {
 			t.Fatalf("%s: %v", tb, err)
 		}
 		parts = append(parts, fmt.Sprintf("%s %d %s", tb, n, d))

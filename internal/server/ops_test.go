@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -381,5 +382,45 @@ func TestMetricsAnswerOnlyWhomTheyShould(t *testing.T) {
 		if bytes.Contains(raw, []byte(s)) {
 			t.Errorf("the scrape holds %q", s)
 		}
+	}
+}
+
+// TestAdminPageBackups: the 管理 page's 立即备份 button takes a verified backup and lists
+// it; a backup that failed its verification is listed as failed, never as good; the audit
+// log records who took it.
+func TestAdminPageBackups(t *testing.T) {
+	dir := t.TempDir()
+	e := newEnv(t, Config{Backup: BackupConfig{Dir: dir, Key: demoKey, Keep: 3, AtSpec: "30 2 * * *"}})
+	code, body := postForm(t, e.c, e.ts.URL+"/admin/backup", nil)
+	if code != 200 || !strings.Contains(body, "备份已完成并通过校验") || !strings.Contains(body, "定时备份 <code>30 2 * * *</code>") || !strings.Contains(body, "保留最新 3 份") {
+		t.Fatalf("立即备份: %d %s", code, body)
+	}
+	list, err := warehouse.ListBackups(dir)
+	if err != nil || len(list) != 1 || list[0].Status != warehouse.StatusVerified {
+		t.Fatalf("backups: %+v %v", list, err)
+	}
+	if !strings.Contains(body, list[0].Name) || !strings.Contains(body, "已校验") || !strings.Contains(body, "手动") {
+		t.Errorf("the page does not list the backup %s", list[0].Name)
+	}
+	if got := e.one(`SELECT count(*) FROM audit WHERE action = 'backup' AND user_name = 'admin' AND ok`); got != "1" {
+		t.Errorf("audit rows for the backup: %s", got)
+	}
+	// a backup marked failed (as verification marks one) is shown so
+	failed := filepath.Join(dir, "20250101-000000-manual.failed")
+	if err := os.CopyFS(failed, os.DirFS(list[0].Path)); err != nil {
+		t.Fatal(err)
+	}
+	mf := filepath.Join(failed, warehouse.ManifestName)
+	b, _ := os.ReadFile(mf)
+	b = bytes.Replace(b, []byte(`"status": "verified"`), []byte(`"status": "failed", "error": "表 raw_hours 行数不符"`), 1)
+	os.WriteFile(mf, b, 0o600)
+	_, page := e.get("/admin")
+	if !strings.Contains(string(page), "失败：") {
+		t.Errorf("a failed backup is not shown as failed")
+	}
+	// a leader sees no 管理 page at all
+	leader := e.client("l", auth.User{Role: auth.RoleLeader})
+	if code, _ := postForm(t, leader, e.ts.URL+"/admin/backup", nil); code != http.StatusForbidden {
+		t.Errorf("a leader's 立即备份: %d", code)
 	}
 }

@@ -10,15 +10,16 @@ import (
 	"errors"
 	"fmt"
 	"hash"
-	"io"
 	"os"
 	"strings"
+
+	"tisheng/internal/warehouse"
 )
 
 // KeyEnv holds the HMAC key (hex) directly; KeyFileEnv names the file that holds it.
 const (
-	KeyEnv     = "TISHENG_ID_KEY"
-	KeyFileEnv = "TISHENG_KEY_FILE"
+	KeyEnv     = warehouse.KeyEnv
+	KeyFileEnv = warehouse.KeyFileEnv
 )
 
 // Identity turns full ID numbers into keyed hashes. The key never enters the database: only
@@ -55,35 +56,19 @@ func (id *Identity) Key(full string) string {
 	return k
 }
 
-// fingerprint identifies the key without revealing it.
+// fingerprint identifies the key without revealing it (warehouse.KeyFingerprint, which
+// backups check keys with, is the same function of the key).
 func (id *Identity) fingerprint() string { return id.Key("tisheng key fingerprint") }
 
 // LoadKey finds the HMAC key: TISHENG_ID_KEY (hex), else the file named by TISHENG_KEY_FILE,
-// else FILE.key beside the database; a missing key file is created with 0600 permissions.
+// else FILE.key beside the database (warehouse.FindKey); a missing key file is created with
+// 0600 permissions.
 func LoadKey(dbFile string) ([]byte, error) {
-	if v := strings.TrimSpace(os.Getenv(KeyEnv)); v != "" {
-		k, err := hex.DecodeString(v)
-		if err != nil {
-			return nil, fmt.Errorf("key: %s is not hex: %w", KeyEnv, err)
-		}
-		return k, nil
+	k, file, err := warehouse.FindKey(dbFile)
+	if !errors.Is(err, warehouse.ErrNoKey) {
+		return k, err
 	}
-	file := os.Getenv(KeyFileEnv)
-	if file == "" {
-		file = dbFile + ".key"
-	}
-	b, err := readKeyFile(file)
-	if err == nil {
-		k, err := hex.DecodeString(strings.TrimSpace(string(b)))
-		if err != nil {
-			return nil, fmt.Errorf("key: %s is not hex: %w", file, err)
-		}
-		return k, nil
-	}
-	if !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("key: %w", err)
-	}
-	k := make([]byte, 32)
+	k = make([]byte, 32)
 	if _, err := rand.Read(k); err != nil {
 		return nil, fmt.Errorf("key: %w", err)
 	}
@@ -91,7 +76,7 @@ func LoadKey(dbFile string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("key: create %s: %w", file, err)
 	}
-	if _, err := f.WriteString(hex.EncodeToString(k) + "\n"); err != nil {
+	if _, err := f.Write(warehouse.KeyText(k)); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("key: write %s: %w", file, err)
 	}
@@ -99,24 +84,6 @@ func LoadKey(dbFile string) ([]byte, error) {
 		return nil, fmt.Errorf("key: write %s: %w", file, err)
 	}
 	return k, nil
-}
-
-// readKeyFile reads the key file, refusing it, as ssh refuses a private key, when anyone but
-// its owner may read or change it: whoever reads the key can rebuild every ID's hash.
-func readKeyFile(file string) ([]byte, error) {
-	f, err := os.Open(file)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if perm := st.Mode().Perm(); perm&0o077 != 0 {
-		return nil, fmt.Errorf("key: 密钥文件 %s 的权限为 %04o，同组或其他用户可以访问，已拒绝使用：请执行 chmod 600 %s 后重试", file, perm, file)
-	}
-	return io.ReadAll(io.LimitReader(f, 4096))
 }
 
 // checkFingerprint records the key's fingerprint on first use and refuses a different key.

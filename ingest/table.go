@@ -152,7 +152,7 @@ func (ins *inserter) wait() error {
 
 func newTableWriter(ctx context.Context, conn *sql.Conn, ins *inserter, table string, maxRows int) (*tableWriter, error) {
 	rows, err := conn.QueryContext(ctx, `SELECT column_name, data_type FROM information_schema.columns
-		WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position`, table)
+		WHERE table_catalog = current_database() AND table_schema = 'main' AND table_name = ? ORDER BY ordinal_position`, table)
 	if err != nil {
 		return nil, fmt.Errorf("table %s: %w", table, err)
 	}

@@ -27,7 +27,7 @@ func (c *Catalog) Browse(ctx context.Context, db *sql.DB) ([]TableDoc, error) {
 		return nil, err
 	}
 	rows, err := db.QueryContext(ctx, `SELECT table_name, column_name, data_type FROM information_schema.columns
-		WHERE table_schema = 'main' ORDER BY table_name, ordinal_position`)
+		WHERE table_catalog = current_database() AND table_schema = 'main' ORDER BY table_name, ordinal_position`)
 	if err != nil {
 		return nil, err
 	}

@@ -65,7 +65,7 @@ func CurrentProfile(ctx context.Context, db *sql.DB) (Profile, error) {
 	err := db.QueryRowContext(ctx, `SELECT params FROM profile`).Scan(&params)
 	if err != nil {
 		var n int
-		if db.QueryRowContext(ctx, `SELECT count(*) FROM information_schema.tables WHERE table_name = 'profile'`).Scan(&n) == nil && n == 0 {
+		if db.QueryRowContext(ctx, `SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() AND table_name = 'profile'`).Scan(&n) == nil && n == 0 {
 			return Profile{}, ErrNoProfile
 		}
 		return Profile{}, fmt.Errorf("profile: %w", err)

@@ -39,7 +39,7 @@ func partName(model, month string) string {
 // listParts reads the months whose partitions of each partitioned model exist, template
 // excluded, in order.
 func listParts(ctx context.Context, q querier, partitioned []string) (map[string][]string, error) {
-	rows, err := q.QueryContext(ctx, `SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' AND NOT temporary AND starts_with(table_name, '__m_')`)
+	rows, err := q.QueryContext(ctx, `SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' AND NOT temporary AND starts_with(table_name, '__m_')`)
 	if err != nil {
 		return nil, err
 	}

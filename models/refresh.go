@@ -352,7 +352,7 @@ func through(win map[string]bool) func(string) (string, bool) {
 // dropStaged removes staging objects, such as those a killed refresh left behind.
 func dropStaged(ctx context.Context, conn *sql.Conn) error {
 	rows, err := conn.QueryContext(ctx, `SELECT table_name, table_type FROM information_schema.tables
-		WHERE table_schema = 'main' AND starts_with(table_name, ?)`, stagePrefix)
+		WHERE table_catalog = current_database() AND table_schema = 'main' AND starts_with(table_name, ?)`, stagePrefix)
 	if err != nil {
 		return err
 	}
@@ -433,7 +433,7 @@ func swap(ctx context.Context, conn *sql.Conn, steps []*step, record func() erro
 // of that name in a copy of the warehouse).
 func dropObject(ctx context.Context, conn *sql.Conn, name string) error {
 	var typ string
-	err := conn.QueryRowContext(ctx, `SELECT table_type FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?`, name).Scan(&typ)
+	err := conn.QueryRowContext(ctx, `SELECT table_type FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema = 'main' AND table_name = ?`, name).Scan(&typ)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil
 	}

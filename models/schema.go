@@ -69,7 +69,7 @@ func (c *Catalog) SchemaDoc(ctx context.Context, db *sql.DB) (string, []string, 
 	for _, t := range c.AnalystTables() {
 		decl, _ := c.Table(t)
 		rows, err := db.QueryContext(ctx, `SELECT column_name, data_type FROM information_schema.columns
-			WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position`, t)
+			WHERE table_catalog = current_database() AND table_schema = 'main' AND table_name = ? ORDER BY ordinal_position`, t)
 		if err != nil {
 			return "", nil, err
 		}

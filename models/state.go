@@ -152,7 +152,7 @@ func (c *Catalog) Stale(ctx context.Context, db *sql.DB) (bool, error) {
 // missingModels lists the models with no table (a warehouse never refreshed, or one a user
 // dropped a table from).
 func (c *Catalog) missingModels(ctx context.Context, q querier) ([]string, error) {
-	rows, err := q.QueryContext(ctx, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'`)
+	rows, err := q.QueryContext(ctx, `SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema = 'main'`)
 	if err != nil {
 		return nil, err
 	}

@@ -4,10 +4,27 @@ import "io"
 
 // AdminData is what the 管理 page lists.
 type AdminData struct {
-	Users  []AdminUser
-	Tokens []AdminToken
-	Audit  []AdminAudit
-	Subs   SubscriptionsData // subscriptions.go
+	Users   []AdminUser
+	Tokens  []AdminToken
+	Audit   []AdminAudit
+	Subs    SubscriptionsData // subscriptions.go
+	Backups AdminBackups
+}
+
+// AdminBackups is the 管理 page's 备份 section: where backups go, when, and those there.
+type AdminBackups struct {
+	Dir, Schedule string // Dir "": the server takes no backups
+	Keep          int
+	List          []AdminBackup
+	Error         string // the directory cannot be read
+}
+
+// AdminBackup is one backup as listed.
+type AdminBackup struct {
+	Name, Path, Created, Reason, Size string
+	Batches                           int
+	OK                                bool // verified; else failed, with Error
+	Error                             string
 }
 
 // AdminUser is an account as listed.

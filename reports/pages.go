@@ -95,7 +95,7 @@ func New(r *queries.Runner) (*Reports, error) {
 		"nav":   Nav,
 		"actions": func() []struct{ Key, Label string } {
 			var out []struct{ Key, Label string }
-			for _, a := range []string{"login", "login_failed", "logout", "download", "sql", "upload", "user", "token", "refresh", "batch_rm", "denied", "subscription", "delivery", "link"} {
+			for _, a := range []string{"login", "login_failed", "logout", "download", "sql", "upload", "user", "token", "refresh", "batch_rm", "denied", "subscription", "delivery", "link", "backup"} {
 				out = append(out, struct{ Key, Label string }{a, auth.ActionLabel(a)})
 			}
 			return out

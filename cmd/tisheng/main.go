@@ -25,6 +25,9 @@ const usage = `tisheng：中小学教师信息技术应用能力提升工程2.0 
   tisheng report  monthly|school|annual --db 文件 [--month YYYY-MM] [--district 区县] [--school 学校代码]
                   [--unit 制表单位] [--out 文件.xlsx]
   tisheng serve   --db 文件 [--addr 127.0.0.1:8080] [--allowed-hosts 主机名,…] [--tls-cert 证书 --tls-key 私钥]
+                  [--backup-dir 目录 [--backup-at "30 2 * * *"] [--backup-keep 14]] [--metrics-addr 127.0.0.1:9108]
+  tisheng backup  --db 文件 --out 备份目录 [--keep N]
+  tisheng restore --from 备份 --db 文件 | --from 备份 --check
   tisheng user    add --db 文件 --name 用户名 --role admin|district|school|leader [--district 区县] [--school 学校代码]
                   [--password-stdin]
   tisheng user    list|disable|enable|passwd --db 文件 [用户名]
@@ -56,7 +59,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	var err error
 	switch args[0] {
-	case "ingest", "refresh", "serve", "user", "token", "batch", "demo":
+	case "ingest", "refresh", "serve", "user", "token", "batch", "demo", "backup", "restore":
 		// the commands that write the warehouse: what they and DuckDB create beside it
 		// (the WAL, spill and upload files) is private to the user from the start
 		privateFiles()
@@ -82,6 +85,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runSubscription(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "deliver":
 		err = runDeliver(ctx, args[1:], stdout, stderr)
+	case "backup":
+		err = runBackup(ctx, args[1:], stdout, stderr)
+	case "restore":
+		err = runRestore(ctx, args[1:], stdout, stderr)
 	case "gen":
 		err = runGen(ctx, args[1:], stdout, stderr)
 	case "demo":

@@ -11,6 +11,7 @@ import (
 	"tisheng/ingest"
 	"tisheng/internal/auth"
 	"tisheng/internal/deliver"
+	"tisheng/internal/metrics"
 	"tisheng/internal/server"
 	"tisheng/internal/warehouse"
 	"tisheng/queries"
@@ -18,7 +19,8 @@ import (
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cfg server.Config
-	const synopsis = "tisheng serve --db 文件 [--addr 127.0.0.1:8080] [--max-upload 字节数] [--sql-timeout 30s] [--sql-rows 10000] [--allowed-hosts 主机名,…] [--tls-cert 证书 --tls-key 私钥]"
+	const synopsis = "tisheng serve --db 文件 [--addr 127.0.0.1:8080] [--max-upload 字节数] [--sql-timeout 30s] [--sql-rows 10000] [--allowed-hosts 主机名,…] [--tls-cert 证书 --tls-key 私钥]\n" +
+		"                     [--backup-dir 目录 [--backup-at \"30 2 * * *\"] [--backup-keep 14]] [--metrics-addr 127.0.0.1:9108]"
 	fs := newFlags("serve")
 	db := fs.String("db", "", "仓库`文件`")
 	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "监听的 `地址:端口`")
@@ -39,6 +41,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "HTTPS 的`证书`文件（PEM）")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "HTTPS 的`私钥`文件（PEM）")
 	fs.IntVar(&cfg.Scopes.Max, "scope-cache", 8, "内存中同时保留的区县、学校数据库`个数`")
+	fs.StringVar(&cfg.Backup.Dir, "backup-dir", "", "备份`目录`：管理页面的「立即备份」、POST /api/admin/backup 和定时备份都写到这里，每次一个带日期的子目录；升级数据结构前的备份也放在这里（不给则放在仓库文件旁的 文件.backups）")
+	backupAt := fs.String("backup-at", "", "定时备份的`时间`：五段 cron 表达式（分 时 日 月 周，北京时间），如 \"30 2 * * *\" 表示每天 2:30；需要 --backup-dir")
+	fs.IntVar(&cfg.Backup.Keep, "backup-keep", 14, "保留最新的`份数`（已校验的备份；升级前的备份不计、不删；0 表示全部保留）")
+	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "另开一个只提供 /metrics（Prometheus 格式，无需登录）的监听`地址:端口`，供本机或内网的监控采集，如 127.0.0.1:9108；主端口上的 /metrics 只对管理员开放")
+	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", server.DefaultShutdownGrace, "收到停止信号后，等待进行中的上传和刷新完成的`时长`；超过则中止它们（已导入的文件不受影响，中止的文件可重新上传）")
 	verbose := fs.Bool("v", true, "记录每个请求的日志")
 	getDelivery := deliveryFlags(fs)
 	if _, err := parseFlags(fs, synopsis, args, stdout, stderr); err != nil {
@@ -62,6 +69,18 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *db == "" {
 		return usagef("需要 --db 仓库文件")
 	}
+	if *backupAt != "" {
+		if cfg.Backup.Dir == "" {
+			return usagef("--backup-at 需要 --backup-dir 备份目录")
+		}
+		if cfg.Backup.At, err = server.ParseBackupAt(*backupAt); err != nil {
+			return usagef("--backup-at：%v", err)
+		}
+		cfg.Backup.AtSpec = *backupAt
+	}
+	if cfg.Backup.Keep < 0 {
+		return usagef("--backup-keep 不能为负数")
+	}
 	dcfg, err := getDelivery()
 	if err != nil {
 		return err
@@ -69,9 +88,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return serve(ctx, cfg, dcfg, *db, stdout, stderr, *verbose)
 }
 
-// serve opens the warehouse locked (no file access from SQL, configuration fixed) and serves it.
+// serve opens the warehouse locked (no file access from SQL but for the backup directory's
+// staging folder, configuration fixed) and serves it.
 func serve(ctx context.Context, cfg server.Config, dcfg deliver.Config, db string, stdout, stderr io.Writer, verbose bool) error {
-	wh, err := warehouse.OpenWith(ctx, db, warehouse.Options{Locked: true})
+	log := newLogger(stderr, verbose)
+	wh, err := warehouse.OpenWith(ctx, db, warehouse.Options{Locked: true, BackupDir: cfg.Backup.Dir, Log: log})
 	if err != nil {
 		return err
 	}
@@ -80,7 +101,24 @@ func serve(ctx context.Context, cfg server.Config, dcfg deliver.Config, db strin
 	if err != nil {
 		return err
 	}
-	log := newLogger(stderr, verbose)
+	cfg.Backup.Key = key
+	// one registry for the whole server, handed down
+	cfg.Metrics = metrics.New()
+	dcfg.Metrics = cfg.Metrics
+	if cfg.Backup.Dir != "" {
+		// what a server killed during a backup left
+		if err := warehouse.SweepBackups(cfg.Backup.Dir); err != nil {
+			return err
+		}
+		if bs, err := warehouse.ListBackups(cfg.Backup.Dir); err == nil {
+			for _, b := range bs {
+				if b.Status == warehouse.StatusVerified {
+					cfg.Metrics.LastBackup(b.Manifest.FinishedAt, time.Duration(b.Manifest.CopyMS+b.Manifest.VerifyMS)*time.Millisecond, b.Bytes)
+					break
+				}
+			}
+		}
+	}
 	loader, err := ingest.NewLoader(ctx, wh, key, log)
 	if err != nil {
 		return err
@@ -128,6 +166,14 @@ func serve(ctx context.Context, cfg server.Config, dcfg deliver.Config, db strin
 			log.Warn("统计早于已导入的文件：已在启动时重新计算")
 		}
 	}()
+	if cfg.Backup.At != nil {
+		backups := make(chan struct{})
+		go func() { srv.RunBackups(ctx); close(backups) }()
+		defer func() { <-backups }()
+	}
+	if cfg.MetricsAddr != "" && !loopback(cfg.MetricsAddr) {
+		log.Warn("监控指标在非本机地址上无需登录即可读取：请只在内网开放该端口", "metrics-addr", cfg.MetricsAddr)
+	}
 	fmt.Fprintf(stdout, "tisheng：仓库 %s 已在 %s://%s/ 提供服务\n", db, scheme, cfg.Addr)
 	return srv.Run(ctx)
 }

@@ -44,6 +44,8 @@ const (
 	ActSubscription = "subscription"
 	ActDelivery     = "delivery"
 	ActLink         = "link"
+	// a backup of the warehouse, taken by an admin or on the schedule (serve --backup-at)
+	ActBackup = "backup"
 )
 
 // ActionLabel is an action's Chinese name.
@@ -81,6 +83,8 @@ func ActionLabel(a string) string {
 		return "报表投递"
 	case ActLink:
 		return "链接下载"
+	case ActBackup:
+		return "备份"
 	}
 	return a
 }

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"tisheng/internal/auth"
+	"tisheng/internal/metrics"
 	"tisheng/internal/reportkind"
 	"tisheng/queries"
 )
@@ -72,6 +73,8 @@ type Config struct {
 	HTTP *http.Client
 	// Now is the clock (tests).
 	Now func() time.Time
+	// Metrics counts the attempts by channel and how they ended (nil: none).
+	Metrics *metrics.Metrics
 }
 
 // DefaultBackoff: five tries over about eight hours.
@@ -389,7 +392,7 @@ func (s *Service) RunOnce(ctx context.Context, at time.Time, explicit bool) (Sum
 // latestMonth is the latest month with figures at now (none before the first refresh).
 func (s *Service) latestMonth(ctx context.Context, now time.Time) (string, error) {
 	var n int
-	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = 'months'`).Scan(&n); err != nil || n == 0 {
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema = 'main' AND table_name = 'months'`).Scan(&n); err != nil || n == 0 {
 		return "", err
 	}
 	var m sql.NullString
@@ -527,14 +530,16 @@ func (s *Service) dispatch(ctx context.Context, now time.Time, wait bool) map[in
 }
 
 // attempt builds and sends one delivery and records how it ended; it returns the status.
-func (s *Service) attempt(ctx context.Context, d Delivery, now time.Time) string {
+func (s *Service) attempt(ctx context.Context, d Delivery, now time.Time) (end string) {
 	end, err := s.try(ctx, &d, now)
 	switch {
 	case errors.Is(err, errCrashed):
 		return "crashed"
 	case err == nil:
+		s.cfg.Metrics.Delivery(d.Channel, StatusSent)
 		return StatusSent
 	}
+	defer func() { s.cfg.Metrics.Delivery(d.Channel, end) }()
 	msg := strings.TrimSpace(err.Error())
 	var se *sendErr
 	isSend := errors.As(err, &se)

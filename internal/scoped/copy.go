@@ -31,7 +31,7 @@ type column struct{ name, typ string }
 
 func columnsOf(ctx context.Context, conn *sql.Conn, t string) ([]column, error) {
 	rows, err := conn.QueryContext(ctx, `SELECT column_name, data_type FROM information_schema.columns
-		WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position`, t)
+		WHERE table_catalog = current_database() AND table_schema = 'main' AND table_name = ? ORDER BY ordinal_position`, t)
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,9 @@ import (
 type Options struct {
 	Max         int    // databases kept at once (least recently used goes first)
 	MemoryLimit string // per database, e.g. "1GB"
+	// OnBuild, when set, is told of every build: the scope, how long its pages' tables
+	// took, and whether it failed (the server's metrics).
+	OnBuild func(k Key, d time.Duration, err error)
 }
 
 // Set keeps the scopes' databases built since the last refresh.
@@ -120,6 +123,9 @@ func (s *Set) build(k Key, gen int, c *call) {
 			d.close()
 			d = nil
 		}
+	}
+	if s.opts.OnBuild != nil {
+		s.opts.OnBuild(k, time.Since(start), err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

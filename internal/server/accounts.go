@@ -106,6 +106,7 @@ func (s *Server) renderAdmin(w http.ResponseWriter, r *http.Request, code int, m
 	if data.Subs, err = s.subscriptionsData(r.Context(), scopeOf(r.Context()), false); err != nil {
 		return err
 	}
+	data.Backups = s.backupsData()
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(code)
 	return s.reports.RenderAdmin(w, pg, data)

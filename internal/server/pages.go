@@ -60,7 +60,7 @@ func (s *Server) ready(ctx context.Context) bool {
 		return true
 	}
 	var n int
-	if err := s.wh.DB.QueryRowContext(ctx, `SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = 'months'`).Scan(&n); err != nil || n == 0 {
+	if err := s.wh.DB.QueryRowContext(ctx, `SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema = 'main' AND table_name = 'months'`).Scan(&n); err != nil || n == 0 {
 		return false
 	}
 	s.modelsBuilt.Store(true)

@@ -19,7 +19,7 @@ import (
 // right. The caller's scope is decided once, by authenticate, and handed down.
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
-	r.Use(middleware.RequestID, s.logRequests, middleware.Recoverer, s.hostCheck, securityHeaders, s.crossOrigin, s.deadlines)
+	r.Use(middleware.RequestID, s.logRequests, s.measure, middleware.Recoverer, s.hostCheck, securityHeaders, s.crossOrigin, s.deadlines)
 	r.NotFound(s.notFound)
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusMethodNotAllowed, "不支持该请求方法")
@@ -39,6 +39,9 @@ func (s *Server) Handler() http.Handler {
 	// a delivered message's signed link: the signature is the credential (deliver.go)
 	r.With(middleware.Timeout(120*time.Second)).Get("/link", s.linkDownload)
 
+	// Prometheus metrics, for an admin's token (or on --metrics-addr, without login: Run).
+	r.With(s.authenticate(false), s.require(auth.Scope.IsAdmin, "监控指标", false)).Get("/metrics", s.metricsPage)
+
 	// Pages.
 	r.Group(func(r chi.Router) {
 		r.Use(s.authenticate(true), middleware.Timeout(60*time.Second))
@@ -52,6 +55,7 @@ func (s *Server) Handler() http.Handler {
 		r.With(admin).Get("/admin", s.html(s.adminPage))
 		r.With(admin).Post("/admin/users", s.html(s.adminUserForm))
 		r.With(admin).Post("/admin/subscriptions", s.html(s.adminSubscriptionForm))
+		r.With(admin).Post("/admin/backup", s.html(s.adminBackupForm)) // backup.go
 	})
 
 	// The JSON API.
@@ -76,6 +80,7 @@ func (s *Server) Handler() http.Handler {
 			r.Get("/subscriptions", s.api(s.subscriptionsAPI))
 			r.Get("/deliveries", s.api(s.deliveriesAPI))
 			r.Get("/audit", s.api(s.auditAPI))
+			r.Post("/backup", s.api(s.backupAPI)) // backup.go
 		})
 	})
 

@@ -6,7 +6,9 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -18,6 +20,7 @@ import (
 	"tisheng/ingest"
 	"tisheng/internal/auth"
 	"tisheng/internal/deliver"
+	"tisheng/internal/metrics"
 	"tisheng/internal/scoped"
 	"tisheng/internal/warehouse"
 	"tisheng/models"
@@ -41,7 +44,20 @@ type Config struct {
 	// Models is the catalog of models and analyst tables (nil: the built-in one).
 	Models *models.Catalog
 	Limits // limits.go
+	// Backup says where backups go (backup.go).
+	Backup BackupConfig
+	// Metrics records requests, refreshes, loads, queries, scope builds and backups (nil:
+	// none); MetricsAddr serves them, without login, on a listener of their own.
+	Metrics     *metrics.Metrics
+	MetricsAddr string
+	// ShutdownGrace is how long a stopping server lets the requests under way finish (an
+	// upload's load and refresh) before it cancels them (default 60 s; the unit's
+	// TimeoutStopSec leaves room for it).
+	ShutdownGrace time.Duration
 }
+
+// DefaultShutdownGrace is Config.ShutdownGrace's default.
+const DefaultShutdownGrace = 60 * time.Second
 
 // Server serves one warehouse.
 type Server struct {
@@ -53,6 +69,8 @@ type Server struct {
 	reports *reports.Reports
 	log     *slog.Logger
 	writeMu sync.Mutex // one upload (ingest + refresh) at a time
+	// backupMu: one backup at a time (backup.go)
+	backupMu sync.Mutex
 
 	accounts *auth.Store
 	scopes   *scoped.Set
@@ -93,6 +111,19 @@ func New(cfg Config, wh *warehouse.Warehouse, loader *ingest.Loader, accounts *a
 		gate: newSQLGate(cfg.MaxSQL, cfg.SQLPerScope), uploadSlots: make(slots, cfg.MaxUploads), receiving: newReceivingGate(cfg.MaxReceiving, cfg.ReceivingPerScope),
 		sampler: newAuditSampler()}
 	s.adhoc = s.newAdHoc(r)
+	if cfg.Backup.Dir != "" && !wh.CanBackupTo(cfg.Backup.Dir) {
+		return nil, fmt.Errorf("server: the warehouse was not opened for backups into %s (warehouse.Options.BackupDir)", cfg.Backup.Dir)
+	}
+	if cfg.Metrics != nil && cfg.Scopes.OnBuild == nil {
+		cfg.Scopes.OnBuild = func(k scoped.Key, d time.Duration, err error) {
+			kind := "district"
+			if k.School != "" {
+				kind = "school"
+			}
+			cfg.Metrics.ScopeBuild(kind, err == nil, d)
+		}
+	}
+	cfg.Metrics.Watch(s.state)
 	s.scopes = scoped.NewSet(wh.DB, cfg.Models, cfg.Scopes, log, s.newScopeView)
 	if err := s.sweepUploads(); err != nil {
 		return nil, err
@@ -119,16 +150,23 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 		Extra: map[string]string{"message": "没有这个页面：" + r.URL.Path}})
 }
 
-// Run serves until ctx ends, then shuts down gracefully.
+// Run serves until ctx ends, then shuts down gracefully: it stops listening, lets the
+// requests under way finish for ShutdownGrace (an upload's load and refresh), then cancels
+// those still running (an upload's transaction rolls back: its file is not loaded, and
+// can be uploaded again) and waits for them to end, so that the warehouse is closed with
+// nothing half written.
 func (s *Server) Run(ctx context.Context) error {
+	base, cancelRequests := context.WithCancel(context.Background())
+	defer cancelRequests()
 	srv := &http.Server{
 		Addr:              s.cfg.Addr,
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
-		BaseContext:       nil,
+		BaseContext:       func(net.Listener) context.Context { return base },
 	}
-	errc := make(chan error, 1)
+	servers := []*http.Server{srv}
+	errc := make(chan error, 2)
 	go func() {
 		if s.cfg.TLSCert != "" {
 			errc <- srv.ListenAndServeTLS(s.cfg.TLSCert, s.cfg.TLSKey)
@@ -136,15 +174,48 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		errc <- srv.ListenAndServe()
 	}()
+	if s.cfg.MetricsAddr != "" && s.cfg.Metrics != nil {
+		// for the office's monitoring, on loopback or its own network: the metrics alone,
+		// no login (they name no one: route classes, counts, durations)
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", s.cfg.Metrics.Handler())
+		ms := &http.Server{Addr: s.cfg.MetricsAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second}
+		servers = append(servers, ms)
+		go func() { errc <- ms.ListenAndServe() }()
+	}
+	var err error
 	select {
-	case err := <-errc:
-		return err
+	case err = <-errc:
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	grace := s.cfg.ShutdownGrace
+	if grace <= 0 {
+		grace = DefaultShutdownGrace
+	}
+	s.log.Info("shutting down", "grace", grace)
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
-	s.log.Info("shutting down")
-	return srv.Shutdown(sctx)
+	for _, hs := range servers {
+		if serr := hs.Shutdown(sctx); serr != nil && !errors.Is(serr, context.DeadlineExceeded) && err == nil {
+			err = serr
+		}
+	}
+	cancelRequests()
+	// what was cancelled ends: an upload rolls back, then lets go of the write lock
+	wctx, wcancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer wcancel()
+	for _, hs := range servers {
+		_ = hs.Shutdown(wctx)
+	}
+	if unlock, werr := s.pauseWriters(wctx); werr == nil {
+		unlock()
+	} else {
+		s.log.Error("an upload or refresh did not end after it was cancelled", "err", werr)
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
 }
 
 func (s *Server) logRequests(next http.Handler) http.Handler {
@@ -204,7 +275,8 @@ func (s *Server) refresh(ctx context.Context) error {
 	began := time.Now()
 	s.computing.Store(&began)
 	defer s.computing.Store(nil)
-	_, err = models.Refresh(ctx, s.wh, p)
+	rep, err := models.Refresh(ctx, s.wh, p)
+	s.cfg.Metrics.Refresh(rep.Mode, err == nil, time.Since(began))
 	s.reports.Invalidate()
 	s.scopes.Invalidate()
 	s.modelsBuilt.Store(false)

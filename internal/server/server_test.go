@@ -44,7 +44,7 @@ type env struct {
 // token its client sends.
 func newEnv(t testing.TB, cfg Config) *env {
 	t.Helper()
-	wh, l := testkit.Demo(t, "../../testdata", filepath.Join(t.TempDir(), "w.duckdb"), warehouse.Options{Locked: true})
+	wh, l := testkit.Demo(t, "../../testdata", filepath.Join(t.TempDir(), "w.duckdb"), warehouse.Options{Locked: true, BackupDir: cfg.Backup.Dir})
 	return serveWarehouse(t, cfg, wh, l)
 }
 

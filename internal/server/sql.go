@@ -50,6 +50,7 @@ func (s *Server) sqlAPI(w http.ResponseWriter, r *http.Request, v *view, _ queri
 	start := time.Now()
 	var rows int64
 	defer func() {
+		s.cfg.Metrics.SQL(sqlOutcome(err))
 		e := auth.Entry{Action: auth.ActSQL, Object: format, Detail: q, Rows: rows, DurationMS: time.Since(start).Milliseconds(), OK: err == nil}
 		if err != nil {
 			_, msg := s.errorStatus(r, err)

@@ -133,7 +133,7 @@ func (w *Warehouse) RemoveBatches(ctx context.Context, who string, ids []int64) 
 // among them: the refresh after a removal rebuilds them.
 func batchTables(ctx context.Context, conn *sql.Conn) ([]string, error) {
 	rows, err := conn.QueryContext(ctx, `SELECT DISTINCT table_name FROM information_schema.columns
-		WHERE table_schema = 'main' AND column_name = 'batch_id'
+		WHERE table_catalog = current_database() AND table_schema = 'main' AND column_name = 'batch_id'
 		  AND (starts_with(table_name, 'raw_') OR table_name IN ('rejects', 'abilities'))
 		ORDER BY table_name`)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/url"
 	"os"
 	"path"
@@ -30,6 +31,20 @@ type Warehouse struct {
 	DB   *sql.DB
 	Path string
 	conn *duckdb.Connector
+	// staging is the one folder a locked warehouse may write to (a backup's copy); ""
+	// when the warehouse is not locked or was opened without a backup directory.
+	staging string
+	locked  bool
+}
+
+// CanBackupTo says whether a backup into dir can be written: a locked warehouse writes
+// only into the staging folder of the backup directory it was opened with.
+func (w *Warehouse) CanBackupTo(dir string) bool {
+	if !w.locked {
+		return true
+	}
+	st, err := filepath.Abs(StagingDir(dir))
+	return err == nil && st == w.staging
 }
 
 // Open opens (creating if needed) the warehouse file and applies pending migrations.
@@ -45,8 +60,14 @@ type Options struct {
 	// temporary file beside the database. "none" leaves DuckDB's default (80% of RAM).
 	MemoryLimit string
 	// Locked turns external access off and locks the configuration: no read_csv of server
-	// files, COPY, ATTACH, INSTALL, LOAD or SET, whatever SQL reaches the database.
+	// files, COPY, ATTACH, INSTALL, LOAD or SET, whatever SQL reaches the database, but for
+	// the staging folder of BackupDir, where a backup's copy is written.
 	Locked bool
+	// BackupDir is where backups go (serve --backup-dir): the backup taken before
+	// migrating a warehouse of an older release goes there too (else DefaultBackupDir).
+	BackupDir string
+	// Log says where an upgrade's backup went (nil: slog's default logger).
+	Log *slog.Logger
 }
 
 // MemoryLimitEnv overrides DefaultMemoryLimit.
@@ -127,16 +148,36 @@ func OpenWith(ctx context.Context, file string, o Options) (*Warehouse, error) {
 	// database/sql keeps 2 idle connections by default; a server answering many readers
 	// would open and close DuckDB connections on every burst.
 	w.DB.SetMaxIdleConns(32)
-	if o.Locked {
-		if err := Lock(ctx, w.DB); err != nil {
-			w.Close()
-			return nil, fmt.Errorf("warehouse: open %s: %w", file, err)
-		}
+	if err := w.checkNotNewer(ctx); err != nil {
+		w.Close()
+		return nil, err
 	}
+	// Migrations (and the backup before them) run before the lock: they are this
+	// program's own SQL, and the backup attaches its copy wherever the directory is.
 	if !o.ReadOnly {
-		if err := w.migrate(ctx); err != nil {
+		if err := w.migrate(ctx, o); err != nil {
 			w.Close()
 			return nil, err
+		}
+	}
+	if o.Locked {
+		var allow []string
+		if o.BackupDir != "" {
+			st, err := filepath.Abs(StagingDir(o.BackupDir))
+			if err == nil {
+				err = os.MkdirAll(st, 0o700)
+			}
+			if err != nil {
+				w.Close()
+				return nil, fmt.Errorf("warehouse: backup directory: %w", err)
+			}
+			allow = append(allow, st)
+			w.staging = st
+		}
+		w.locked = true
+		if err := Lock(ctx, w.DB, allow...); err != nil {
+			w.Close()
+			return nil, fmt.Errorf("warehouse: open %s: %w", file, err)
 		}
 	}
 	return w, nil
@@ -196,8 +237,10 @@ func loadMigrations() ([]migration, error) {
 }
 
 // migrate applies each pending migration in its own transaction, recording it in
-// schema_migrations in the same transaction.
-func (w *Warehouse) migrate(ctx context.Context) error {
+// schema_migrations in the same transaction. A warehouse that has migrations already (one
+// of an older release) is backed up first, into o.BackupDir or DefaultBackupDir: a
+// migration that goes wrong, or a release that must be gone back on, has that copy.
+func (w *Warehouse) migrate(ctx context.Context, o Options) error {
 	ms, err := loadMigrations()
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
@@ -220,10 +263,18 @@ func (w *Warehouse) migrate(ctx context.Context) error {
 		applied[v] = true
 	}
 	rows.Close()
+	var pending []migration
 	for _, m := range ms {
-		if applied[m.version] {
-			continue
+		if !applied[m.version] {
+			pending = append(pending, m)
 		}
+	}
+	if len(applied) > 0 && len(pending) > 0 {
+		if err := w.backupBeforeUpgrade(ctx, o, pending); err != nil {
+			return err
+		}
+	}
+	for _, m := range pending {
 		err := w.Tx(ctx, func(conn *sql.Conn) error {
 			if _, err := conn.ExecContext(ctx, m.sql); err != nil {
 				return err
@@ -282,12 +333,54 @@ func Raw(conn *sql.Conn, fn func(driver.Conn) error) error {
 // Lock switches a database's external access off (no read_csv of the server's files, COPY,
 // ATTACH, INSTALL) and locks its configuration, once it is open. Not as options of the
 // connection string: duckdb-go applies those in no fixed order, and DuckDB 1.5.6 refuses to
-// set temp_directory once external access is off, so the open failed at random.
-func Lock(ctx context.Context, db *sql.DB) error {
-	for _, q := range []string{"SET GLOBAL enable_external_access = false", "SET GLOBAL lock_configuration = true"} {
+// set temp_directory once external access is off, so the open failed at random. The
+// directories of allow (absolute) stay reachable (allowed_directories, set first: DuckDB
+// 1.5.6 takes it only while external access is on): the serving database writes its
+// backups' copies there. Paths are normalised (a/../b does not pass).
+func Lock(ctx context.Context, db *sql.DB, allow ...string) error {
+	qs := []string{"SET GLOBAL enable_external_access = false", "SET GLOBAL lock_configuration = true"}
+	if len(allow) > 0 {
+		var dirs []string
+		for _, d := range allow {
+			dirs = append(dirs, sqlString(strings.TrimSuffix(d, "/")+"/"))
+		}
+		qs = append([]string{"SET GLOBAL allowed_directories = [" + strings.Join(dirs, ", ") + "]"}, qs...)
+	}
+	for _, q := range qs {
 		if _, err := db.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("lock: %w", err)
 		}
+	}
+	return nil
+}
+
+// backupBeforeUpgrade backs the warehouse up before its pending migrations, with its key
+// when it is found; a backup that fails stops the upgrade.
+func (w *Warehouse) backupBeforeUpgrade(ctx context.Context, o Options, pending []migration) error {
+	dir := o.BackupDir
+	if dir == "" {
+		dir = DefaultBackupDir(w.Path)
+	}
+	key, _, err := FindKey(w.Path)
+	if err != nil && !errors.Is(err, ErrNoKey) {
+		return fmt.Errorf("warehouse: before upgrading %s: %w", w.Path, err)
+	}
+	have, err := SchemaVersion(ctx, w.DB)
+	if err != nil {
+		return err
+	}
+	b, err := w.Backup(ctx, BackupOptions{Dir: dir, Key: key, Reason: ReasonUpgrade})
+	if err != nil {
+		return fmt.Errorf("升级仓库 %s 的数据结构（版本 %d → %d）之前的备份失败，没有升级：%w",
+			w.Path, have, pending[len(pending)-1].version, err)
+	}
+	log := o.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	log.Warn("仓库的数据结构将升级；升级前已备份", "db", w.Path, "from", have, "to", pending[len(pending)-1].version, "backup", b.Path)
+	if key == nil {
+		log.Warn("没有找到仓库的密钥，升级前的备份中没有密钥文件：请另行保管密钥", "key", KeyFile(w.Path))
 	}
 	return nil
 }

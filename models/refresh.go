@@ -487,7 +487,9 @@ func runTest(ctx context.Context, conn *sql.Conn, name, q string) (*TestFailure,
 
 // profileWritten are the tables writeProfile writes; sources/ declares each @written-by:
 // refresh, which a refresh checks.
-func profileWritten() []string { return []string{"profile", "profile_category_min", "profile_activity_cap"} }
+func profileWritten() []string {
+	return []string{"profile", "profile_category_min", "profile_activity_cap"}
+}
 
 // writeProfile records the profile as three small tables the models read.
 func writeProfile(ctx context.Context, conn *sql.Conn, p Profile, prefix string) error {

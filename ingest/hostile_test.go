@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bufio"
 	"bytes"
+	"context"
 	"io"
 	"os"
 	"path/filepath"
@@ -301,7 +302,7 @@ func TestKeyFileRefusedWhenOthersCanRead(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Setenv(KeyFileEnv, file)
-			k, err := LoadKey(filepath.Join(t.TempDir(), "w.duckdb"))
+			k, err := LoadKey(context.Background(), nil, filepath.Join(t.TempDir(), "w.duckdb"))
 			if c.ok {
 				if err != nil || len(k) != 16 {
 					t.Fatalf("%x %v", k, err)

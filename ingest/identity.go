@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"hash"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"tisheng/internal/warehouse"
@@ -63,10 +64,25 @@ func (id *Identity) fingerprint() string { return id.Key("tisheng key fingerprin
 // LoadKey finds the HMAC key: TISHENG_ID_KEY (hex), else the file named by TISHENG_KEY_FILE,
 // else FILE.key beside the database (warehouse.FindKey); a missing key file is created with
 // 0600 permissions.
-func LoadKey(dbFile string) ([]byte, error) {
+func LoadKey(ctx context.Context, db *sql.DB, dbFile string) ([]byte, error) {
 	k, file, err := warehouse.FindKey(dbFile)
 	if !errors.Is(err, warehouse.ErrNoKey) {
 		return k, err
+	}
+	// A warehouse already loaded with a key whose key is gone gets no new one: a new key
+	// matches none of its teachers, and a key file made now would hide the loss.
+	if db != nil {
+		var fp string
+		err := db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'id_key_fingerprint'`).Scan(&fp)
+		switch {
+		case err == nil:
+			return nil, fmt.Errorf("找不到仓库 %s 的密钥：密钥文件 %s 不存在，环境变量 %s、%s 也没有设置。"+
+				"这个仓库已用密钥导入过数据，新密钥无法与已导入的教师对应，所以没有新建密钥。"+
+				"请从备份中取回密钥文件（备份目录里的 %s），放回 %s 并设为仅属主可读写（chmod 600）", dbFile, file, KeyEnv, KeyFileEnv,
+				filepath.Base(file), file)
+		case !errors.Is(err, sql.ErrNoRows):
+			return nil, fmt.Errorf("key: %w", err)
+		}
 	}
 	k = make([]byte, 32)
 	if _, err := rand.Read(k); err != nil {
@@ -99,7 +115,7 @@ func (id *Identity) checkFingerprint(ctx context.Context, db *sql.DB) error {
 		return err
 	}
 	if have != fp {
-		return errors.New("key: this is not the key the warehouse was loaded with (check " + KeyEnv + " / " + KeyFileEnv + ")")
+		return errors.New("密钥不是这个仓库导入数据时所用的密钥：请检查密钥文件（仓库文件旁的 .key）或环境变量 " + KeyEnv + "、" + KeyFileEnv + "，从备份中取回正确的密钥")
 	}
 	return nil
 }

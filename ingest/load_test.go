@@ -534,7 +534,7 @@ func TestKeyFileCreatedPrivate(t *testing.T) {
 	t.Setenv(KeyEnv, "")
 	t.Setenv(KeyFileEnv, "")
 	db := filepath.Join(t.TempDir(), "w.duckdb")
-	k1, err := LoadKey(db)
+	k1, err := LoadKey(context.Background(), nil, db)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -542,12 +542,12 @@ func TestKeyFileCreatedPrivate(t *testing.T) {
 	if err != nil || st.Mode().Perm() != 0o600 {
 		t.Fatalf("key file: %v %v", st, err)
 	}
-	k2, _ := LoadKey(db)
+	k2, _ := LoadKey(context.Background(), nil, db)
 	if !bytes.Equal(k1, k2) || len(k1) != 32 {
 		t.Fatal("key not stable")
 	}
 	t.Setenv(KeyEnv, "00112233445566778899aabbccddeeff")
-	k3, _ := LoadKey(db)
+	k3, _ := LoadKey(context.Background(), nil, db)
 	if len(k3) != 16 || k3[1] != 0x11 {
 		t.Fatalf("env key: %x", k3)
 	}

@@ -101,7 +101,7 @@ func openDelivery(ctx context.Context, db string, c deliver.Config, stderr io.Wr
 		return nil, nil, err
 	}
 	log := newLogger(stderr, false)
-	key, err := ingest.LoadKey(db)
+	key, err := ingest.LoadKey(ctx, wh.DB, db)
 	if err != nil {
 		wh.Close()
 		return nil, nil, err

@@ -123,7 +123,7 @@ func openLoader(ctx context.Context, db string, log *slog.Logger) (*warehouse.Wa
 	if err != nil {
 		return nil, nil, err
 	}
-	key, err := ingest.LoadKey(db)
+	key, err := ingest.LoadKey(ctx, wh.DB, db)
 	if err != nil {
 		wh.Close()
 		return nil, nil, err

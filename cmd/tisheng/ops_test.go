@@ -9,13 +9,16 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"tisheng/ingest"
 	"tisheng/internal/gen"
 	"tisheng/internal/warehouse"
 	"tisheng/models"
@@ -294,5 +297,45 @@ func TestServeStopsCleanlyDuringAnUpload(t *testing.T) {
 				t.Errorf("upload files left behind: %v", left)
 			}
 		})
+	}
+}
+
+// TestLostKeyIsNotReplaced: a loaded warehouse whose key file is gone gets no new key
+// (one would match none of its teachers and hide the loss); every command that needs
+// the key says, in Chinese, where it belongs and to take it from a backup.
+func TestLostKeyIsNotReplaced(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "w.duckdb")
+	loadDemo(t, db) // with the tests' key in the environment
+	key := []byte(strings.Repeat("07", 32) + "\n")
+	// these commands find the key where a district keeps it: in the file beside
+	noEnv := func(args ...string) *exec.Cmd {
+		cmd := tisheng(args...)
+		cmd.Env = slices.DeleteFunc(cmd.Env, func(v string) bool { return strings.HasPrefix(v, ingest.KeyEnv+"=") })
+		return cmd
+	}
+	for _, args := range [][]string{
+		{"serve", "--db", db, "--addr", "127.0.0.1:0"},
+		{"ingest", "--db", db, "../../testdata/demo/东湖区_学时明细_2025-06.csv"},
+	} {
+		out, err := noEnv(args...).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "找不到仓库") || !strings.Contains(string(out), "从备份中取回密钥文件") {
+			t.Errorf("%s without its key: %v\n%s", args[0], err, out)
+		}
+		if _, err := os.Stat(db + ".key"); !os.IsNotExist(err) {
+			t.Fatalf("%s made a new key file", args[0])
+		}
+	}
+	// another key: refused in Chinese, and it is not overwritten
+	other := bytes.Repeat([]byte("ab"), 32)
+	os.WriteFile(db+".key", append(other, '\n'), 0o600)
+	out, err := noEnv("ingest", "--db", db, "../../testdata/demo/东湖区_学时明细_2025-06.csv").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "不是这个仓库导入数据时所用的密钥") {
+		t.Errorf("refresh with another key: %v\n%s", err, out)
+	}
+	// the key put back: all is well
+	os.WriteFile(db+".key", key, 0o600)
+	if out, err := noEnv("ingest", "--db", db, "../../testdata/demo/东湖区_学时明细_2025-06.csv").CombinedOutput(); err != nil || !strings.Contains(string(out), "已导入过") {
+		t.Errorf("ingest with its key back: %v\n%s", err, out)
 	}
 }

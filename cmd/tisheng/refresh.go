@@ -51,7 +51,7 @@ func ensureNational(ctx context.Context, wh *warehouse.Warehouse, db string, std
 	if n > 0 {
 		return nil
 	}
-	key, err := ingest.LoadKey(db)
+	key, err := ingest.LoadKey(ctx, wh.DB, db)
 	if err != nil {
 		return err
 	}

@@ -97,7 +97,7 @@ func serve(ctx context.Context, cfg server.Config, dcfg deliver.Config, db strin
 		return err
 	}
 	defer wh.Close()
-	key, err := ingest.LoadKey(db)
+	key, err := ingest.LoadKey(ctx, wh.DB, db)
 	if err != nil {
 		return err
 	}

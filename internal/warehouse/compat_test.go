@@ -108,7 +108,7 @@ func TestWarehouseOfDuckDB112(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := ingest.LoadKey(fresh)
+	key, err := ingest.LoadKey(context.Background(), nil, fresh)
 	if err != nil {
 		t.Fatal(err)
 	}

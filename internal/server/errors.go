@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/go-chi/chi/v5/middleware"
 
 	"tisheng/ingest"
 	"tisheng/internal/apperr"
+	"tisheng/models"
 	"tisheng/queries"
 )
 
@@ -70,4 +72,22 @@ func writeError(w http.ResponseWriter, code int, msg string) {
 	}
 	w.WriteHeader(code)
 	json.NewEncoder(w).Encode(map[string]string{"error": msg})
+}
+
+// refreshMessage is what an uploader or an admin reads when the refresh after their change
+// failed: the files stay loaded, the figures stay those of the last refresh. A data test's
+// failure names the tests (its rows are in the server's log, not in an answer).
+func (s *Server) refreshMessage(r *http.Request, err error) string {
+	var te *models.TestError
+	if errors.As(err, &te) {
+		names := make([]string, len(te.Failures))
+		for i, f := range te.Failures {
+			names[i] = fmt.Sprintf("%s（%d 行）", f.Test, f.Count)
+		}
+		s.log.Error("refresh failed its data tests", "id", middleware.GetReqID(r.Context()), "err", ingest.MaskSensitive(err.Error()))
+		return "文件已导入，但刷新统计未通过数据检查：" + strings.Join(names, "、") + "。页面仍显示上次刷新的数字；请把这些检查和请求编号 " +
+			middleware.GetReqID(r.Context()) + " 告诉管理员"
+	}
+	_, msg := s.errorStatus(r, err)
+	return "文件已导入，但刷新统计失败：" + msg + "。页面仍显示上次刷新的数字；稍后在管理页面重新上传或刷新即可补上"
 }

@@ -275,7 +275,7 @@ func (s *Server) refresh(ctx context.Context) error {
 	began := time.Now()
 	s.computing.Store(&began)
 	defer s.computing.Store(nil)
-	rep, err := models.Refresh(ctx, s.wh, p)
+	rep, err := s.cfg.Models.Refresh(ctx, s.wh, p)
 	s.cfg.Metrics.Refresh(rep.Mode, err == nil, time.Since(began))
 	s.reports.Invalidate()
 	s.scopes.Invalidate()

@@ -98,7 +98,9 @@
         var j;
         try { j = JSON.parse(xhr.responseText); } catch (err) { st.textContent = '服务器返回错误'; return; }
         if (xhr.status >= 400) { st.textContent = j.error; return; }
-        st.textContent = j.refreshed ? '导入完成，统计已刷新' : '导入完成';
+        // a refresh that failed must not read as done: the figures are still the old ones
+        st.textContent = j.refresh_error ? j.refresh_error : (j.refreshed ? '导入完成，统计已刷新' : '导入完成');
+        st.className = j.refresh_error ? 'error' : '';
         results.innerHTML = '<thead><tr><th>文件</th><th>状态</th><th>类型</th><th>截止日期</th><th>接收</th><th>拒收</th><th>原因</th></tr></thead><tbody>' +
           j.files.map(function (f) {
             var why = f.error || (f.rejects || []).slice(0, 3).map(function (r) { return '第' + r.row + '行' + (r.column ? '「' + r.column + '」' : '') + '：' + r.reason; }).join('；');

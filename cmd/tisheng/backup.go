@@ -7,6 +7,7 @@ import (
 	"io"
 	"time"
 
+	"tisheng/internal/deliver"
 	"tisheng/internal/warehouse"
 )
 
@@ -91,7 +92,7 @@ func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return err
 		}
 		fmt.Fprintf(stdout, "备份完好：%s\n  %d 个批次（最新数据截至 %s），%d 张表和视图，%s，数据结构版本 %d，备份于 %s\n",
-			*from, m.Batches.Count, orNone(m.Batches.LatestAsOf), len(m.Tables), sizeText(m.Size()), m.SchemaVersion, m.CreatedAt.Format("2006-01-02 15:04:05"))
+			*from, m.Batches.Count, orNone(m.Batches.LatestAsOf), len(m.Tables), sizeText(m.Size()), m.SchemaVersion, m.CreatedAt.In(deliver.Zone()).Format("2006-01-02 15:04:05")+"（北京时间）")
 		return nil
 	}
 	res, err := warehouse.Restore(ctx, *from, *db, time.Now())
@@ -100,7 +101,7 @@ func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	m := res.Manifest
 	fmt.Fprintf(stdout, "已从 %s 恢复到 %s，并逐表核对一致：\n  %d 个批次（最新数据截至 %s），%d 张表和视图，数据结构版本 %d，备份于 %s\n",
-		*from, res.DB, m.Batches.Count, orNone(m.Batches.LatestAsOf), len(m.Tables), m.SchemaVersion, m.CreatedAt.Format("2006-01-02 15:04:05"))
+		*from, res.DB, m.Batches.Count, orNone(m.Batches.LatestAsOf), len(m.Tables), m.SchemaVersion, m.CreatedAt.In(deliver.Zone()).Format("2006-01-02 15:04:05")+"（北京时间）")
 	fmt.Fprintf(stdout, "  密钥已放在 %s\n", warehouse.KeyFile(res.DB))
 	for _, k := range res.Kept {
 		fmt.Fprintf(stdout, "  原有文件已保留为 %s\n", k)

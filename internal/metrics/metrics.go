@@ -90,6 +90,34 @@ func New() *Metrics {
 		m.sqlQueries, m.scopeBuilds, m.scopeSeconds, m.backups, m.backupLast, m.backupSeconds, m.backupBytes, m.deliveries} {
 		f(c)
 	}
+	// The series an alert watches exist from the start, at 0: increase() over a series
+	// that appears with its first failure sees no increase.
+	for _, r := range []string{"manual", "scheduled"} {
+		for _, o := range []string{"verified", "failed"} {
+			m.backups.WithLabelValues(r, o)
+		}
+	}
+	for _, mode := range []string{"full", "incremental"} {
+		for _, o := range []string{"ok", "failed"} {
+			m.refreshes.WithLabelValues(mode, o)
+		}
+	}
+	for _, st := range []string{"loaded", "already_loaded", "failed"} {
+		m.ingestFiles.WithLabelValues(st)
+	}
+	for _, o := range []string{"ok", "refused", "busy", "timeout", "memory", "failed"} {
+		m.sqlQueries.WithLabelValues(o)
+	}
+	for _, k := range []string{"district", "school"} {
+		for _, o := range []string{"ok", "failed"} {
+			m.scopeBuilds.WithLabelValues(k, o)
+		}
+	}
+	for _, ch := range []string{"email", "wecom", "dingtalk"} {
+		for _, o := range []string{"sent", "retry", "failed", "uncertain", "stopped"} {
+			m.deliveries.WithLabelValues(ch, o)
+		}
+	}
 	return m
 }
 

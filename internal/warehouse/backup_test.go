@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -471,5 +472,48 @@ func TestPruneKeepsTheNewest(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, ".partial-20250106-020000-scheduled")); err != nil {
 		t.Fatal("prune removed a backup being written")
+	}
+}
+
+// TestRestoreAsRootKeepsTheOwner: an office restores as root for a service that runs as its
+// own user; the restored warehouse and key belong to the owner of the file they replace
+// (or of its folder), or the service could not open them at its next start.
+func TestRestoreAsRootKeepsTheOwner(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give files away")
+	}
+	ctx := context.Background()
+	dir := t.TempDir()
+	wh := demo(t, dir, "w.duckdb")
+	b, err := wh.Backup(ctx, warehouse.BackupOptions{Dir: filepath.Join(dir, "backups"), Key: demoKey, Reason: warehouse.ReasonCommand})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wh.Close()
+	const uid, gid = 4242, 4343
+	for _, c := range []struct{ name, existing string }{{"over a file", "old"}, {"into a folder", ""}} {
+		t.Run(c.name, func(t *testing.T) {
+			data := filepath.Join(t.TempDir(), "data")
+			os.Mkdir(data, 0o700)
+			os.Chown(data, uid, gid)
+			target := filepath.Join(data, "w.duckdb")
+			if c.existing != "" {
+				os.WriteFile(target, []byte(c.existing), 0o600)
+				os.Chown(target, uid, gid)
+			}
+			if _, err := warehouse.Restore(ctx, b.Path, target, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range []string{target, warehouse.KeyFile(target)} {
+				st, err := os.Stat(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				s := st.Sys().(*syscall.Stat_t)
+				if s.Uid != uid || s.Gid != gid || st.Mode().Perm() != 0o600 {
+					t.Errorf("%s: owner %d:%d mode %v", f, s.Uid, s.Gid, st.Mode().Perm())
+				}
+			}
+		})
 	}
 }

@@ -88,6 +88,8 @@ func Restore(ctx context.Context, from, db string, now time.Time) (*Restored, er
 	if pid, ok := lockHolder(db); ok {
 		return nil, &HeldError{Path: db, PID: pid, Program: programOf(pid)}
 	}
+	// the restored files belong to whoever owned the one replaced (or its folder)
+	uid, gid, owned := ownerOf(db, filepath.Dir(db))
 	keep := db + ".before-restore-" + now.In(backupZone).Format("20060102-150405")
 	for i := 2; exists(keep) || exists(keep+".wal") || exists(KeyFile(keep)); i++ {
 		keep = fmt.Sprintf("%s.before-restore-%s-%d", db, now.In(backupZone).Format("20060102-150405"), i)
@@ -109,6 +111,11 @@ func Restore(ctx context.Context, from, db string, now time.Time) (*Restored, er
 	}
 	if err := os.Rename(KeyFile(db)+".restoring", KeyFile(db)); err != nil {
 		return res, fmt.Errorf("restore: %w", err)
+	}
+	if owned {
+		if err := giveTo(uid, gid, db, KeyFile(db)); err != nil {
+			return res, fmt.Errorf("restore: %w", err)
+		}
 	}
 	if err := syncDir(filepath.Dir(db)); err != nil {
 		return res, fmt.Errorf("restore: %w", err)

@@ -525,7 +525,7 @@ func TestProgressFile(t *testing.T) {
 func TestWrongKeyRefused(t *testing.T) {
 	f := newFixture(t)
 	_, err := NewLoader(f.ctx, f.wh, bytes.Repeat([]byte{8}, 32), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err == nil || !strings.Contains(err.Error(), "not the key") {
+	if err == nil || !strings.Contains(err.Error(), "不是这个仓库导入数据时所用的密钥") {
 		t.Fatalf("err = %v", err)
 	}
 }

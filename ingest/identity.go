@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"hash"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"tisheng/internal/warehouse"
@@ -78,8 +77,7 @@ func LoadKey(ctx context.Context, db *sql.DB, dbFile string) ([]byte, error) {
 		case err == nil:
 			return nil, fmt.Errorf("找不到仓库 %s 的密钥：密钥文件 %s 不存在，环境变量 %s、%s 也没有设置。"+
 				"这个仓库已用密钥导入过数据，新密钥无法与已导入的教师对应，所以没有新建密钥。"+
-				"请从备份中取回密钥文件（备份目录里的 %s），放回 %s 并设为仅属主可读写（chmod 600）", dbFile, file, KeyEnv, KeyFileEnv,
-				filepath.Base(file), file)
+				"请从备份中取回密钥文件（每份备份目录里以 .key 结尾的文件），放回 %s 并设为仅属主可读写（chmod 600）", dbFile, file, KeyEnv, KeyFileEnv, file)
 		case !errors.Is(err, sql.ErrNoRows):
 			return nil, fmt.Errorf("key: %w", err)
 		}

@@ -339,3 +339,60 @@ func TestLostKeyIsNotReplaced(t *testing.T) {
 		t.Errorf("ingest with its key back: %v\n%s", err, out)
 	}
 }
+
+// slowReader sends its bytes a chunk at a time, as a slow client does.
+type slowReader struct {
+	r     io.Reader
+	chunk int
+	pause time.Duration
+}
+
+func (s *slowReader) Read(p []byte) (int, error) {
+	time.Sleep(s.pause)
+	if len(p) > s.chunk {
+		p = p[:s.chunk]
+	}
+	return s.r.Read(p)
+}
+
+// TestServeStopsWhileAnUploadArrives: SIGTERM while a slow client is still sending its
+// upload: the server does not wait for the client beyond its grace; it closes the
+// connection, exits 0, and nothing of the upload stays (its file is swept).
+func TestServeStopsWhileAnUploadArrives(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "w.duckdb")
+	loadDemo(t, db)
+	client := adminClient(t, db)
+	srv, addr := startServeCmd(t, db, "--shutdown-grace", "1s")
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	w, _ := mw.CreateFormFile("files", "h_2025-07-31.csv")
+	w.Write([]byte("姓名,身份证号,学校名称,研修类型,学时\n"))
+	w.Write(bytes.Repeat([]byte("某,360199********0000,某校,网络研修,1\n"), 200000)) // ~9 MB
+	mw.Close()
+	body := &slowReader{r: &buf, chunk: 64 << 10, pause: 100 * time.Millisecond} // 640 KB/s: 15 s to send
+	go func() {
+		resp, err := client.Post("http://"+addr+"/api/ingest", mw.FormDataContentType(), body)
+		if err == nil {
+			resp.Body.Close()
+		}
+	}()
+	time.Sleep(2 * time.Second)
+	start := time.Now()
+	if err := srv.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- srv.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("exit: %v", err)
+		}
+		t.Logf("stopped %v after SIGTERM", time.Since(start).Round(time.Millisecond))
+	case <-time.After(20 * time.Second):
+		t.Fatal("the server waited for the slow client: not stopped 20 s after SIGTERM (grace 1 s)")
+	}
+	if n := queryOne(t, db, `SELECT count(*) FROM batches WHERE kind = 'hours' AND file_name = 'h_2025-07-31.csv'`); n != "0" {
+		t.Errorf("the upload cut off by the stop was loaded: %s", n)
+	}
+}

@@ -23,6 +23,7 @@ const (
 	TooLarge     Code = "too_large"     // past a size bound (413)
 	Unprocessed  Code = "unprocessable" // well formed, but cannot be done: a query past its memory (422)
 	TooMany      Code = "too_many"      // the caller's own limit: one query at a time (429)
+	Conflict     Code = "conflict"      // the same work is already under way: a backup (409)
 	Busy         Code = "busy"          // the server's limit: every slot taken (503)
 	Unavailable  Code = "unavailable"   // not ready yet, or gone away (503)
 	Internal     Code = "internal"      // a fault of the program: logged, never shown (500)

@@ -55,7 +55,7 @@ func (s *Server) deleteBatchAPI(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := map[string]any{"removed": removed, "refreshed": false}
 	if err := s.refresh(r.Context()); err != nil {
-		out["refresh_error"] = s.refreshMessage(r, err)
+		out["refresh_error"] = s.refreshMessage(r, err, "批次已撤回")
 	} else {
 		out["refreshed"] = true
 	}

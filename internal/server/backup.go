@@ -10,6 +10,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
+	"tisheng/ingest"
 	"tisheng/internal/apperr"
 	"tisheng/internal/auth"
 	"tisheng/internal/deliver"
@@ -34,13 +35,22 @@ var errNoBackupDir = apperr.New(apperr.Unavailable, "服务器没有设置备份
 // Backup writes a verified backup of the warehouse into the backup directory (see
 // warehouse.Backup), then removes the backups beyond --backup-keep. Uploads and refreshes
 // wait only while the copy's snapshot is taken; pages never wait. One backup at a time.
+// A scheduled backup that falls while another runs waits for it, then runs.
 func (s *Server) Backup(ctx context.Context, reason string) (*warehouse.Backup, []string, error) {
 	bc := s.cfg.Backup
 	if bc.Dir == "" {
 		return nil, nil, errNoBackupDir
 	}
-	if !s.backupMu.TryLock() {
-		return nil, nil, apperr.New(apperr.Busy, "已有一个备份正在进行：请等它完成后再试")
+	for !s.backupMu.TryLock() {
+		if reason != warehouse.ReasonScheduled {
+			// a double click, or two admins: not a fault of the server (409, not 5xx)
+			return nil, nil, apperr.New(apperr.Conflict, "已有一个备份正在进行：请等它完成后再试")
+		}
+		select {
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		case <-time.After(time.Second):
+		}
 	}
 	defer s.backupMu.Unlock()
 	start := time.Now()
@@ -214,6 +224,9 @@ func (s *Server) scheduledBackup(ctx context.Context) {
 	}
 	if len(pruned) > 0 {
 		e.Detail += "；删除旧备份 " + strings.Join(pruned, " ")
+	}
+	if err != nil {
+		s.log.Error("定时备份失败", "err", ingest.MaskSensitive(err.Error()))
 	}
 	if err := s.accounts.Record(ctx, e); err != nil {
 		s.log.Error("audit", "err", err)

@@ -26,6 +26,7 @@ var statusOf = map[apperr.Code]int{
 	apperr.TooLarge:     http.StatusRequestEntityTooLarge,
 	apperr.Unprocessed:  http.StatusUnprocessableEntity,
 	apperr.TooMany:      http.StatusTooManyRequests,
+	apperr.Conflict:     http.StatusConflict,
 	apperr.Busy:         http.StatusServiceUnavailable,
 	apperr.Unavailable:  http.StatusServiceUnavailable,
 }
@@ -77,7 +78,8 @@ func writeError(w http.ResponseWriter, code int, msg string) {
 // refreshMessage is what an uploader or an admin reads when the refresh after their change
 // failed: the files stay loaded, the figures stay those of the last refresh. A data test's
 // failure names the tests (its rows are in the server's log, not in an answer).
-func (s *Server) refreshMessage(r *http.Request, err error) string {
+// done says what was done before the refresh (文件已导入, 批次已撤回).
+func (s *Server) refreshMessage(r *http.Request, err error, done string) string {
 	var te *models.TestError
 	if errors.As(err, &te) {
 		names := make([]string, len(te.Failures))
@@ -85,9 +87,14 @@ func (s *Server) refreshMessage(r *http.Request, err error) string {
 			names[i] = fmt.Sprintf("%s（%d 行）", f.Test, f.Count)
 		}
 		s.log.Error("refresh failed its data tests", "id", middleware.GetReqID(r.Context()), "err", ingest.MaskSensitive(err.Error()))
-		return "文件已导入，但刷新统计未通过数据检查：" + strings.Join(names, "、") + "。页面仍显示上次刷新的数字；请把这些检查和请求编号 " +
+		return done + "，但刷新统计未通过数据检查：" + strings.Join(names, "、") + "。页面仍显示上次刷新的数字；请把这些检查和请求编号 " +
 			middleware.GetReqID(r.Context()) + " 告诉管理员"
 	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		// the server is stopping (or the request's time ran out): the refresh may have
+		// committed just before; if not, the next start refreshes what is outdated
+		return done + "，但统计的刷新被中断（服务正在停止或请求超时）。如果刷新没有完成，服务下次启动时会自动补做"
+	}
 	_, msg := s.errorStatus(r, err)
-	return "文件已导入，但刷新统计失败：" + msg + "。页面仍显示上次刷新的数字；稍后在管理页面重新上传或刷新即可补上"
+	return done + "，但刷新统计失败：" + msg + "。页面仍显示上次刷新的数字；稍后重新刷新即可补上"
 }

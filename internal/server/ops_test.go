@@ -426,3 +426,33 @@ func TestAdminPageBackups(t *testing.T) {
 		t.Errorf("a leader's 立即备份: %d", code)
 	}
 }
+
+// TestBackupWhileAnotherRuns: a second backup asked for while one runs is refused with 409
+// (a double click is not a server fault); a scheduled one that falls then waits and runs.
+func TestBackupWhileAnotherRuns(t *testing.T) {
+	dir := t.TempDir()
+	e := newEnv(t, Config{Backup: BackupConfig{Dir: dir, Key: demoKey}})
+	e.srv.backupMu.Lock() // a backup under way
+	code, out := postBackup(t, e)
+	if code != http.StatusConflict || !strings.Contains(fmt.Sprint(out["error"]), "已有一个备份正在进行") {
+		t.Errorf("a second backup: %d %v", code, out)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := e.srv.Backup(context.Background(), warehouse.ReasonScheduled)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("the scheduled backup did not wait: %v", err)
+	case <-time.After(1500 * time.Millisecond):
+	}
+	e.srv.backupMu.Unlock()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	list, _ := warehouse.ListBackups(dir)
+	if len(list) != 1 || list[0].Reason != warehouse.ReasonScheduled || list[0].Status != warehouse.StatusVerified {
+		t.Errorf("backups: %+v", list)
+	}
+}

@@ -201,12 +201,14 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 	}
 	cancelRequests()
+	// Close the connections still open: a body still arriving (a slow client's upload) is
+	// not ended by its context, and would hold the stop for as long as the client likes.
+	for _, hs := range servers {
+		_ = hs.Close()
+	}
 	// what was cancelled ends: an upload rolls back, then lets go of the write lock
 	wctx, wcancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer wcancel()
-	for _, hs := range servers {
-		_ = hs.Shutdown(wctx)
-	}
 	if unlock, werr := s.pauseWriters(wctx); werr == nil {
 		unlock()
 	} else {

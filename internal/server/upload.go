@@ -117,7 +117,7 @@ func (s *Server) ingestAPI(w http.ResponseWriter, r *http.Request) (err error) {
 	// refreshed even when every file was already loaded.
 	if loaded || s.outdated(r.Context()) {
 		if err := s.refresh(r.Context()); err != nil {
-			out["refresh_error"] = s.refreshMessage(r, err)
+			out["refresh_error"] = s.refreshMessage(r, err, "文件已导入")
 		} else {
 			out["refreshed"] = true
 		}

@@ -90,6 +90,11 @@ func (w *Warehouse) Backup(ctx context.Context, o BackupOptions) (*Backup, error
 	if err := os.MkdirAll(StagingDir(dir), 0o700); err != nil {
 		return nil, fmt.Errorf("backup: %w", err)
 	}
+	if uid, gid, ok := ownerOf(dir, dir); ok {
+		if err := giveTo(uid, gid, StagingDir(dir)); err != nil {
+			return nil, fmt.Errorf("backup: %w", err)
+		}
+	}
 	if err := SweepBackups(dir); err != nil {
 		return nil, err
 	}
@@ -171,6 +176,19 @@ func (w *Warehouse) Backup(ctx context.Context, o BackupOptions) (*Backup, error
 	}
 	done = true
 	os.Remove(filepath.Join(final, lockName))
+	// taken by root (tisheng backup without runuser) into the service's backup folder: the
+	// backup belongs to the folder's owner, or the service could neither list nor prune it
+	if uid, gid, ok := ownerOf(dir, dir); ok {
+		files := []string{final}
+		if es, err := os.ReadDir(final); err == nil {
+			for _, e := range es {
+				files = append(files, filepath.Join(final, e.Name()))
+			}
+		}
+		if err := giveTo(uid, gid, files...); err != nil {
+			return nil, fmt.Errorf("backup: %w", err)
+		}
+	}
 	if err := syncDir(dir); err != nil {
 		return nil, fmt.Errorf("backup: %w", err)
 	}

@@ -455,6 +455,14 @@ func TestPruneKeepsTheNewest(t *testing.T) {
 	mk("20250104-020000-scheduled", "verified", "scheduled")
 	mk("20250105-020000-manual", "verified", "manual")
 	os.MkdirAll(filepath.Join(dir, ".partial-20250106-020000-scheduled"), 0o700)
+	// what is not tisheng's, or cannot be read now, is never removed: an office's own
+	// folders beside the backups, and a backup whose manifest is unreadable for a moment
+	foreign := []string{"2024-old-server", "00-notes", "1999-important-scans", "20240101-020000-scheduled-copy"}
+	for _, f := range foreign {
+		os.MkdirAll(filepath.Join(dir, f, "data"), 0o700)
+		os.WriteFile(filepath.Join(dir, f, "data", "teachers.csv"), []byte("precious"), 0o600)
+	}
+	os.MkdirAll(filepath.Join(dir, "20240101-020000-manual"), 0o700) // no manifest (yet)
 	removed, err := warehouse.PruneBackups(dir, 2)
 	if err != nil {
 		t.Fatal(err)
@@ -467,8 +475,13 @@ func TestPruneKeepsTheNewest(t *testing.T) {
 	for _, b := range bs {
 		left = append(left, b.Name)
 	}
-	if got := strings.Join(left, " "); got != "20250105-020000-manual 20250104-020000-scheduled 20250102-020000-upgrade" {
+	if got := strings.Join(left, " "); got != "20250105-020000-manual 20250104-020000-scheduled 20250102-020000-upgrade 20240101-020000-manual" {
 		t.Fatalf("left %s", got)
+	}
+	for _, f := range foreign {
+		if _, err := os.Stat(filepath.Join(dir, f, "data", "teachers.csv")); err != nil {
+			t.Errorf("prune removed %s, which is not a backup", f)
+		}
 	}
 	if _, err := os.Stat(filepath.Join(dir, ".partial-20250106-020000-scheduled")); err != nil {
 		t.Fatal("prune removed a backup being written")
@@ -516,4 +529,126 @@ func TestRestoreAsRootKeepsTheOwner(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestInterruptedRestoreIsNotHidden: a restore killed between moving the old warehouse
+// aside and putting the restored one in place leaves no warehouse file; opening it must not
+// make a new empty one (every user would see an empty system), and running the restore
+// again finishes it.
+func TestInterruptedRestoreIsNotHidden(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	wh := demo(t, dir, "w.duckdb")
+	want := figures(t, wh.DB)
+	b, err := wh.Backup(ctx, warehouse.BackupOptions{Dir: filepath.Join(dir, "backups"), Key: demoKey, Reason: warehouse.ReasonCommand})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wh.Close()
+	target := filepath.Join(dir, "w.duckdb")
+	for _, c := range []struct{ name, restoring string }{{"old moved aside", "x"}, {"old moved aside, copy gone", ""}} {
+		t.Run(c.name, func(t *testing.T) {
+			// the state a kill between the renames leaves
+			if err := os.Rename(target, target+".before-restore-20250701-103000"); err != nil {
+				t.Fatal(err)
+			}
+			os.Rename(target+".key", target+".before-restore-20250701-103000.key")
+			if c.restoring != "" {
+				os.WriteFile(target+".restoring", []byte(c.restoring), 0o600)
+			}
+			for _, opts := range []warehouse.Options{{}, {Locked: true}} {
+				if w, err := warehouse.OpenWith(ctx, target, opts); err == nil || !strings.Contains(err.Error(), "没有完成的恢复") {
+					if w != nil {
+						w.Close()
+					}
+					t.Fatalf("opened where a restore stopped: %v", err)
+				}
+			}
+			if _, err := os.Stat(target); !os.IsNotExist(err) {
+				t.Fatal("a warehouse file was made")
+			}
+			if _, err := warehouse.Restore(ctx, b.Path, target, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			r := openRO(t, target)
+			sameFigures(t, "restored again", figures(t, r.DB), want)
+			r.Close()
+			os.Remove(target + ".restoring")
+			for _, f := range []string{target + ".before-restore-20250701-103000", target + ".before-restore-20250701-103000.key"} {
+				os.Remove(f)
+			}
+		})
+	}
+}
+
+// TestBackupAsRootBelongsToTheFolder: root running tisheng backup into the service's
+// backup folder makes a backup the service can list, verify and prune.
+func TestBackupAsRootBelongsToTheFolder(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give files away")
+	}
+	ctx := context.Background()
+	dir := t.TempDir()
+	wh := demo(t, dir, "w.duckdb")
+	backups := filepath.Join(dir, "backups")
+	os.Mkdir(backups, 0o700)
+	os.Chown(backups, 4242, 4343)
+	if _, err := wh.Backup(ctx, warehouse.BackupOptions{Dir: backups, Key: demoKey, Reason: warehouse.ReasonCommand}); err != nil {
+		t.Fatal(err)
+	}
+	filepath.Walk(backups, func(p string, st os.FileInfo, err error) error {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := st.Sys().(*syscall.Stat_t); s.Uid != 4242 || s.Gid != 4343 {
+			t.Errorf("%s: owner %d:%d", p, s.Uid, s.Gid)
+		}
+		return nil
+	})
+}
+
+// TestCheckRefusesWhatRestoreWould: a sums file with a line past the reader's buffer (which
+// once ended the reading silently, hiding the lines after it) and a backup without its key
+// are refused by the check, as restore refuses them.
+func TestCheckRefusesWhatRestoreWould(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	wh := demo(t, dir, "w.duckdb")
+	b, err := wh.Backup(ctx, warehouse.BackupOptions{Dir: filepath.Join(dir, "backups"), Key: demoKey, Reason: warehouse.ReasonCommand})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wh.Close()
+	long := filepath.Join(dir, "long")
+	os.CopyFS(long, os.DirFS(b.Path))
+	f, _ := os.OpenFile(filepath.Join(long, warehouse.ChecksumsName), os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(strings.Repeat("a", 100000) + "\n" + strings.Repeat("0", 64) + "  evil\n")
+	f.Close()
+	if _, err := warehouse.VerifyBackup(ctx, long); err == nil || !strings.Contains(err.Error(), "过长的行") {
+		t.Errorf("a sums file with a long line: %v", err)
+	}
+	if _, err := warehouse.Restore(ctx, long, filepath.Join(dir, "r1", "w.duckdb"), time.Now()); err == nil {
+		t.Error("restored from a sums file with a long line")
+	}
+	nokey, err := wh2Backup(t, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := warehouse.VerifyBackup(ctx, nokey); err == nil || !strings.Contains(err.Error(), "没有密钥文件") {
+		t.Errorf("a backup without its key: %v", err)
+	}
+}
+
+// wh2Backup is a backup written without a key (as one whose key was never found).
+func wh2Backup(t *testing.T, dir string) (string, error) {
+	r, err := warehouse.Open(context.Background(), filepath.Join(dir, "w.duckdb"))
+	if err != nil {
+		return "", err
+	}
+	defer r.Close()
+	b, err := r.Backup(context.Background(), warehouse.BackupOptions{Dir: filepath.Join(dir, "nokey"), Reason: warehouse.ReasonCommand})
+	if err != nil {
+		return "", err
+	}
+	return b.Path, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -93,7 +94,9 @@ func ListBackups(dir string) ([]BackupInfo, error) {
 	}
 	var out []BackupInfo
 	for _, e := range es {
-		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+		// only what tisheng named is a backup: anything else in the folder (an office's
+		// own files, another program's backups) is neither listed nor ever removed
+		if !e.IsDir() || !backupName.MatchString(e.Name()) {
 			continue
 		}
 		p := filepath.Join(dir, e.Name())
@@ -114,6 +117,9 @@ func ListBackups(dir string) ([]BackupInfo, error) {
 	sort.Slice(out, func(i, j int) bool { return out[i].Name > out[j].Name })
 	return out, nil
 }
+
+// backupName is how newBackupName names a backup folder (and .failed, one that failed).
+var backupName = regexp.MustCompile(`^[0-9]{8}-[0-9]{6}-(manual|scheduled|upgrade|command)(-[0-9]+)?(\.failed)?$`)
 
 // readManifestFile reads manifest.json alone.
 func readManifestFile(dir string) (*Manifest, error) {
@@ -161,7 +167,9 @@ func PruneBackups(dir string, keep int) ([]string, error) {
 		return removed, nil
 	}
 	for _, b := range bs {
-		if b.Status == StatusFailed && b.Name < oldestKept {
+		// a failed backup is removed only when its manifest says so: one whose manifest
+		// cannot be read now (permissions, a full table of open files) may be a good one
+		if b.Status == StatusFailed && b.Manifest != nil && b.Name < oldestKept {
 			if err := os.RemoveAll(b.Path); err != nil {
 				return removed, fmt.Errorf("backup: remove %s: %w", b.Path, err)
 			}

@@ -25,6 +25,10 @@ func lockFile(path string, how int) (func(), error) {
 	if err != nil {
 		return nil, err
 	}
+	// made by root in a service's folder: the service must be able to take it too
+	if uid, gid, ok := ownerOf(filepath.Dir(path), filepath.Dir(path)); ok {
+		_ = giveTo(uid, gid, path)
+	}
 	if err := syscall.Flock(int(f.Fd()), how); err != nil {
 		f.Close()
 		if err == syscall.EWOULDBLOCK {

@@ -212,6 +212,9 @@ func ReadManifest(dir string) (*Manifest, error) {
 	if base := filepath.Base(dir); strings.HasPrefix(base, partialPrefix) {
 		return nil, backupErr(dir, "是一次未完成的备份（进程在备份途中停止），不能用于恢复")
 	}
+	if st, err := os.Stat(filepath.Join(dir, ChecksumsName)); err == nil && st.Size() > 1<<20 {
+		return nil, backupErr(dir, "的校验文件 %s 大于 1 MB：不是 tisheng 写的，备份已损坏", ChecksumsName)
+	}
 	sums, err := os.ReadFile(filepath.Join(dir, ChecksumsName))
 	if errors.Is(err, os.ErrNotExist) {
 		if _, merr := os.Stat(filepath.Join(dir, ManifestName)); merr != nil {
@@ -230,6 +233,9 @@ func ReadManifest(dir string) (*Manifest, error) {
 			return nil, backupErr(dir, "的校验文件 %s 第 %d 行格式不对：备份已损坏", ChecksumsName, line)
 		}
 		want[name] = sum
+	}
+	if err := sc.Err(); err != nil { // a line past the scanner's 64 KB: not a sums file
+		return nil, backupErr(dir, "的校验文件 %s 有过长的行：备份已损坏", ChecksumsName)
 	}
 	if _, ok := want[ManifestName]; !ok {
 		return nil, backupErr(dir, "的校验文件 %s 没有列出 %s：备份已损坏", ChecksumsName, ManifestName)

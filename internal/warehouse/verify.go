@@ -139,6 +139,10 @@ func VerifyBackup(ctx context.Context, dir string) (*Manifest, error) {
 	if err != nil {
 		return m, err
 	}
+	if key == nil {
+		// restore refuses it: without its key, new loads could not be matched to old ones
+		return m, backupErr(dir, "没有密钥文件：仓库文件完好与否都不能用它恢复（tisheng restore 会拒绝）")
+	}
 	if err := verifyDatabase(ctx, filepath.Join(dir, m.Database), key, m); err != nil {
 		return m, &BackupError{Dir: dir, Msg: "的仓库文件 " + m.Database + " 与清单不符：" + err.Error(), Err: err}
 	}

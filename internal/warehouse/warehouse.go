@@ -101,6 +101,9 @@ func OpenWith(ctx context.Context, file string, o Options) (*Warehouse, error) {
 			return nil, err
 		}
 	}
+	if err := interruptedRestore(file); err != nil {
+		return nil, err
+	}
 	var opts []string
 	if o.MemoryLimit == "" {
 		o.MemoryLimit = os.Getenv(MemoryLimitEnv)
@@ -383,4 +386,23 @@ func (w *Warehouse) backupBeforeUpgrade(ctx context.Context, o Options, pending 
 		log.Warn("没有找到仓库的密钥，升级前的备份中没有密钥文件：请另行保管密钥", "key", KeyFile(w.Path))
 	}
 	return nil
+}
+
+// interruptedRestore refuses to create a warehouse where a restore stopped half way (killed
+// between moving the old file aside and putting the restored one in place): a new empty
+// warehouse there would hide both, and every user would see an empty system.
+func interruptedRestore(file string) error {
+	if _, err := os.Stat(file); err == nil || !errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	left, _ := filepath.Glob(file + ".before-restore-*")
+	if _, err := os.Stat(file + ".restoring"); err == nil {
+		left = append(left, file+".restoring")
+	}
+	if len(left) == 0 {
+		return nil
+	}
+	return fmt.Errorf("仓库文件 %s 不存在，但旁边有一次没有完成的恢复留下的文件（%s），所以没有新建空仓库："+
+		"请重新执行 tisheng restore --from 备份目录 --db %s；或把 %s.before-restore-时间（连同同名的 .wal 和 .key）改名回 %s 以回到恢复之前",
+		file, strings.Join(left, "、"), file, file, file)
 }

@@ -144,6 +144,17 @@ func TestServeMetricsAddr(t *testing.T) {
 			t.Errorf("metrics listener %s: %d", p, resp.StatusCode)
 		}
 	}
+	// a name not allowed (DNS rebinding) is refused there as on the main listener
+	req, _ := http.NewRequest(http.MethodGet, "http://"+maddr+"/metrics", nil)
+	req.Host = "evil.example"
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMisdirectedRequest {
+			t.Errorf("metrics listener for Host evil.example: %d", resp.StatusCode)
+		}
+	}
 	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
 		t.Fatal(err)

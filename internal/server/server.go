@@ -179,7 +179,9 @@ func (s *Server) Run(ctx context.Context) error {
 		// no login (they name no one: route classes, counts, durations)
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", s.cfg.Metrics.Handler())
-		ms := &http.Server{Addr: s.cfg.MetricsAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second}
+		// the main listener's Host check: a page of another site reached by DNS
+		// rebinding cannot read the metrics through a browser on the office's network
+		ms := &http.Server{Addr: s.cfg.MetricsAddr, Handler: s.hostCheck(mux), ReadHeaderTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second}
 		servers = append(servers, ms)
 		go func() { errc <- ms.ListenAndServe() }()
 	}

@@ -71,15 +71,14 @@ func LoadKey(ctx context.Context, db *sql.DB, dbFile string) ([]byte, error) {
 	// A warehouse already loaded with a key whose key is gone gets no new one: a new key
 	// matches none of its teachers, and a key file made now would hide the loss.
 	if db != nil {
-		var fp string
-		err := db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'id_key_fingerprint'`).Scan(&fp)
-		switch {
-		case err == nil:
+		fp, err := warehouse.RecordedFingerprint(ctx, db)
+		if err != nil {
+			return nil, err
+		}
+		if fp != "" {
 			return nil, fmt.Errorf("找不到仓库 %s 的密钥：密钥文件 %s 不存在，环境变量 %s、%s 也没有设置。"+
 				"这个仓库已用密钥导入过数据，新密钥无法与已导入的教师对应，所以没有新建密钥。"+
 				"请从备份中取回密钥文件（每份备份目录里以 .key 结尾的文件），放回 %s 并设为仅属主可读写（chmod 600）", dbFile, file, KeyEnv, KeyFileEnv, file)
-		case !errors.Is(err, sql.ErrNoRows):
-			return nil, fmt.Errorf("key: %w", err)
 		}
 	}
 	k = make([]byte, 32)
@@ -103,13 +102,12 @@ func LoadKey(ctx context.Context, db *sql.DB, dbFile string) ([]byte, error) {
 // checkFingerprint records the key's fingerprint on first use and refuses a different key.
 func (id *Identity) checkFingerprint(ctx context.Context, db *sql.DB) error {
 	fp := id.fingerprint()
-	var have string
-	err := db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'id_key_fingerprint'`).Scan(&have)
-	if errors.Is(err, sql.ErrNoRows) {
-		_, err = db.ExecContext(ctx, `INSERT INTO meta VALUES ('id_key_fingerprint', ?)`, fp)
+	have, err := warehouse.RecordedFingerprint(ctx, db)
+	if err != nil {
 		return err
 	}
-	if err != nil {
+	if have == "" {
+		_, err = db.ExecContext(ctx, `INSERT INTO meta VALUES ('id_key_fingerprint', ?)`, fp)
 		return err
 	}
 	if have != fp {

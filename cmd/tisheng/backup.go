@@ -61,7 +61,7 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	m := b.Manifest
 	fmt.Fprintf(stdout, "备份完成并通过校验：%s\n  %d 个批次（最新数据截至 %s），%d 张表和视图，%s，数据结构版本 %d，用时 %.1f 秒\n",
-		b.Path, m.Batches.Count, orNone(m.Batches.LatestAsOf), len(m.Tables), sizeText(m.Size()), m.SchemaVersion, time.Since(start).Seconds())
+		b.Path, m.Batches.Count, orNone(m.Batches.LatestAsOf), len(m.Tables), warehouse.SizeText(m.Size()), m.SchemaVersion, time.Since(start).Seconds())
 	removed, err := warehouse.PruneBackups(*out, *keep)
 	for _, r := range removed {
 		fmt.Fprintf(stdout, "  已删除旧备份 %s\n", r)
@@ -92,7 +92,7 @@ func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return err
 		}
 		fmt.Fprintf(stdout, "备份完好：%s\n  %d 个批次（最新数据截至 %s），%d 张表和视图，%s，数据结构版本 %d，备份于 %s\n",
-			*from, m.Batches.Count, orNone(m.Batches.LatestAsOf), len(m.Tables), sizeText(m.Size()), m.SchemaVersion, m.CreatedAt.In(deliver.Zone()).Format("2006-01-02 15:04:05")+"（北京时间）")
+			*from, m.Batches.Count, orNone(m.Batches.LatestAsOf), len(m.Tables), warehouse.SizeText(m.Size()), m.SchemaVersion, m.CreatedAt.In(deliver.Zone()).Format("2006-01-02 15:04:05")+"（北京时间）")
 		return nil
 	}
 	res, err := warehouse.Restore(ctx, *from, *db, time.Now())
@@ -124,14 +124,4 @@ func orNone(s string) string {
 		return "无"
 	}
 	return s
-}
-
-func sizeText(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
-	}
-	return fmt.Sprintf("%d KB", (n+1023)/1024)
 }

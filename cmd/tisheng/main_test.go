@@ -87,19 +87,7 @@ func TestKilledMidLoadLeavesWarehouseAsBefore(t *testing.T) {
 		t.Skip("generates a 40,000-teacher export")
 	}
 	dir := t.TempDir()
-	sum, err := gen.Generate(gen.Config{Out: filepath.Join(dir, "x"), Districts: 1, Teachers: 40000, Seed: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var schools, hours string
-	for _, f := range sum.Files {
-		if f.Kind == "schools" && schools == "" {
-			schools = f.Path
-		}
-		if f.Kind == "hours" {
-			hours = f.Path // the June file, ~1M rows
-		}
-	}
+	schools, hours := genExports(t, dir, 40000, 3) // hours: the June file, ~1M rows
 	db := filepath.Join(dir, "w.duckdb")
 	if out, err := tisheng("ingest", "--db", db, schools).CombinedOutput(); err != nil {
 		t.Fatalf("%v\n%s", err, out)
@@ -155,6 +143,25 @@ func TestKilledMidLoadLeavesWarehouseAsBefore(t *testing.T) {
 	if batches != 0 || hoursRows != 0 || rejects != 0 {
 		t.Fatalf("after the kill: %d hours batches, %d hours rows, %d rejects", batches, hoursRows, rejects)
 	}
+}
+
+// genExports generates a one-district city of teachers under dir and returns its first
+// school list and its last (June) hours file.
+func genExports(t *testing.T, dir string, teachers int, seed int64) (schools, hours string) {
+	t.Helper()
+	sum, err := gen.Generate(gen.Config{Out: filepath.Join(dir, "x"), Districts: 1, Teachers: teachers, Seed: seed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range sum.Files {
+		if f.Kind == "schools" && schools == "" {
+			schools = f.Path
+		}
+		if f.Kind == "hours" {
+			hours = f.Path
+		}
+	}
+	return schools, hours
 }
 
 func fileSize(path string) int64 {

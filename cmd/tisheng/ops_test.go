@@ -19,20 +19,20 @@ import (
 	"time"
 
 	"tisheng/ingest"
-	"tisheng/internal/gen"
+	"tisheng/internal/testkit"
 	"tisheng/internal/warehouse"
 	"tisheng/models"
 )
 
-// leaderFigures are what a leader signs, read from a warehouse file.
-func leaderFigures(t *testing.T, db string) string {
+// figuresOf reads a warehouse file's tables and the figures a leader signs.
+func figuresOf(t *testing.T, db string) map[string]string {
 	t.Helper()
-	return strings.Join([]string{
-		queryOne(t, db, `SELECT string_agg(batch_id::VARCHAR || ':' || sha256, ',' ORDER BY batch_id) FROM batches`),
-		queryOne(t, db, `SELECT string_agg(school_code || ':' || gate_met::VARCHAR || ':' || shortfall::VARCHAR, ',' ORDER BY school_code) FROM school_gate`),
-		queryOne(t, db, `SELECT string_agg(district || ':' || teachers::VARCHAR || ':' || complete::VARCHAR, ',' ORDER BY district) FROM district_summary`),
-		queryOne(t, db, `SELECT count(*)::VARCHAR || ':' || sum(hash(t))::VARCHAR FROM teacher_category_hours t`),
-	}, "\n")
+	wh, err := warehouse.OpenReadOnly(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wh.Close()
+	return testkit.Figures(t, wh.DB)
 }
 
 // TestBackupAndRestoreCommands walks what the operator's guide tells an office to do: a
@@ -42,7 +42,7 @@ func TestBackupAndRestoreCommands(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "w.duckdb")
 	loadDemo(t, db)
-	want := leaderFigures(t, db)
+	want := figuresOf(t, db)
 	backups := filepath.Join(dir, "backups")
 
 	out, err := tisheng("backup", "--db", db, "--out", backups).CombinedOutput()
@@ -83,9 +83,7 @@ func TestBackupAndRestoreCommands(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "逐表核对一致") {
 		t.Fatalf("restore: %v\n%s", err, out)
 	}
-	if got := leaderFigures(t, target); got != want {
-		t.Errorf("restored figures:\n%s\nwant\n%s", got, want)
-	}
+	testkit.SameFigures(t, "restored", figuresOf(t, target), want)
 	if out, err := tisheng("ingest", "--db", target, "../../testdata/demo/东湖区_学时明细_2025-06.csv").CombinedOutput(); err != nil || !strings.Contains(string(out), "已导入过") {
 		t.Errorf("the restored warehouse does not know its own files (key?): %v\n%s", err, out)
 	}
@@ -187,20 +185,7 @@ func TestServeStopsCleanlyDuringAnUpload(t *testing.T) {
 	if testing.Short() {
 		t.Skip("generates an export of 12,000 teachers")
 	}
-	dir := t.TempDir()
-	sum, err := gen.Generate(gen.Config{Out: filepath.Join(dir, "x"), Districts: 1, Teachers: 12000, Seed: 5})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var schools, hours string
-	for _, f := range sum.Files {
-		if f.Kind == "schools" && schools == "" {
-			schools = f.Path
-		}
-		if f.Kind == "hours" {
-			hours = f.Path
-		}
-	}
+	schools, hours := genExports(t, t.TempDir(), 12000, 5)
 	content, err := os.ReadFile(hours)
 	if err != nil {
 		t.Fatal(err)

@@ -148,7 +148,8 @@ func (m *Metrics) Refresh(mode string, ok bool, d time.Duration) {
 	m.refreshSeconds.WithLabelValues(mode, o).Observe(d.Seconds())
 }
 
-// Ingest records one uploaded file.
+// Ingest records one uploaded file; its rows count only when it was loaded (those of a
+// file already loaded or refused were counted then, or are no one's).
 func (m *Metrics) Ingest(kind, status string, accepted, rejected int) {
 	if m == nil {
 		return
@@ -157,6 +158,9 @@ func (m *Metrics) Ingest(kind, status string, accepted, rejected int) {
 		kind = "unknown"
 	}
 	m.ingestFiles.WithLabelValues(status).Inc()
+	if status != "loaded" {
+		return
+	}
 	m.ingestRows.WithLabelValues(kind, "accepted").Add(float64(accepted))
 	m.ingestRows.WithLabelValues(kind, "rejected").Add(float64(rejected))
 }

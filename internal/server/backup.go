@@ -41,18 +41,20 @@ func (s *Server) Backup(ctx context.Context, reason string) (*warehouse.Backup, 
 	if bc.Dir == "" {
 		return nil, nil, errNoBackupDir
 	}
-	for !s.backupMu.TryLock() {
+	select {
+	case s.backupSlot <- struct{}{}:
+	default:
 		if reason != warehouse.ReasonScheduled {
 			// a double click, or two admins: not a fault of the server (409, not 5xx)
 			return nil, nil, apperr.New(apperr.Conflict, "已有一个备份正在进行：请等它完成后再试")
 		}
 		select {
+		case s.backupSlot <- struct{}{}:
 		case <-ctx.Done():
 			return nil, nil, ctx.Err()
-		case <-time.After(time.Second):
 		}
 	}
-	defer s.backupMu.Unlock()
+	defer func() { <-s.backupSlot }()
 	start := time.Now()
 	b, err := s.wh.Backup(ctx, warehouse.BackupOptions{Dir: bc.Dir, Key: bc.Key, Reason: reason, Pause: s.pauseWriters})
 	var size int64
@@ -117,24 +119,34 @@ func (s *Server) adminBackupForm(w http.ResponseWriter, r *http.Request) error {
 		return s.renderAdmin(w, r, code, msg, "")
 	}
 	return s.renderAdmin(w, r, http.StatusOK, fmt.Sprintf("备份已完成并通过校验（%d 个批次，%s）：%s",
-		b.Manifest.Batches.Count, humanBytes(b.Manifest.Size()), b.Path), "")
+		b.Manifest.Batches.Count, warehouse.SizeText(b.Manifest.Size()), b.Path), "")
 }
 
 func (s *Server) auditedBackup(r *http.Request) (*warehouse.Backup, []string, error) {
 	start := time.Now()
 	b, pruned, err := s.Backup(r.Context(), warehouse.ReasonManual)
-	e := auth.Entry{Action: auth.ActBackup, OK: err == nil, DurationMS: time.Since(start).Milliseconds()}
+	msg := ""
+	if err != nil {
+		_, msg = s.errorStatus(r, err)
+	}
+	s.audit(r, backupEntry(b, pruned, err, msg, time.Since(start)))
+	return b, pruned, err
+}
+
+// backupEntry is a backup's line in the audit log: where it went and what it holds, or why
+// it failed (msg), and the old backups it removed.
+func backupEntry(b *warehouse.Backup, pruned []string, err error, msg string, took time.Duration) auth.Entry {
+	e := auth.Entry{Action: auth.ActBackup, OK: err == nil, DurationMS: took.Milliseconds()}
 	if b != nil {
 		e.Object, e.Detail = b.Path, fmt.Sprintf("%s，%d 个批次，%d 字节", b.Manifest.Status, b.Manifest.Batches.Count, b.Manifest.Size())
 	}
 	if err != nil {
-		_, e.Detail = s.errorStatus(r, err)
+		e.Detail = msg
 	}
 	if len(pruned) > 0 {
 		e.Detail += "；删除旧备份 " + strings.Join(pruned, " ")
 	}
-	s.audit(r, e)
-	return b, pruned, err
+	return e
 }
 
 // backupsData is the 管理 page's 备份 section.
@@ -150,7 +162,7 @@ func (s *Server) backupsData() reports.AdminBackups {
 	}
 	for _, b := range bs {
 		ab := reports.AdminBackup{Name: b.Name, Path: b.Path, Reason: backupReason(b.Reason), Batches: b.Batches,
-			Size: humanBytes(b.Bytes), OK: b.Status == warehouse.StatusVerified, Error: b.Error}
+			Size: warehouse.SizeText(b.Bytes), OK: b.Status == warehouse.StatusVerified, Error: b.Error}
 		if !b.Created.IsZero() {
 			ab.Created = b.Created.In(deliver.Zone()).Format("2006-01-02 15:04:05")
 		}
@@ -212,22 +224,15 @@ func (s *Server) scheduledBackup(ctx context.Context) {
 	if ctx.Err() != nil {
 		return
 	}
-	e := auth.Entry{User: "（定时备份）", Scope: "全部", Action: auth.ActBackup, OK: err == nil, DurationMS: time.Since(start).Milliseconds()}
-	if b != nil {
-		e.Object, e.Detail = b.Path, fmt.Sprintf("%s，%d 个批次，%d 字节", b.Manifest.Status, b.Manifest.Batches.Count, b.Manifest.Size())
-	}
+	msg := ""
 	if err != nil {
-		e.Detail = apperr.MessageOf(err)
-		if e.Detail == "" {
-			e.Detail = err.Error()
+		if msg = apperr.MessageOf(err); msg == "" {
+			msg = err.Error()
 		}
-	}
-	if len(pruned) > 0 {
-		e.Detail += "；删除旧备份 " + strings.Join(pruned, " ")
-	}
-	if err != nil {
 		s.log.Error("定时备份失败", "err", ingest.MaskSensitive(err.Error()))
 	}
+	e := backupEntry(b, pruned, err, msg, time.Since(start))
+	e.User, e.Scope = "（定时备份）", "全部"
 	if err := s.accounts.Record(ctx, e); err != nil {
 		s.log.Error("audit", "err", err)
 	}

@@ -3,10 +3,10 @@ package server
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -22,27 +22,16 @@ import (
 	"tisheng/ingest"
 	"tisheng/internal/auth"
 	"tisheng/internal/metrics"
+	"tisheng/internal/testkit"
 	"tisheng/internal/warehouse"
 )
 
 // the key testkit.Demo loads with
 var demoKey = bytes.Repeat([]byte{5}, 32)
 
-// dataFigures are the figures a backup must hold whole: the files loaded and what the
-// models computed from them (not the audit log, which the backup's own request writes to).
-func dataFigures(t *testing.T, db *sql.DB) string {
-	t.Helper()
-	var parts []string
-	for _, tb := range []string{"batches", "raw_hours", "raw_teachers", "teacher_category_hours", "teacher_progress", "school_gate", "district_summary", "unmatched_rows"} {
-		var n int64
-		var d string
-		if err := db.QueryRow(`SELECT count(*), coalesce(sum(hash(r)), 0)::VARCHAR FROM "`+tb+`" r`).Scan(&n, &d); err != nil {
-			t.Fatalf("%s: %v", tb, err)
-		}
-		parts = append(parts, fmt.Sprintf("%s %d %s", tb, n, d))
-	}
-	return strings.Join(parts, "; ")
-}
+// dataTables are what a backup must hold whole: the files loaded and what the models
+// computed from them (not the audit log, which the backup's own request writes to).
+var dataTables = []string{"batches", "raw_hours", "raw_teachers", "teacher_category_hours", "teacher_progress", "school_gate", "district_summary", "unmatched_rows"}
 
 // hoursFile is an hours export of n rows for the demo's first school, distinct per seed.
 func hoursFile(t *testing.T, e *env, seed, n int) []byte {
@@ -72,7 +61,7 @@ func postBackup(t *testing.T, e *env) (int, map[string]any) {
 	return resp.StatusCode, out
 }
 
-func backupFigures(t *testing.T, dir string) string {
+func backupFigures(t *testing.T, dir string) map[string]string {
 	t.Helper()
 	if _, err := warehouse.VerifyBackup(context.Background(), dir); err != nil {
 		t.Fatalf("the backup %s does not verify: %v", dir, err)
@@ -82,7 +71,7 @@ func backupFigures(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	return dataFigures(t, r.DB)
+	return testkit.Figures(t, r.DB, dataTables...)
 }
 
 // TestBackupWhileUploading: a backup asked for while an upload is loading or refreshing
@@ -93,7 +82,7 @@ func TestBackupWhileUploading(t *testing.T) {
 	e := newEnv(t, Config{MaxUpload: 8 << 20, Backup: BackupConfig{Dir: dir, Key: demoKey, Keep: 0}})
 	for trial, when := range []string{"loading", "refreshing", "before"} {
 		t.Run(when, func(t *testing.T) {
-			before := dataFigures(t, e.wh.DB)
+			before := testkit.Figures(t, e.wh.DB, dataTables...)
 			file := hoursFile(t, e, trial, 3000)
 			done := make(chan []byte)
 			backupFirst := when == "before"
@@ -132,17 +121,17 @@ func TestBackupWhileUploading(t *testing.T) {
 			if !bytes.Contains(body, []byte(`"loaded"`)) {
 				t.Fatalf("upload: %s", body)
 			}
-			after := dataFigures(t, e.wh.DB)
+			after := testkit.Figures(t, e.wh.DB, dataTables...)
 			if code != 200 || out["status"] != warehouse.StatusVerified {
 				t.Fatalf("backup: %d %v", code, out)
 			}
 			got := backupFigures(t, out["path"].(string))
 			switch {
-			case got == before:
+			case maps.Equal(got, before):
 				if !backupFirst {
 					t.Errorf("a backup asked for while the upload was %s holds the warehouse before it: it did not wait for the upload", when)
 				}
-			case got == after:
+			case maps.Equal(got, after):
 				if backupFirst {
 					t.Log("the upload came before the backup's snapshot")
 				}
@@ -414,11 +403,14 @@ func TestAdminPageBackups(t *testing.T) {
 	}
 	mf := filepath.Join(failed, warehouse.ManifestName)
 	b, _ := os.ReadFile(mf)
+	if !bytes.Contains(b, []byte(`"status": "verified"`)) {
+		t.Fatalf("the manifest's status is not where this test marks it failed: %s", b)
+	}
 	b = bytes.Replace(b, []byte(`"status": "verified"`), []byte(`"status": "failed", "error": "表 raw_hours 行数不符"`), 1)
 	os.WriteFile(mf, b, 0o600)
 	_, page := e.get("/admin")
-	if !strings.Contains(string(page), "失败：") {
-		t.Errorf("a failed backup is not shown as failed")
+	if !strings.Contains(string(page), "失败：表 raw_hours 行数不符") {
+		t.Errorf("a failed backup is not shown as failed, with why")
 	}
 	// a leader sees no 管理 page at all
 	leader := e.client("l", auth.User{Role: auth.RoleLeader})
@@ -432,7 +424,7 @@ func TestAdminPageBackups(t *testing.T) {
 func TestBackupWhileAnotherRuns(t *testing.T) {
 	dir := t.TempDir()
 	e := newEnv(t, Config{Backup: BackupConfig{Dir: dir, Key: demoKey}})
-	e.srv.backupMu.Lock() // a backup under way
+	e.srv.backupSlot <- struct{}{} // a backup under way
 	code, out := postBackup(t, e)
 	if code != http.StatusConflict || !strings.Contains(fmt.Sprint(out["error"]), "已有一个备份正在进行") {
 		t.Errorf("a second backup: %d %v", code, out)
@@ -447,7 +439,7 @@ func TestBackupWhileAnotherRuns(t *testing.T) {
 		t.Fatalf("the scheduled backup did not wait: %v", err)
 	case <-time.After(1500 * time.Millisecond):
 	}
-	e.srv.backupMu.Unlock()
+	<-e.srv.backupSlot
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}

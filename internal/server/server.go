@@ -69,8 +69,8 @@ type Server struct {
 	reports *reports.Reports
 	log     *slog.Logger
 	writeMu sync.Mutex // one upload (ingest + refresh) at a time
-	// backupMu: one backup at a time (backup.go)
-	backupMu sync.Mutex
+	// backupSlot holds the one backup under way (backup.go)
+	backupSlot chan struct{}
 
 	accounts *auth.Store
 	scopes   *scoped.Set
@@ -109,7 +109,7 @@ func New(cfg Config, wh *warehouse.Warehouse, loader *ingest.Loader, accounts *a
 	}
 	s := &Server{cfg: cfg, wh: wh, loader: loader, runner: r, reports: rp, log: log, accounts: accounts, districtOf: map[string]string{},
 		gate: newSQLGate(cfg.MaxSQL, cfg.SQLPerScope), uploadSlots: make(slots, cfg.MaxUploads), receiving: newReceivingGate(cfg.MaxReceiving, cfg.ReceivingPerScope),
-		sampler: newAuditSampler()}
+		sampler: newAuditSampler(), backupSlot: make(chan struct{}, 1)}
 	s.adhoc = s.newAdHoc(r)
 	if cfg.Backup.Dir != "" && !wh.CanBackupTo(cfg.Backup.Dir) {
 		return nil, fmt.Errorf("server: the warehouse was not opened for backups into %s (warehouse.Options.BackupDir)", cfg.Backup.Dir)

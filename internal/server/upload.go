@@ -94,11 +94,7 @@ func (s *Server) ingestAPI(w http.ResponseWriter, r *http.Request) (err error) {
 		o.Limit = lim
 		start := time.Now()
 		res := s.loader.LoadFile(r.Context(), f.path, o)
-		if res.Status == ingest.StatusLoaded {
-			s.cfg.Metrics.Ingest(res.Kind, res.Status, res.Accepted, res.Rejected)
-		} else { // the rows of a file not loaded are no one's
-			s.cfg.Metrics.Ingest(res.Kind, res.Status, 0, 0)
-		}
+		s.cfg.Metrics.Ingest(res.Kind, res.Status, res.Accepted, res.Rejected)
 		s.audit(r, auth.Entry{Action: auth.ActUpload, Object: f.name, Rows: int64(res.Accepted), DurationMS: time.Since(start).Milliseconds(),
 			OK: res.Status != ingest.StatusFailed, Detail: fmt.Sprintf("%s %s 接收 %d 拒收 %d 批次 %d %s", res.Status, res.Kind, res.Accepted, res.Rejected, res.Batch, res.Error)})
 		if res.Status == ingest.StatusLoaded {

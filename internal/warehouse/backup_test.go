@@ -3,7 +3,6 @@ package warehouse_test
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -27,56 +26,25 @@ func demo(t *testing.T, dir, name string) *warehouse.Warehouse {
 	return wh
 }
 
-// figures reads what a warehouse holds: every table's rows and a digest of their content,
-// and the figures a leader signs (each school at the gate, each district's completion).
-func figures(t *testing.T, db *sql.DB) map[string]string {
+// demoBackup builds the demo warehouse at dir/w.duckdb, backs it up with its key into
+// dir/backups and closes it; it returns the backup and the warehouse's figures.
+func demoBackup(t *testing.T, dir string) (*warehouse.Backup, map[string]string) {
 	t.Helper()
-	ctx := context.Background()
-	rows, err := db.QueryContext(ctx, `SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' ORDER BY 1`)
+	wh := demo(t, dir, "w.duckdb")
+	want := testkit.Figures(t, wh.DB)
+	b := mustBackup(t, wh, filepath.Join(dir, "backups"), demoKey)
+	wh.Close()
+	return b, want
+}
+
+// mustBackup backs wh up into out, with key (nil: none), as tisheng backup does.
+func mustBackup(t *testing.T, wh *warehouse.Warehouse, out string, key []byte) *warehouse.Backup {
+	t.Helper()
+	b, err := wh.Backup(context.Background(), warehouse.BackupOptions{Dir: out, Key: key, Reason: warehouse.ReasonCommand})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var tables []string
-	for rows.Next() {
-		var s string
-		rows.Scan(&s)
-		tables = append(tables, s)
-	}
-	rows.Close()
-	out := map[string]string{}
-	for _, tb := range tables {
-		var n int64
-		var d string
-		if err := db.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(hash(r)), 0)::VARCHAR FROM "`+tb+`" r`).Scan(&n, &d); err != nil {
-			t.Fatalf("%s: %v", tb, err)
-		}
-		out[tb] = fmt.Sprint(n, " rows, digest ", d)
-	}
-	for name, q := range map[string]string{
-		"teachers":  `SELECT count(*)::VARCHAR FROM teacher_progress`,
-		"gate":      `SELECT string_agg(school_code || ':' || gate_met::VARCHAR || ':' || shortfall::VARCHAR, ',' ORDER BY school_code) FROM school_gate`,
-		"districts": `SELECT string_agg(district || ':' || teachers::VARCHAR || ':' || complete::VARCHAR, ',' ORDER BY district) FROM district_summary`,
-		"batches":   `SELECT string_agg(batch_id::VARCHAR || ':' || sha256, ',' ORDER BY batch_id) FROM batches`,
-	} {
-		var s sql.NullString
-		if err := db.QueryRowContext(ctx, q).Scan(&s); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		out["figure "+name] = s.String
-	}
-	return out
-}
-
-func sameFigures(t *testing.T, what string, got, want map[string]string) {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Errorf("%s: %d tables and figures, want %d", what, len(got), len(want))
-	}
-	for k, w := range want {
-		if got[k] != w {
-			t.Errorf("%s: %s = %q, want %q", what, k, got[k], w)
-		}
-	}
+	return b
 }
 
 func openRO(t *testing.T, file string) *warehouse.Warehouse {
@@ -95,7 +63,7 @@ func TestBackupRestoreSameFigures(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	wh := demo(t, dir, "w.duckdb")
-	want := figures(t, wh.DB)
+	want := testkit.Figures(t, wh.DB)
 	if !strings.Contains(want["figure gate"], ":true:0") || want["figure teachers"] == "0" {
 		t.Fatalf("the demo's figures are not what this test needs: %v", want)
 	}
@@ -131,7 +99,7 @@ func TestBackupRestoreSameFigures(t *testing.T) {
 		t.Fatalf("kept %v of a file that was not there", res.Kept)
 	}
 	r := openRO(t, target)
-	sameFigures(t, "restored", figures(t, r.DB), want)
+	testkit.SameFigures(t, "restored", testkit.Figures(t, r.DB), want)
 	r.Close()
 	key, _, err := warehouse.FindKey(target)
 	if err != nil || !bytes.Equal(key, demoKey) {
@@ -170,7 +138,7 @@ func TestBackupRestoreSameFigures(t *testing.T) {
 		}
 	}
 	r = openRO(t, target)
-	sameFigures(t, "restored over a file", figures(t, r.DB), want)
+	testkit.SameFigures(t, "restored over a file", testkit.Figures(t, r.DB), want)
 	r.Close()
 }
 
@@ -242,7 +210,7 @@ func TestBackupTakesItsSnapshotUnderThePause(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	wh := demo(t, dir, "w.duckdb")
-	before := figures(t, wh.DB)
+	before := testkit.Figures(t, wh.DB)
 	var wrote time.Duration
 	reset := warehouse.SetBackupHook(func(step string) {
 		if step != "snapshot" {
@@ -277,7 +245,7 @@ func TestBackupTakesItsSnapshotUnderThePause(t *testing.T) {
 	t.Logf("writes during the copy took %v", wrote)
 	r := openRO(t, filepath.Join(b.Path, "w.duckdb"))
 	defer r.Close()
-	sameFigures(t, "the backup", figures(t, r.DB), before)
+	testkit.SameFigures(t, "the backup", testkit.Figures(t, r.DB), before)
 }
 
 // TestOpenRefusesANewerWarehouse: a warehouse with a migration this program does not
@@ -332,7 +300,7 @@ func TestUpgradeBacksUpFirst(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := figures(t, ro.DB)
+	before := testkit.Figures(t, ro.DB)
 	ro.Close()
 	if was == 0 || was >= warehouse.KnownSchemaVersion() {
 		t.Fatalf("the old warehouse is at schema version %d, this program at %d: nothing to upgrade", was, warehouse.KnownSchemaVersion())
@@ -376,7 +344,7 @@ func TestUpgradeBacksUpFirst(t *testing.T) {
 	if v, _ := warehouse.SchemaVersion(ctx, r.DB); v != was {
 		t.Fatalf("restored at schema version %d, want %d", v, was)
 	}
-	sameFigures(t, "the warehouse before the upgrade", figures(t, r.DB), before)
+	testkit.SameFigures(t, "the warehouse before the upgrade", testkit.Figures(t, r.DB), before)
 }
 
 // TestUpgradeStopsWhenItsBackupFails: a backup directory that cannot be written stops the
@@ -497,12 +465,7 @@ func TestRestoreAsRootKeepsTheOwner(t *testing.T) {
 	}
 	ctx := context.Background()
 	dir := t.TempDir()
-	wh := demo(t, dir, "w.duckdb")
-	b, err := wh.Backup(ctx, warehouse.BackupOptions{Dir: filepath.Join(dir, "backups"), Key: demoKey, Reason: warehouse.ReasonCommand})
-	if err != nil {
-		t.Fatal(err)
-	}
-	wh.Close()
+	b, _ := demoBackup(t, dir)
 	const uid, gid = 4242, 4343
 	for _, c := range []struct{ name, existing string }{{"over a file", "old"}, {"into a folder", ""}} {
 		t.Run(c.name, func(t *testing.T) {
@@ -538,13 +501,7 @@ func TestRestoreAsRootKeepsTheOwner(t *testing.T) {
 func TestInterruptedRestoreIsNotHidden(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	wh := demo(t, dir, "w.duckdb")
-	want := figures(t, wh.DB)
-	b, err := wh.Backup(ctx, warehouse.BackupOptions{Dir: filepath.Join(dir, "backups"), Key: demoKey, Reason: warehouse.ReasonCommand})
-	if err != nil {
-		t.Fatal(err)
-	}
-	wh.Close()
+	b, want := demoBackup(t, dir)
 	target := filepath.Join(dir, "w.duckdb")
 	for _, c := range []struct{ name, restoring string }{{"old moved aside", "x"}, {"old moved aside, copy gone", ""}} {
 		t.Run(c.name, func(t *testing.T) {
@@ -571,7 +528,7 @@ func TestInterruptedRestoreIsNotHidden(t *testing.T) {
 				t.Fatal(err)
 			}
 			r := openRO(t, target)
-			sameFigures(t, "restored again", figures(t, r.DB), want)
+			testkit.SameFigures(t, "restored again", testkit.Figures(t, r.DB), want)
 			r.Close()
 			os.Remove(target + ".restoring")
 			for _, f := range []string{target + ".before-restore-20250701-103000", target + ".before-restore-20250701-103000.key"} {
@@ -613,12 +570,7 @@ func TestBackupAsRootBelongsToTheFolder(t *testing.T) {
 func TestCheckRefusesWhatRestoreWould(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	wh := demo(t, dir, "w.duckdb")
-	b, err := wh.Backup(ctx, warehouse.BackupOptions{Dir: filepath.Join(dir, "backups"), Key: demoKey, Reason: warehouse.ReasonCommand})
-	if err != nil {
-		t.Fatal(err)
-	}
-	wh.Close()
+	b, _ := demoBackup(t, dir)
 	long := filepath.Join(dir, "long")
 	os.CopyFS(long, os.DirFS(b.Path))
 	f, _ := os.OpenFile(filepath.Join(long, warehouse.ChecksumsName), os.O_APPEND|os.O_WRONLY, 0)
@@ -630,25 +582,13 @@ func TestCheckRefusesWhatRestoreWould(t *testing.T) {
 	if _, err := warehouse.Restore(ctx, long, filepath.Join(dir, "r1", "w.duckdb"), time.Now()); err == nil {
 		t.Error("restored from a sums file with a long line")
 	}
-	nokey, err := wh2Backup(t, dir)
+	r, err := warehouse.Open(ctx, filepath.Join(dir, "w.duckdb"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	nokey := mustBackup(t, r, filepath.Join(dir, "nokey"), nil).Path // as one whose key was never found
+	r.Close()
 	if _, err := warehouse.VerifyBackup(ctx, nokey); err == nil || !strings.Contains(err.Error(), "没有密钥文件") {
 		t.Errorf("a backup without its key: %v", err)
 	}
-}
-
-// wh2Backup is a backup written without a key (as one whose key was never found).
-func wh2Backup(t *testing.T, dir string) (string, error) {
-	r, err := warehouse.Open(context.Background(), filepath.Join(dir, "w.duckdb"))
-	if err != nil {
-		return "", err
-	}
-	defer r.Close()
-	b, err := r.Backup(context.Background(), warehouse.BackupOptions{Dir: filepath.Join(dir, "nokey"), Reason: warehouse.ReasonCommand})
-	if err != nil {
-		return "", err
-	}
-	return b.Path, nil
 }

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 
+	"tisheng/internal/testkit"
 	"tisheng/internal/warehouse"
 )
 
@@ -17,7 +18,7 @@ func TestBackupWhileReadersScanTheCatalog(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	wh := demo(t, dir, "w.duckdb")
-	want := figures(t, wh.DB)
+	want := testkit.Figures(t, wh.DB)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for i := range 4 {
@@ -53,7 +54,7 @@ func TestBackupWhileReadersScanTheCatalog(t *testing.T) {
 		}
 		if i == 0 {
 			r := openRO(t, filepath.Join(b.Path, "w.duckdb"))
-			sameFigures(t, "the backup", figures(t, r.DB), want)
+			testkit.SameFigures(t, "the backup", testkit.Figures(t, r.DB), want)
 			r.Close()
 		}
 	}

@@ -95,16 +95,26 @@ var ErrWrongKey = errors.New("key: not the warehouse's key")
 // CheckKey reports whether key is the warehouse's, without recording anything: a warehouse
 // never loaded has no fingerprint yet, and any key fits it.
 func CheckKey(ctx context.Context, db *sql.DB, key []byte) error {
-	var have string
-	err := db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'id_key_fingerprint'`).Scan(&have)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("key: %w", err)
+	have, err := RecordedFingerprint(ctx, db)
+	if err != nil || have == "" {
+		return err
 	}
 	if have != KeyFingerprint(key) {
 		return ErrWrongKey
 	}
 	return nil
+}
+
+// RecordedFingerprint is the fingerprint of the key the warehouse was loaded with, as its
+// first load recorded it ("" when nothing was loaded yet).
+func RecordedFingerprint(ctx context.Context, db *sql.DB) (string, error) {
+	var fp string
+	err := db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'id_key_fingerprint'`).Scan(&fp)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("key: %w", err)
+	}
+	return fp, nil
 }

@@ -123,6 +123,17 @@ func (m *Manifest) Size() int64 {
 	return n
 }
 
+// SizeText is a backup's size as the commands and the 管理 page show it (73.5 MB).
+func SizeText(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%d KB", (n+1023)/1024)
+}
+
 // sumFile is a file's size and SHA-256.
 func sumFile(dir, name string) (FileSum, error) {
 	f, err := os.Open(filepath.Join(dir, name))
